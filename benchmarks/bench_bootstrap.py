@@ -5,7 +5,7 @@ dropped, Hoffmann grid, summed Huber δ 1e-3). Then time, in the same run:
 
 * ``bootstrap(result, 1000)`` in-process (batched BFGS over the draws of each chunk);
 * the same through a 2-process ``ProcessPoolExecutor`` (checked identical to in-process);
-* the reference: one ``tsbudget.fit.refit`` (scipy L-BFGS-B polish) per draw, timed on
+* the reference: one ``tsbudget.fitting.fit.refit`` (scipy L-BFGS-B polish) per draw, timed on
   ``--reference-draws`` draws and extrapolated to 1,000.
 
 and report the median over draws of the optimal tokens per parameter at 5.88e23 FLOPs
@@ -25,9 +25,9 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import xarray as xr
 
-from tsbudget.bootstrap import bootstrap, intervals
-from tsbudget.datasets import load_chinchilla_runs
-from tsbudget.fit import fit
+from tsbudget.uncertainty.bootstrap import bootstrap, intervals
+from tsbudget.datasets.chinchilla import load_chinchilla_runs
+from tsbudget.fitting.fit import fit
 
 CHINCHILLA_C = 5.88e23  # Hoffmann et al. 2022 Table 3: Chinchilla's training compute
 

@@ -27,9 +27,9 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from tsbudget.datasets import load_chinchilla_runs
-from tsbudget.fit import _POLISH, _starts, fit, refit
-from tsbudget.objective import Objective
+from tsbudget.datasets.chinchilla import load_chinchilla_runs
+from tsbudget.fitting.fit import _POLISH, _starts, fit, refit
+from tsbudget.fitting.objective import Objective
 
 
 def timed(fn, repeat=1):

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_plan.py [--budgets 1000] [--draws 1000] [--repeat 5]
 
-1. Frontier: ``tsbudget.frontier.frontier`` over 1,000 log-spaced budgets with 1,000 bootstrap
+1. Frontier: ``tsbudget.planning.frontier.frontier`` over 1,000 log-spaced budgets with 1,000 bootstrap
    draws through the closed form (Hoffmann et al. 2022 App. D.2 eq. 4), i.e. 10^6 allocations
    with their losses, medians and percentile intervals. Target: < 2 s. Reference: the same
    closed form in a plain Python loop (math module, one allocation at a time) on a subset,
@@ -29,8 +29,8 @@ import xarray as xr
 
 
 def bench_frontier(n_budgets: int, n_draws: int, repeat: int) -> dict:
-    from tsbudget.frontier import frontier
-    from tsbudget.presets import get_preset
+    from tsbudget.planning.frontier import frontier
+    from tsbudget.laws.presets import get_preset
 
     values = get_preset("epoch2024").values
     rng = np.random.default_rng(0)
@@ -102,8 +102,8 @@ def bench_integer_plan(repeat: int) -> dict:
     from scipy.optimize import differential_evolution
 
     from tsbudget.laws.extended import Extended
-    from tsbudget.plan import plan
-    from tsbudget.presets import get_preset
+    from tsbudget.planning.plan import plan
+    from tsbudget.laws.presets import get_preset
 
     cm = patched_moe_class()(d_model=4096, n_layer=48)
     base = get_preset("epoch2024").values

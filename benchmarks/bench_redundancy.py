@@ -2,7 +2,7 @@
 
     python benchmarks/bench_redundancy.py [--windows 1000000] [--keep FILE.npy]
 
-1. Writes the windows (tsbudget.telemetry.telemetry_windows, seed 0; 2 GiB of float32) to a
+1. Writes the windows (tsbudget.timeseries.telemetry.telemetry_windows, seed 0; 2 GiB of float32) to a
    .npy file chunk by chunk, so no process ever holds the whole input.
 2. In a fresh subprocess, groups them with ``measure_redundancy(path)``: the file is read in
    chunks with plain file reads (no memory map, so file pages never count as resident memory).
@@ -29,7 +29,7 @@ import numpy as np
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from tsbudget.redundancy import measure_redundancy
+from tsbudget.timeseries.redundancy import measure_redundancy
 import os
 
 
@@ -54,7 +54,7 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": ru.ru_utime + ru.ru_stime -
 
 
 def write_windows(path, n, chunk=65_536):
-    from tsbudget.telemetry import telemetry_windows
+    from tsbudget.timeseries.telemetry import telemetry_windows
 
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (n, 64, 8)})
@@ -63,7 +63,7 @@ def write_windows(path, n, chunk=65_536):
 
 
 def reference(path, n_ref):
-    from tsbudget.redundancy import (default_floor, exact_groups, iter_npy_windows, lsh_groups,
+    from tsbudget.timeseries.redundancy import (default_floor, exact_groups, iter_npy_windows, lsh_groups,
                                      normalise_windows, pair_scores)
 
     w = next(iter_npy_windows(path, n_ref))

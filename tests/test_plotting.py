@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from tsbudget.datasets import load_chinchilla_runs
+from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.errors import InputError
-from tsbudget.fit import fit
-from tsbudget.isoflop_profiles import isoflop_profiles
+from tsbudget.fitting.fit import fit
+from tsbudget.fitting.approach2 import isoflop_profiles
 from tsbudget.plotting import plot_fit, plot_isoflop
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

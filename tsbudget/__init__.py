@@ -1,16 +1,13 @@
 """tsbudget: compute-budget planning for time-series foundation models and world models.
 
-Importing this package loads no plugin module: units, cost models and laws are found
-through entry points and imported on first use (see :mod:`tsbudget.registry`). The
+Importing this package loads no plugin module and none of the heavy libraries (polars,
+xarray, scipy.optimize, matplotlib): every public name below is imported from its module
+the first time it is used (:mod:`tsbudget.lazy`). Units, cost models and laws are found
+through entry points and imported on first use (see :mod:`tsbudget.registry`); the
 registries are exported as ``unit_registry``, ``costmodel_registry`` and ``law_registry``
 (``tsbudget.laws`` is the package of built-in laws).
 """
 
-from tsbudget.bootstrap import bootstrap, intervals, normal_draws
-from tsbudget.compare import Comparison, compare
-from tsbudget.cost_model import CostModel
-from tsbudget.data_unit import DataCount, DataUnit
-from tsbudget.effective_data import effective_data
 from tsbudget.errors import (
     FitError,
     InfeasibleError,
@@ -22,79 +19,61 @@ from tsbudget.errors import (
     SchemaError,
     TsbudgetError,
 )
-from tsbudget.fit import FitResult, fit, prepare_runs, refit
-from tsbudget.frontier import frontier, isoflop
-from tsbudget.hardware import HARDWARE, Hardware, get_hardware, gpu_hours
-from tsbudget.isoflop_profiles import IsoflopResult, isoflop_profiles
-from tsbudget.law import Law, Parameter
-from tsbudget.plan import Plan, plan
-from tsbudget.presets import PRESETS, Preset, get_preset
-from tsbudget.redundancy import RedundancyReport, measure_redundancy
-from tsbudget.references import REFERENCES, ReferenceSystem, register_reference
-from tsbudget.regimes import RegimeData
-from tsbudget.registry import PluginInfo, Registry
-from tsbudget.registry import costmodels as costmodel_registry
-from tsbudget.registry import laws as law_registry
-from tsbudget.registry import units as unit_registry
-from tsbudget.sensitivity import sensitivity
-from tsbudget.serving import Serving
-from tsbudget.sweep import Sweep, sweep
-from tsbudget.variables import Variable
+from tsbudget.lazy import attach
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "bootstrap",
-    "normal_draws",
-    "compare",
-    "Comparison",
-    "CostModel",
-    "costmodel_registry",
-    "DataCount",
-    "DataUnit",
-    "effective_data",
-    "fit",
-    "FitError",
-    "FitResult",
-    "frontier",
-    "get_hardware",
-    "get_preset",
-    "gpu_hours",
-    "HARDWARE",
-    "Hardware",
-    "InfeasibleError",
-    "InputError",
-    "intervals",
-    "isoflop",
-    "isoflop_profiles",
-    "IsoflopResult",
-    "Law",
-    "law_registry",
-    "measure_redundancy",
-    "Parameter",
-    "Plan",
-    "plan",
-    "PluginError",
-    "PluginInfo",
-    "PluginNotFoundError",
-    "PluginTypeError",
-    "PluginWarning",
-    "prepare_runs",
-    "Preset",
-    "PRESETS",
-    "RedundancyReport",
-    "REFERENCES",
-    "ReferenceSystem",
-    "refit",
-    "RegimeData",
-    "register_reference",
-    "Registry",
-    "SchemaError",
-    "sensitivity",
-    "Serving",
-    "Sweep",
-    "sweep",
-    "TsbudgetError",
-    "unit_registry",
-    "Variable",
-]
+# name -> module that defines it ("module:attribute" where the name differs)
+_EXPORTS = {
+    "Comparison": "tsbudget.comparisons.compare",
+    "compare": "tsbudget.comparisons.compare",
+    "REFERENCES": "tsbudget.comparisons.references",
+    "ReferenceSystem": "tsbudget.comparisons.references",
+    "register_reference": "tsbudget.comparisons.references",
+    "sensitivity": "tsbudget.comparisons.sensitivity",
+    "CostModel": "tsbudget.cost_model",
+    "DataCount": "tsbudget.data_unit",
+    "DataUnit": "tsbudget.data_unit",
+    "IsoflopResult": "tsbudget.fitting.approach2",
+    "isoflop_profiles": "tsbudget.fitting.approach2",
+    "FitResult": "tsbudget.fitting.fit",
+    "fit": "tsbudget.fitting.fit",
+    "prepare_runs": "tsbudget.fitting.fit",
+    "refit": "tsbudget.fitting.fit",
+    "HARDWARE": "tsbudget.hardware",
+    "Hardware": "tsbudget.hardware",
+    "get_hardware": "tsbudget.hardware",
+    "gpu_hours": "tsbudget.hardware",
+    "Law": "tsbudget.law",
+    "Parameter": "tsbudget.law",
+    "PRESETS": "tsbudget.laws.presets",
+    "Preset": "tsbudget.laws.presets",
+    "get_preset": "tsbudget.laws.presets",
+    "frontier": "tsbudget.planning.frontier",
+    "isoflop": "tsbudget.planning.frontier",
+    "Plan": "tsbudget.planning.plan",
+    "plan": "tsbudget.planning.plan",
+    "Serving": "tsbudget.planning.serving",
+    "PluginInfo": "tsbudget.registry",
+    "Registry": "tsbudget.registry",
+    "Sweep": "tsbudget.sweeps.design",
+    "sweep": "tsbudget.sweeps.design",
+    "effective_data": "tsbudget.timeseries.effective_data",
+    "RedundancyReport": "tsbudget.timeseries.redundancy",
+    "measure_redundancy": "tsbudget.timeseries.redundancy",
+    "RegimeData": "tsbudget.timeseries.regimes",
+    "bootstrap": "tsbudget.uncertainty.bootstrap",
+    "intervals": "tsbudget.uncertainty.bootstrap",
+    "normal_draws": "tsbudget.uncertainty.bootstrap",
+    "Variable": "tsbudget.variables",
+    "costmodel_registry": "tsbudget.registry:costmodels",
+    "law_registry": "tsbudget.registry:laws",
+    "unit_registry": "tsbudget.registry:units",
+}
+
+__getattr__, __dir__, _lazy = attach(__name__, _EXPORTS)
+
+__all__ = sorted([
+    *_lazy,
+    "FitError", "InfeasibleError", "InputError", "PluginError", "PluginNotFoundError", "PluginTypeError", "PluginWarning", "SchemaError", "TsbudgetError",
+])

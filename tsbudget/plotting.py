@@ -27,7 +27,7 @@ def _pyplot():
 
 
 def _budget_groups(flops: np.ndarray) -> np.ndarray:
-    from tsbudget.isoflop_profiles import auto_budget_groups
+    from tsbudget.fitting.approach2 import auto_budget_groups
 
     return auto_budget_groups(flops)
 
@@ -44,7 +44,7 @@ def _save(fig, path):
 def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title: str | None = None):
     """Observed vs predicted loss, IsoFLOP curves with the fitted law, residuals.
 
-    ``result`` is a :class:`~tsbudget.fit.FitResult`; its prepared runs give ``N``, ``D``,
+    ``result`` is a :class:`~tsbudget.fitting.fit.FitResult`; its prepared runs give ``N``, ``D``,
     ``loss`` and ``flops``. The IsoFLOP panel groups runs by budget (exact budgets when
     there are few, else groups within ±25%) and draws the law at each group's budget
     along ``D = C/(k·N)``; a dot marks the law's optimum where the law has a closed form.
@@ -124,7 +124,7 @@ def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title:
 def plot_isoflop(result, path=None, *, title: str | None = None):
     """Approach 2: loss vs N per budget with each fitted profile and its minimum; and
     N_opt, D_opt vs C with the fitted power laws (log-log). ``result`` is an
-    :class:`~tsbudget.isoflop_profiles.IsoflopResult`. Hollow markers: budgets left out
+    :class:`~tsbudget.fitting.approach2.IsoflopResult`. Hollow markers: budgets left out
     of the power law (minimum outside the sampled range, or no minimum)."""
     plt = _pyplot()
     from matplotlib import colors

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsbudget.cli.main import cli, main
-from tsbudget.fit import FitResult
+from tsbudget.fitting.fit import FitResult
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.extended import Extended
 from tsbudget.registry import costmodels, units
@@ -66,7 +66,7 @@ def test_fit_extended_moe_recovers_parameters(moe_csv, tmp_path):
 
 
 def test_fit_matches_the_library_path(moe_csv):
-    from tsbudget.fit import fit
+    from tsbudget.fitting.fit import fit
 
     lib = fit(pl.read_csv(moe_csv), Extended(variables=("experts",)),
               columns={"N": "params", "flops": "compute", "experts": "x"},
@@ -150,7 +150,7 @@ def test_option_errors_are_one_line(moe_csv, capsys):
 def test_sensitivity_of_the_extended_law_plans_with_the_fit_cost_model(moe_csv):
     # the optimum per variant comes from the planner with the fit's own cost model and unit
     # (variables at their defaults), not the dense 6N closed form
-    from tsbudget.plan import plan
+    from tsbudget.planning.plan import plan
 
     args = ["sensitivity", moe_csv, *COLS, "--col", "experts=x", "--law", "extended", "--law-variable", "experts",
             *MOE, *CELLS, *INIT, "--target-budget", "1e21", "--variant", "baseline", "--json"]

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsbudget.cli.main import cli, main
-from tsbudget.isoflop_profiles import IsoflopResult
+from tsbudget.fitting.approach2 import IsoflopResult
 
 COLS = ["--n-col", "Model Size", "--flops-col", "Training FLOP", "--loss-col", "loss"]
 

@@ -8,9 +8,9 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from tsbudget.allocation import closed_form_budget
+from tsbudget.planning.closed_form import closed_form_budget
 from tsbudget.cli.main import cli, main
-from tsbudget.presets import get_preset
+from tsbudget.laws.presets import get_preset
 
 EPOCH = get_preset("epoch2024").values
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -70,7 +70,7 @@ def test_plan_target_loss_and_unit_settings():
 
 
 def test_plan_from_a_fit_file_with_draws(tmp_path):
-    from tsbudget.fit import FitResult
+    from tsbudget.fitting.fit import FitResult
 
     rng = np.random.default_rng(0)
     draws = xr.Dataset({k: ("draw", v * np.exp(0.02 * rng.standard_normal(50))) for k, v in EPOCH.items()})
@@ -166,7 +166,7 @@ def test_frontier_rejects_bad_file_names_before_computing(tmp_path, capsys, monk
     # The audit: `--plot bad.txt` computed the frontier and wrote --out before refusing.
     import importlib
 
-    module = importlib.import_module("tsbudget.frontier")  # the package re-exports the function
+    module = importlib.import_module("tsbudget.planning.frontier")  # the package re-exports the function
 
     def never(*args, **kwargs):
         raise AssertionError("the frontier was computed")

@@ -26,8 +26,8 @@ def test_preset_sweep_to_csv(capsys, tmp_path):
 def test_fit_json_sweep_with_design(capsys, tmp_path):
     import numpy as np
 
-    from tsbudget.bootstrap import bootstrap
-    from tsbudget.fit import fit
+    from tsbudget.uncertainty.bootstrap import bootstrap
+    from tsbudget.fitting.fit import fit
     from tsbudget.laws.chinchilla import Chinchilla
 
     law = Chinchilla(E=1.8, A=400, B=1500, alpha=0.34, beta=0.36)
@@ -75,7 +75,7 @@ def test_run_list_has_every_cost_model_variable(capsys, tmp_path):
 def test_fit_in_cells_is_swept_in_its_own_unit(capsys, tmp_path):
     import numpy as np
 
-    from tsbudget.fit import fit
+    from tsbudget.fitting.fit import fit
     from tsbudget.laws.chinchilla import Chinchilla
     from tsbudget.registry import units
 

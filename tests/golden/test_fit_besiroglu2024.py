@@ -8,8 +8,8 @@ Size), the 5 highest-loss runs dropped, Hoffmann's 4,500-start grid, summed Hube
 
 import pytest
 
-from tsbudget.datasets import load_chinchilla_runs
-from tsbudget.fit import fit
+from tsbudget.datasets.chinchilla import load_chinchilla_runs
+from tsbudget.fitting.fit import fit
 
 
 def test_besiroglu_refit():

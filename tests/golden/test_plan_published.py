@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from tsbudget.plan import plan
-from tsbudget.serving import Serving
+from tsbudget.planning.plan import plan
+from tsbudget.planning.serving import Serving
 
 
 
@@ -52,8 +52,8 @@ def besiroglu_bootstrap():
     # configuration benchmarks/README.md reports (~2 s on 2 cores).
     import polars as pl
 
-    from tsbudget.bootstrap import bootstrap
-    from tsbudget.fit import fit
+    from tsbudget.uncertainty.bootstrap import bootstrap
+    from tsbudget.fitting.fit import fit
 
     # the Besiroglu et al. 2024 digitisation of Chinchilla Fig. 4, shipped with tsbudget
     with resources.as_file(resources.files("tsbudget") / "data" / "chinchilla_fig4_besiroglu2024.csv") as path:
@@ -84,7 +84,7 @@ def test_besiroglu_normal_draws_do_not_give_25_7(besiroglu_bootstrap):
     # as 25.7. Done here with our bootstrap covariance it gives ~18, at the point estimate
     # (the ratio is nearly log-linear in those coordinates), with our centre or theirs; a
     # normal in the natural coordinates gives ~14.5. Neither reproduces 25.7.
-    from tsbudget.bootstrap import normal_draws
+    from tsbudget.uncertainty.bootstrap import normal_draws
 
     paper = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}  # their Table 1
     ours = plan(5.88e23, law=normal_draws(besiroglu_bootstrap, 10_000, seed=0)).intervals["data_per_param"][0]

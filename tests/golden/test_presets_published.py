@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tsbudget.effective_data import effective_data
-from tsbudget.presets import get_preset
+from tsbudget.timeseries.effective_data import effective_data
+from tsbudget.laws.presets import get_preset
 
 
 def test_chinchilla_closed_form_at_the_gopher_budget():

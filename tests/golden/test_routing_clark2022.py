@@ -11,8 +11,8 @@ the same: S-Base with 64 experts beats Dense at 1e19..1e21 FLOPs with probabilit
 import numpy as np
 import pytest
 
-from tsbudget.compare import compare
-from tsbudget.datasets_routing import ROUTING_COMPARE, routing_systems
+from tsbudget.comparisons.compare import compare
+from tsbudget.datasets.routing import ROUTING_COMPARE, routing_systems
 
 
 @pytest.fixture(scope="module")

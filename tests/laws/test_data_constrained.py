@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from tests.laws.helpers import assert_broadcasts, assert_gradient_matches, assert_grid_finite
-from tsbudget.effective_data import effective_data
+from tsbudget.timeseries.effective_data import effective_data
 from tsbudget.errors import InputError
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.data_constrained import DataConstrained
 from tsbudget.registry import laws
-from tsbudget.testing import check_law
+from tsbudget.testing.conformance import check_law
 
 # Rows with excess parameters (N above the optimum for U), repetition, both and neither.
 INPUTS = {

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_compare import GRID, runs
-from tsbudget.compare import compare
+from tests.comparisons.test_compare import GRID, runs
+from tsbudget.comparisons.compare import compare
 
 BUDGETS = np.geomspace(1e16, 1e21, 6)
 OPTIONS = {"budgets": BUDGETS, "n_draws": 6, "fit_options": {"grid": GRID}}

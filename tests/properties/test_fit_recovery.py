@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsbudget.fit import fit
+from tsbudget.fitting.fit import fit
 from tsbudget.registry import laws
 
 N = np.geomspace(1e7, 1e10, 6)

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsbudget.plan import plan
-from tsbudget.presets import get_preset
-from tsbudget.serving import Serving
+from tsbudget.planning.plan import plan
+from tsbudget.laws.presets import get_preset
+from tsbudget.planning.serving import Serving
 
 EPOCH = get_preset("epoch2024")
 log_budget = st.floats(min_value=np.log(1e18), max_value=np.log(1e25))

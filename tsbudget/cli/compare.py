@@ -39,14 +39,14 @@ __all__ = ["command"]
 def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, frontier, pair_on, cluster, unpaired,
             draws, seed, level, example, as_json, plot, **col_options):
     """Fit each system of RUNS (CSV or Parquet), bootstrap, and compare their frontiers across budgets."""
-    from tsbudget.compare import compare
+    from tsbudget.comparisons.compare import compare
     from tsbudget.errors import InputError
-    from tsbudget.frontier import parse_budgets
+    from tsbudget.planning.frontier import parse_budgets
 
     budgets = parse_budgets(budgets_text)
     kwargs = {}
     if example == "routing":
-        from tsbudget.datasets_routing import ROUTING_COMPARE, routing_systems
+        from tsbudget.datasets.routing import ROUTING_COMPARE, routing_systems
 
         if runs:
             raise InputError("give RUNS or --example, not both")

@@ -124,7 +124,7 @@ def _plugin(kind: str, name: str, settings: dict):
 
 
 def fit_kwargs(options: dict, columns: dict | None = None) -> dict:
-    """Keyword arguments of :func:`tsbudget.fit.fit` from the :func:`fit_options` values:
+    """Keyword arguments of :func:`tsbudget.fitting.fit.fit` from the :func:`fit_options` values:
     ``law`` (an instance), ``cost_model``, ``unit`` (names, or instances with their settings),
     ``fixed``, ``delta``, ``reduction``, ``drop_highest_loss``, ``race`` and ``init`` when given."""
     o = options
@@ -184,7 +184,7 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     their columns mapped by --col NAME=COLUMN), e.g. for a mixture-of-experts sweep:
     --law extended --law-variable experts --col experts="Experts" --cost-model moe.
     """
-    from tsbudget.fit import fit
+    from tsbudget.fitting.fit import fit
 
     check_bootstrap(n_bootstrap)
     fit_opts = pop_fit_options(options)
@@ -208,7 +208,7 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
         return
     click.echo(repr(result))
     if result.draws is not None:
-        from tsbudget.bootstrap import intervals
+        from tsbudget.uncertainty.bootstrap import intervals
 
         table = intervals(result)
         a = result.draws.attrs
@@ -218,7 +218,7 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
 
 
 def _bootstrap(result, n, cluster, cols, seed, level, budgets_text, workers, show):
-    from tsbudget.bootstrap import bootstrap
+    from tsbudget.uncertainty.bootstrap import bootstrap
 
     cluster = _canonical_cluster(cluster, cols, result.runs.columns)
     budgets = parse_numbers(budgets_text, name="--budgets") if budgets_text else None
@@ -250,7 +250,7 @@ def report(result) -> dict:
     out["n_runs"] = int(result.n_runs)
     out["parameters"] = law.values
     if result.draws is not None:
-        from tsbudget.bootstrap import intervals_dict
+        from tsbudget.uncertainty.bootstrap import intervals_dict
 
         out["intervals"] = intervals_dict(result)
     out.pop("draws", None)

@@ -45,7 +45,7 @@ def command(runs, tolerance, budgets_text, cubic, d_opt, include_outside, n_boot
             out, plot, **col_options):
     """Fit a parabola in log N per budget, then N_opt ∝ C^a and D_opt ∝ C^b."""
     from tsbudget.cli.fit import check_bootstrap
-    from tsbudget.isoflop_profiles import isoflop_profiles
+    from tsbudget.fitting.approach2 import isoflop_profiles
 
     check_bootstrap(n_bootstrap)
     if tolerance is not None and tolerance < 0:

@@ -51,13 +51,13 @@ def planning_options(func):
 
 
 def planning_kwargs(o: dict) -> dict:
-    """Keyword arguments of :func:`tsbudget.plan.plan` from the parsed shared options."""
-    from tsbudget.serving import Serving
+    """Keyword arguments of :func:`tsbudget.planning.plan.plan` from the parsed shared options."""
+    from tsbudget.planning.serving import Serving
 
     if o["fit_path"] and o["law"]:
         raise InputError("give --fit or --law/--preset, not both")
     if o["fit_path"]:
-        from tsbudget.fit import FitResult
+        from tsbudget.fitting.fit import FitResult
 
         law = FitResult.load(o["fit_path"])
     else:
@@ -71,7 +71,7 @@ def planning_kwargs(o: dict) -> dict:
         raise InputError("--serve-set and --serve-utilization need --serve POSITIONS")
     n_bounds = None
     if o["n_min"] is not None or o["n_max"] is not None:
-        from tsbudget.plan import DEFAULT_N_BOUNDS
+        from tsbudget.planning.plan import DEFAULT_N_BOUNDS
 
         n_bounds = (o["n_min"] or DEFAULT_N_BOUNDS[0], o["n_max"] or DEFAULT_N_BOUNDS[1])
     d_bounds = None
@@ -108,7 +108,7 @@ def planning_kwargs(o: dict) -> dict:
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON plan here.")
 def command(budget, budget_min, budget_max, target_loss, as_json, out, **options):
     """Plan model size, data, architecture variables and expected loss for a budget or target loss."""
-    from tsbudget.plan import plan
+    from tsbudget.planning.plan import plan
 
     bounds = None
     if budget_min is not None or budget_max is not None:

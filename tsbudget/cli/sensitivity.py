@@ -29,7 +29,7 @@ _SHOWN = ["variant", "success", "n_runs", "alpha", "beta", "a", "N_opt", "D_opt"
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the table as CSV (or .parquet).")
 def command(runs, target_budget, embedding_col, variants, full_grid, as_json, out, **options):
     """Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings)."""
-    from tsbudget.sensitivity import sensitivity
+    from tsbudget.comparisons.sensitivity import sensitivity
 
     fit_opts = pop_fit_options(options)
     df = read_runs(runs)

@@ -34,12 +34,12 @@ def command(fit_path, preset, budgets_text, per_budget, spread, cost_model, vari
             sweep_budget, noise, out, selected_only, as_json):
     """Design an IsoFLOP sweep around the predicted optimum of a fit or a preset."""
     from tsbudget.errors import InputError
-    from tsbudget.sweep import sweep
+    from tsbudget.sweeps.design import sweep
 
     if fit_path and preset:
         raise InputError("give --fit or --preset, not both")
     if fit_path:
-        from tsbudget.fit import FitResult
+        from tsbudget.fitting.fit import FitResult
 
         law = FitResult.load(fit_path)
     else:

@@ -253,7 +253,7 @@ def _floats(params: Mapping, names) -> dict[str, np.ndarray]:
 
 def _logs(inputs: Mapping, *names) -> list[np.ndarray]:
     """Natural logs of the named inputs; a fit passes them precomputed in ``inputs.logs``
-    (:class:`tsbudget.objective.RunInputs`), so they are taken once per fit, not per call."""
+    (:class:`tsbudget.fitting.objective.RunInputs`), so they are taken once per fit, not per call."""
     cached = getattr(inputs, "logs", None) or {}
     with np.errstate(divide="ignore", invalid="ignore"):
         return [cached[k] if k in cached else np.log(np.asarray(inputs[k], dtype=float)) for k in names]

@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.effective_data import MUENNIGHOFF_R_D, MUENNIGHOFF_R_N, effective_data
+from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D, MUENNIGHOFF_R_N, effective_data
 from tsbudget.law import Law, Parameter
 from tsbudget.laws.chinchilla import _floats, chinchilla_parameters, logsumexp, softmax, value_field
 
@@ -27,7 +27,7 @@ class DataConstrained(Law):
     Inputs: ``N`` parameters, ``D`` training data (tokens seen), ``U`` unique data.
 
     - ``U_D = min(U, D)``, ``R_D = D/U_D − 1`` repetitions,
-      ``D' = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*))`` (eq. 5, :func:`tsbudget.effective_data`).
+      ``D' = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*))`` (eq. 5, :func:`tsbudget.timeseries.effective_data`).
     - ``U_N = min(N_opt(U_D), N)``, the compute-optimal parameter count for the unique data
       or N if smaller, ``R_N = N/U_N − 1`` excess parameters,
       ``N' = U_N + U_N·R_N*·(1 − exp(−R_N/R_N*))`` (eq. 6). ``N_opt(U_D)`` inverts the

@@ -1,0 +1,88 @@
+"""The batched multi-start quasi-Newton minimiser."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tsbudget.optim.batched import minimize_batched
+
+
+def rosenbrock(x):
+    """Rosenbrock's function and gradient, rows are points; minimum 0 at (1, 1)."""
+    a, b = x[:, 0], x[:, 1]
+    f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+    g = np.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)], axis=1)
+    return f, g
+
+
+def test_every_start_reaches_rosenbrock_minimum():
+    starts = np.array(list(itertools.product(np.linspace(-2, 2, 9), np.linspace(-1, 3, 9))))
+    res = minimize_batched(rosenbrock, starts, merge_tol=0)
+    assert res.n_starts == 81 and res.count.sum() == 81
+    b = res.best()
+    np.testing.assert_allclose(res.x[b], [1.0, 1.0], atol=1e-6)
+    assert res.fun[b] < 1e-12
+    assert res.count[res.fun < 1e-10].sum() >= 75  # nearly every start converges
+    assert res.n_within(res.fun[b]) >= 1
+
+
+def test_bounds_are_respected():
+    # minimum of (x-3)^2 + (y+2)^2 in the box [0,1]x[0,1] is the corner (1, 0)
+    def quad(x):
+        return (x[:, 0] - 3) ** 2 + (x[:, 1] + 2) ** 2, np.stack([2 * (x[:, 0] - 3), 2 * (x[:, 1] + 2)], axis=1)
+
+    res = minimize_batched(quad, np.random.default_rng(1).uniform(0, 1, (20, 2)), [0, 0], [1, 1])
+    assert np.all(res.x >= 0) and np.all(res.x <= 1)
+    np.testing.assert_allclose(res.x[res.best()], [1.0, 0.0], atol=1e-12)
+    assert res.fun[res.best()] == pytest.approx(8.0)
+
+
+def test_duplicate_starts_are_merged_and_counted():
+    start = np.array([[-1.2, 1.0]])
+    res = minimize_batched(rosenbrock, np.repeat(start, 50, axis=0))
+    assert res.count.sum() == 50
+    assert len(res.fun) == 1 and res.count[0] == 50
+
+
+def test_infeasible_starts_are_dropped():
+    def f(x):
+        v, g = rosenbrock(x)
+        bad = x[:, 0] > 5
+        return np.where(bad, np.inf, v), np.where(bad[:, None], np.nan, g)
+
+    res = minimize_batched(f, np.array([[10.0, 0.0], [0.0, 0.0]]), merge_tol=0)
+    assert res.count.sum() == 2
+    assert np.isinf(res.fun).sum() == 1
+    assert res.fun[res.best()] < 1e-12
+
+
+def test_race_prunes_on_schedule_and_keeps_the_best():
+    # a double well f = (x² − 1)² + 0.2x + y²: global minimum near x = −1, local near x = +1
+    def wells(x):
+        a, b = x[:, 0], x[:, 1]
+        f = (a * a - 1) ** 2 + 0.2 * a + b * b
+        return f, np.stack([4 * a * (a * a - 1) + 0.2, 2 * b], axis=1)
+
+    starts = np.array(list(itertools.product(np.linspace(-2, 2, 40), np.linspace(-1, 1, 10))))
+    full = minimize_batched(wells, starts, merge_tol=0)
+    raced = minimize_batched(wells, starts, merge_tol=0, keep_fraction=0.1, min_keep=8, first_round=1)
+    assert raced.count.sum() == 400
+    # 1 iteration: 400 -> 40 (10%); 3 iterations: 40 -> 8 (min_keep)
+    assert raced.active[:4] == (400, 40, 40, 8)
+    assert raced.n_pruned == 392
+    assert not np.any(raced.converged[raced.pruned])
+    assert raced.fun[raced.best()] == pytest.approx(full.fun[full.best()], rel=1e-12)
+    assert raced.n_within(raced.fun[raced.best()]) == 8  # every finalist reached the global well
+    assert full.n_within(full.fun[full.best()]) > 100
+
+
+def test_race_rejects_bad_options():
+    from tsbudget.errors import InputError
+
+    with pytest.raises(InputError, match="keep_fraction"):
+        minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.0)
+    with pytest.raises(InputError, match="first_round"):
+        minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, first_round=0)
+    with pytest.raises(InputError, match="min_keep"):
+        minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, min_keep=0)

@@ -1,0 +1,117 @@
+"""The routed language-model runs of Clark et al. 2022, shipped with tsbudget.
+
+Source: google-deepmind/scaling_laws_for_routing, ``data/curves.csv.gz`` (CC-BY 4.0; see
+``tsbudget/data/SOURCES.md``), the runs behind "Unified Scaling Laws for Routed Language
+Models" (Clark et al. 2022, ICML). The shipped file keeps each run's final evaluation:
+eight runs split it across steps 248,000 and 249,000 with some losses missing on each
+row, so the last non-empty value of each loss column is taken.
+
+The compute axis. The file has ``flops_per_step``, the repository's estimate of one
+*forward* step's FLOPs (constant within a run), and the step count; training compute is
+``3 · flops_per_step · step`` (backward pass ≈ twice the forward, Kaplan et al. 2020
+§2.1). Every run trains for the same number of steps on the same batch, i.e. on the same
+data (≈250k steps), so these runs measure loss against model size at *fixed data*, as
+Clark et al. fit it (their eq. 1: ``log L = a log N + b log E + c log N log E + d`` at a
+fixed token count). A compute-optimal (N, D) frontier cannot be identified from them;
+comparisons of these runs use the fixed-data frontier (``compare(..., frontier="fixed_data")``).
+
+Columns of :func:`load_routing_runs`: ``run`` (``hyper_id``), ``router`` (Dense, Hash,
+RL-R, S-Base), ``system`` (router and expert count, e.g. ``"S-Base-64"``; ``"Dense"``),
+``N`` (``dense_parameter_count``: parameters one token passes through, the law's N),
+``experts`` (``num_experts / k``: experts held per routed slot, the ``experts``
+variable of the ``moe`` cost model), ``num_experts``, ``top_k``, ``routing_frequency``,
+``flop_increase``, ``seed``, ``total_params``, ``step``, ``flops`` (training FLOPs as
+above), ``loss`` (``loss_validation``, nats) and the other evaluation losses.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import polars as pl
+
+from tsbudget.errors import InputError
+
+__all__ = ["ROUTING_FILE", "ROUTING_COMPARE", "load_routing_runs", "routing_systems", "ROUTERS"]
+
+ROUTING_FILE = "routing_clark2022_final.csv"
+ROUTERS = ("Dense", "Hash", "RL-R", "S-Base")
+# forward + backward ≈ 3 × forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022 App. F)
+TRAIN_TO_FORWARD = 3.0
+
+#: Settings of :func:`tsbudget.comparisons.compare.compare` for these runs (``compare(routing_systems(),
+#: by="system", reference="dense", **ROUTING_COMPARE)``). All runs see the same data, so the
+#: Chinchilla data term ``B/D^β`` is one constant, not identifiable apart from ``E``: it is
+#: held at a negligible value (``B = 1``, ``β = 1``, ``D`` = the step count, ≈4e-6 nats)
+#: and the fit is ``E + A/N^α`` at Clark et al.'s fixed data. A small start grid (12
+#: starts) suffices for three free parameters and keeps the bootstrap fast. Draws are paired
+#: on model size (``pair_on="N"``): every system trained the same six dense sizes, so draw
+#: ``i`` resamples the same sizes for each (Dense's three seeds at 132M go together).
+ROUTING_COMPARE = {
+    "frontier": "fixed_data",
+    "pair_on": "N",
+    "columns": {"D": "step"},
+    "fit_options": {
+        "fixed": {"B": 1.0, "beta": 1.0},
+        "grid": {"E": (0.0, 0.5), "A": (2.0, 5.0), "alpha": (0.1, 0.3, 0.5)},
+    },
+}
+
+
+def load_routing_runs() -> pl.DataFrame:
+    """All 223 runs of Clark et al. 2022 at their final evaluation (see the module docstring)."""
+    path = resources.files("tsbudget").joinpath("data", ROUTING_FILE)
+    with resources.as_file(path) as p:
+        raw = pl.read_csv(p)
+    losses = [c for c in raw.columns if c.startswith("loss_") and c != "loss_validation"]
+    system = (
+        pl.when(pl.col("router_type") == "Dense")
+        .then(pl.lit("Dense"))
+        .otherwise(pl.col("router_type") + pl.lit("-") + pl.col("num_experts").cast(pl.Utf8))
+    )
+    return raw.select(
+        pl.col("hyper_id").cast(pl.Int64).alias("run"),
+        pl.col("router_type").alias("router"),
+        system.alias("system"),
+        pl.col("dense_parameter_count").cast(pl.Float64).alias("N"),
+        (pl.col("num_experts") / pl.col("k")).cast(pl.Float64).alias("experts"),
+        pl.col("num_experts").cast(pl.Int64),
+        pl.col("k").cast(pl.Int64).alias("top_k"),
+        pl.col("routing_frequency").cast(pl.Float64),
+        pl.col("flop_increase").cast(pl.Float64),
+        pl.col("seed").cast(pl.Int64),
+        pl.col("total_parameter_count").cast(pl.Float64).alias("total_params"),
+        pl.col("step").cast(pl.Float64),
+        (TRAIN_TO_FORWARD * pl.col("flops_per_step") * pl.col("step")).alias("flops"),
+        pl.col("loss_validation").cast(pl.Float64).alias("loss"),
+        *[pl.col(c).cast(pl.Float64) for c in losses],
+        pl.col("model_size_label"),
+    )
+
+
+def routing_systems(experts=64, routers=ROUTERS) -> pl.DataFrame:
+    """The runs of Clark et al.'s main sweep: dense models (``k = 1``, no FLOP increase,
+    every seed) and each router at ``experts`` experts with ``k = 1`` and a routed layer
+    in every other block (routing frequency 0.5), as in their Figure 1.
+
+    ``experts`` is one count or several; ``routers`` any of :data:`ROUTERS`.
+    """
+    routers = (routers,) if isinstance(routers, str) else tuple(routers)
+    unknown = [r for r in routers if r not in ROUTERS]
+    if unknown:
+        raise InputError(f"routers: unknown router {unknown[0]!r}; the file has {list(ROUTERS)}")
+    counts = [experts] if isinstance(experts, (int, float)) else list(experts)
+    df = load_routing_runs()
+    have = set(df.filter(pl.col("router") != "Dense")["num_experts"].to_list())
+    bad = [e for e in counts if e not in have]
+    if bad:
+        raise InputError(f"experts: no routed runs with {bad[0]!r} experts; the file has {sorted(have)}")
+    dense = (pl.col("router") == "Dense") & (pl.col("top_k") == 1) & (pl.col("flop_increase") == 1.0)
+    routed = (
+        pl.col("router").is_in([r for r in routers if r != "Dense"])
+        & pl.col("num_experts").is_in(counts)
+        & (pl.col("top_k") == 1)
+        & (pl.col("routing_frequency") == 0.5)
+    )
+    keep = (dense & pl.lit("Dense" in routers)) | routed
+    return df.filter(keep).sort("system", "N", "run")
