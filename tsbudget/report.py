@@ -88,7 +88,7 @@ class Report(ABC):
                 continue
             if sections:
                 lines.append(f"  {caption}:")
-                lines.extend("  " + line for line in part)
+                lines.extend("    " + line for line in part)
             else:
                 lines.extend(part)
         return lines
