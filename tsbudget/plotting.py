@@ -14,10 +14,11 @@ import numpy as np
 
 from tsbudget.errors import InputError
 
-__all__ = ["plot_fit", "plot_isoflop"]
+__all__ = ["plot_fit", "plot_isoflop", "pyplot", "save_figure"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only; never a GUI window
@@ -32,7 +33,8 @@ def _budget_groups(flops: np.ndarray) -> np.ndarray:
     return auto_budget_groups(flops)
 
 
-def _save(fig, path):
+def save_figure(fig, path):
+    """Save ``fig`` to ``path`` (an image file name) when given; return ``fig``."""
     if path is not None:
         path = Path(path)
         if path.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
@@ -50,7 +52,7 @@ def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title:
     along ``D = C/(k·N)``; a dot marks the law's optimum where the law has a closed form.
     Returns the matplotlib Figure; writes it to ``path`` when given.
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import colors
 
     runs = result.runs
@@ -118,7 +120,7 @@ def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title:
     fig.colorbar(sc, ax=axes, label="log10 training FLOPs", shrink=0.9)
     params = ", ".join(f"{k}={v:.4g}" for k, v in law.values.items())
     fig.suptitle(title or f"{law.name} fit to {len(obs)} runs: {params}", fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_isoflop(result, path=None, *, title: str | None = None):
@@ -126,7 +128,7 @@ def plot_isoflop(result, path=None, *, title: str | None = None):
     N_opt, D_opt vs C with the fitted power laws (log-log). ``result`` is an
     :class:`~tsbudget.fitting.approach2.IsoflopResult`. Hollow markers: budgets left out
     of the power law (minimum outside the sampled range, or no minimum)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import colors
 
     if result.runs is None:
@@ -180,4 +182,4 @@ def plot_isoflop(result, path=None, *, title: str | None = None):
     ax.set_title("optimal allocation across budgets")
     ax.legend(fontsize=8)
     fig.suptitle(title or f"Approach 2: a = {result.a:.3f}, b = {result.b:.3f}", fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
