@@ -6,7 +6,7 @@ import pytest
 from costmodels.adaptive_patching import AdaptivePatching
 from costmodels.dense import Dense
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import check_costmodel
+from tsbudget.testing import check_costmodel
 
 N = np.array([1e6, 4e8, 8e9])
 

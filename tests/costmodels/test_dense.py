@@ -5,7 +5,7 @@ import pytest
 
 from costmodels.dense import Dense, kaplan_non_embedding_params
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import check_costmodel
+from tsbudget.testing import check_costmodel
 
 
 def test_six_n_and_two_n_per_position():

@@ -6,7 +6,7 @@ import pytest
 from costmodels.dense import Dense
 from costmodels.hierarchical import HierarchicalCompression, Level
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import check_costmodel
+from tsbudget.testing import check_costmodel
 
 N = np.array([1e6, 4e8, 3e10])
 

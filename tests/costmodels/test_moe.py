@@ -7,7 +7,7 @@ from hypothesis import given
 from costmodels.dense import Dense
 from costmodels.moe import MixtureOfExperts
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import check_costmodel, cost_settings, n_params
+from tsbudget.testing import check_costmodel, cost_settings, n_params
 
 N = np.array([3e7, 4e8, 1.3e10])
 

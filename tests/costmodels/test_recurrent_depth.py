@@ -6,7 +6,7 @@ import pytest
 from costmodels.dense import Dense
 from costmodels.recurrent_depth import RecurrentDepth
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import check_costmodel
+from tsbudget.testing import check_costmodel
 
 N = np.array([2e6, 3.5e9, 1e11])
 

@@ -12,7 +12,7 @@ from tests.laws.helpers import assert_broadcasts, assert_gradient_matches
 from tsbudget.errors import InputError
 from tsbudget.laws.chinchilla import HOFFMANN_GRID, Chinchilla, chinchilla_optimum, logsumexp
 from tsbudget.registry import laws
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 
 INPUTS = {"N": np.geomspace(1e6, 1e12, 7), "D": np.geomspace(1e8, 1e14, 7)}
 

@@ -9,7 +9,7 @@ from tsbudget.errors import InputError
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.data_constrained import DataConstrained
 from tsbudget.registry import laws
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 
 # Rows with excess parameters (N above the optimum for U), repetition, both and neither.
 INPUTS = {

@@ -12,7 +12,7 @@ from tsbudget.errors import InputError
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.extended import Extended
 from tsbudget.registry import costmodels, laws
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 from tsbudget.variables import Variable
 
 INPUTS = {

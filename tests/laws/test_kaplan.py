@@ -7,7 +7,7 @@ from tests.laws.helpers import assert_broadcasts, assert_gradient_matches, asser
 from tsbudget.errors import InputError
 from tsbudget.laws.kaplan import Kaplan
 from tsbudget.registry import laws
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 
 INPUTS = {"N": np.geomspace(1e5, 1e11, 6), "D": np.geomspace(1e7, 1e13, 6)[::-1]}
 

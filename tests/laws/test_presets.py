@@ -11,7 +11,7 @@ from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.data_constrained import DataConstrained
 from tsbudget.laws.kaplan import Kaplan
 from tsbudget.laws.presets import PRESETS, Preset, get_preset
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 
 
 def test_required_presets_exist_and_build_their_law():

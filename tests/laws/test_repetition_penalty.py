@@ -8,7 +8,7 @@ from tsbudget.errors import InputError
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.repetition_penalty import RepetitionPenalty
 from tsbudget.registry import laws
-from tsbudget.testing.conformance import check_law
+from tsbudget.testing import check_law
 
 INPUTS = {
     "N": np.array([1e8, 1e9, 1e10, 3e9]),

@@ -1,5 +1,5 @@
 """Invariants of every built-in cost model on inputs drawn by the public strategies of
-tsbudget.testing.conformance (n_params, data_amounts, budgets, variable_values, cost_settings)."""
+tsbudget.testing (n_params, data_amounts, budgets, variable_values, cost_settings)."""
 
 import math
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import tsbudget.registry
 from tsbudget.errors import InputError
-from tsbudget.testing.conformance import (
+from tsbudget.testing import (
     budgets,
     cost_settings,
     data_amounts,
@@ -88,7 +88,7 @@ def test_cost_settings_rejects_a_pin_out_of_bounds():
 def test_log_uniform_draws_at_the_bounds_stay_within_them():
     # 10**log10(1024) is 1024.0000000000002: a draw at the upper bound of hierarchical's
     # ratio variables (log scale, [1, 1024]) fell outside it and the cost model rejected it.
-    from tsbudget.testing.conformance import _pow10_within
+    from tsbudget.testing.strategies import _pow10_within
 
     assert 10.0 ** math.log10(1024.0) > 1024.0
     for name in COSTMODELS:

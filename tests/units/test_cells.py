@@ -134,7 +134,7 @@ def test_registry_and_conformance():
     assert tsbudget.registry.units.get("cells") is ChannelTimeCells
     unit = tsbudget.registry.units.resolve("cells", patch_length=8, channel_grouping="mixed", channels=3)
     assert unit.positions_per_unit() == 1 / 24
-    from tsbudget.testing.conformance import check_unit
+    from tsbudget.testing import check_unit
 
     check_unit(ChannelTimeCells(4), TABLE)
     check_unit(unit, TABLE)

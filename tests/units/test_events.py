@@ -78,7 +78,7 @@ def test_positions_roundtrip(epp, amount):
 def test_registry_and_conformance():
     assert tsbudget.registry.units.get("events") is Events
     assert tsbudget.registry.units.resolve("events", events_per_position=8).positions_per_unit() == 1 / 8
-    from tsbudget.testing.conformance import check_unit
+    from tsbudget.testing import check_unit
 
     check_unit(Events(8), pl.DataFrame({"n_events": [3, 40], "n_unique_events": [3, 20], "unique": [True, False]}))
     check_unit(Events(0.5), pl.DataFrame({"n_events": [3, 40], "n_unique_events": [3, 20], "unique": [True, True]}))

@@ -162,7 +162,7 @@ def test_registry_and_conformance():
     assert tsbudget.registry.units.get("intervention_windows") is InterventionWindows
     unit = tsbudget.registry.units.resolve("intervention_windows", window_length=16, stride=4, patch_length=4)
     assert unit.positions_per_unit() == 4
-    from tsbudget.testing.conformance import check_unit
+    from tsbudget.testing import check_unit
 
     check_unit(unit, TABLE.with_columns(unique=pl.Series([True, True, False, True])))
 

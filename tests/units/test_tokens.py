@@ -71,7 +71,7 @@ def test_splitting_a_shard_keeps_the_count(sizes, where):
 def test_registry_and_conformance():
     assert tsbudget.registry.units.get("tokens") is Tokens
     assert isinstance(tsbudget.registry.units.resolve("tokens"), Tokens)
-    from tsbudget.testing.conformance import check_unit
+    from tsbudget.testing import check_unit
 
     # every declared column, optional ones too, so that check_unit probes each with bad values
     check_unit(Tokens(), pl.DataFrame({"n_tokens": [3, 4, 9], "n_unique_tokens": [3, 2, 9], "unique": [True, False, True]}))

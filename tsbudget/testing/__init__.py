@@ -1,17 +1,17 @@
-"""Conformance checks and hypothesis strategies for plugin authors."""
+"""Conformance checks (one per plugin kind) and hypothesis strategies for plugin authors."""
 
 from tsbudget.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "check_unit": ".conformance",
-        "check_costmodel": ".conformance",
-        "check_law": ".conformance",
-        "n_params": ".conformance",
-        "data_amounts": ".conformance",
-        "budgets": ".conformance",
-        "variable_values": ".conformance",
-        "cost_settings": ".conformance",
+        "check_unit": ".unit_checks",
+        "check_costmodel": ".costmodel_checks",
+        "check_law": ".law_checks",
+        "n_params": ".strategies",
+        "data_amounts": ".strategies",
+        "budgets": ".strategies",
+        "variable_values": ".strategies",
+        "cost_settings": ".strategies",
     },
 )
