@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 from tsbudget.errors import InputError
-from tsbudget.io import load_dataset, save_dataset
+from tsbudget.io import atomic_path, load_dataset, load_result, save_dataset, save_result, write_json
 
 
 def same(a: xr.Dataset, b: xr.Dataset) -> None:
@@ -55,3 +55,56 @@ def test_foreign_netcdf_reads_as_is(tmp_path):
     (tmp_path / "bad.nc").write_text("not netcdf")
     with pytest.raises(InputError, match="bad.nc"):
         load_dataset(tmp_path / "bad.nc")
+
+
+# -- atomic writes and the result codec ------------------------------------------------------
+def test_write_into_a_missing_folder_names_the_folder_and_writes_nothing(tmp_path):
+
+    target = tmp_path / "nope" / "out.json"
+    with pytest.raises(InputError, match="folder .*nope.* does not exist"):
+        write_json({"a": 1}, target)
+    assert not (tmp_path / "nope").exists()
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def _draws():
+    return xr.Dataset({"E": ("draw", np.array([1.7, 1.8, 1.9]))}, coords={"draw": np.arange(3)})
+
+
+def test_result_round_trip_with_draws(tmp_path):
+    path = save_result({"x": 0.1 + 0.2, "nested": {"k": [1, 2]}}, _draws(), tmp_path / "r.json")
+    data, draws = load_result(path)
+    assert data["x"] == 0.1 + 0.2 and data["nested"] == {"k": [1, 2]}
+    assert data["draws_file"] == "r.draws.nc" and len(data["draws_sha256"]) == 64
+    np.testing.assert_array_equal(draws["E"].values, [1.7, 1.8, 1.9])
+
+
+def test_draws_not_written_with_the_json_are_refused(tmp_path):
+    path = save_result({"x": 1}, _draws(), tmp_path / "r.json")
+    other = _draws().assign(E=("draw", np.array([9.0, 9.0, 9.0])))
+    save_dataset(other, tmp_path / "r.draws.nc")
+    with pytest.raises(InputError, match="does not match the one written with it"):
+        load_result(path)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("[1, 2]", "top level is a list"),
+    ("{not json", "cannot read"),
+    ('{"draws_file": "../elsewhere.nc"}', "plain file name"),
+    ('{"draws_file": 3}', "plain file name"),
+])
+def test_malformed_result_files_are_clean_errors(tmp_path, text, match):
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
+        load_result(path, "a fit result")

@@ -1,4 +1,12 @@
-"""xarray Datasets (bootstrap draws) to netCDF and back exactly, with the scipy engine.
+"""Reading and writing: runs tables, results (JSON plus netCDF draws), atomic writes.
+
+One codec for every result: :func:`save_result` writes a result's ``to_dict()`` as JSON and
+its bootstrap draws (an xarray Dataset) as netCDF beside it, named in the JSON together with
+the draws file's SHA-256 so that :func:`load_result` refuses a draws file that is not the one
+written with the JSON. Every write is atomic: a temporary file in the target folder, then a
+rename, so an interrupted write never leaves a half-written file under the real name.
+
+Draws to netCDF and back exactly, with the scipy engine:
 
 The scipy engine writes netCDF3, which has no 64-bit integers, no booleans, no null or
 nested attributes: xarray turns int64 variables into int32, and attributes come back as
@@ -13,15 +21,31 @@ No pickle.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import numbers
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from tsbudget.errors import InputError
+from tsbudget.errors import InputError, SchemaError
+from tsbudget.report import jsonable
 
-__all__ = ["load_dataset", "save_dataset"]
+__all__ = [
+    "atomic_path",
+    "load_dataset",
+    "load_result",
+    "read_runs",
+    "save_dataset",
+    "save_result",
+    "write_json",
+    "write_text",
+]
 
 _SPEC = "tsbudget_spec"
 _INT32 = np.iinfo(np.int32)
@@ -77,7 +101,8 @@ def save_dataset(ds, path) -> Path:
             out = out.assign_coords({name: var.astype(float)}) if name in ds.coords else \
                 out.assign({name: var.astype(float)})
     out.attrs[_SPEC] = json.dumps(spec)
-    out.to_netcdf(path, engine="scipy")
+    with atomic_path(path) as tmp:
+        out.to_netcdf(tmp, engine="scipy")
     return path
 
 
@@ -110,3 +135,147 @@ def load_dataset(path):
     for name in ds.variables:
         ds.variables[name].encoding = {}
     return ds[spec["data_vars"]] if list(ds.data_vars) != spec["data_vars"] else ds
+
+
+# -- atomic writes -----------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
+
+    The folder must exist (an :class:`InputError` names it otherwise); on any error the
+    temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(obj, path=None) -> str:
+    """JSON text of ``obj`` (see :func:`tsbudget.report.jsonable`), indented; written to
+    ``path`` atomically when given."""
+    text = json.dumps(jsonable(obj), indent=2)
+    if path is not None:
+        write_text(path, text + "\n")
+    return text
+
+
+# -- results -------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_result(data: Mapping, draws, path) -> Path:
+    """Write a result: ``data`` (its ``to_dict()``) as JSON at ``path`` and, when ``draws`` is
+    a Dataset, the draws as netCDF at ``<stem>.draws.nc`` (named in the JSON as ``draws_file``
+    with its ``draws_sha256``). Floats are written by ``repr`` so they read back exactly. No pickle."""
+    path = Path(path)
+    out = dict(data)
+    if draws is not None:
+        nc = path.with_name(path.stem + ".draws.nc")
+        save_dataset(draws, nc)
+        out["draws_file"] = nc.name
+        out["draws_sha256"] = _sha256(nc)
+    write_text(path, json.dumps(out, indent=1))
+    return path
+
+
+def load_result(path, what: str = "a result") -> tuple[dict, object]:
+    """Read what :func:`save_result` wrote: ``(data, draws)``, draws ``None`` when there are none.
+
+    Raises :class:`InputError` naming the file when it cannot be read, is not a JSON object,
+    names a draws file that is not a plain file name beside it, or whose draws do not match
+    the recorded SHA-256 (the JSON and the draws were not written together).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {what} from {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{str(path)!r} does not hold {what}: its top level is a {type(data).__name__}, not an object")
+    name = data.get("draws_file")
+    if not name:
+        return data, None
+    if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+        raise InputError(f"{str(path)!r}: draws_file must be a plain file name beside it, got {name!r}")
+    nc = path.with_name(name)
+    expected = data.get("draws_sha256")
+    if expected is not None and nc.is_file() and _sha256(nc) != expected:
+        raise InputError(
+            f"{str(path)!r}: draws file {name!r} does not match the one written with it (SHA-256 differs); "
+            f"refit or save the result again"
+        )
+    return data, load_dataset(nc)
+
+
+# -- runs tables ---------------------------------------------------------------------------
+def _numeric_text_to_float(df):
+    """String columns whose every non-null cell is a number become Float64.
+
+    polars infers a column holding ``nan``, ``inf`` or ``-inf`` as text (it reads only
+    ``NaN`` as a float), so a single ``nan`` loss would turn the whole column into strings
+    and the checks would blame a valid row; read as numbers, the checks name the real
+    culprit (``row 7: value nan is NaN``). Columns with any non-numeric cell are left as text.
+    """
+    import polars as pl
+
+    fixes = []
+    for name, dtype in df.schema.items():
+        if dtype != pl.String:
+            continue
+        s = df[name]
+        parsed = s.str.strip_chars().cast(pl.Float64, strict=False)
+        if s.null_count() < len(s) and parsed.null_count() == s.null_count():
+            fixes.append(parsed.alias(name))
+    return df.with_columns(fixes) if fixes else df
+
+
+def read_runs(path):
+    """Runs from a CSV or Parquet file as a polars DataFrame (by extension; ``-`` reads CSV on stdin)."""
+    import polars as pl
+
+    if str(path) == "-":
+        try:
+            df = pl.read_csv(sys.stdin.buffer, infer_schema_length=10_000)
+        except Exception as exc:  # polars raises many kinds; the user needs the cause
+            raise InputError(f"cannot read runs from standard input: {type(exc).__name__}: {exc}") from None
+        return _numeric_text_to_float(df)
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"runs file {str(p)!r} does not exist")
+    suffixes = "".join(p.suffixes[-2:]).lower()
+    try:
+        if suffixes.endswith((".parquet", ".pq")):
+            df = pl.read_parquet(p)
+        elif suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+            df = pl.read_csv(p, separator="\t" if ".tsv" in suffixes else ",", infer_schema_length=10_000)
+        else:
+            raise InputError(f"runs file {str(p)!r}: unknown format; use .csv, .csv.gz, .tsv or .parquet")
+    except InputError:
+        raise
+    except Exception as exc:  # polars raises many kinds; the user needs the file and the cause
+        raise InputError(f"cannot read runs file {str(p)!r}: {type(exc).__name__}: {exc}") from None
+    if df.height == 0:
+        raise SchemaError(f"runs file {str(p)!r} has no rows")
+    return _numeric_text_to_float(df)

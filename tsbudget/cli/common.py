@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from pathlib import Path
 
 import click
 
 from tsbudget.errors import InputError, SchemaError
+from tsbudget.io import read_runs, write_json
+from tsbudget.report import fmt, jsonable
 
 __all__ = [
     "NUMBER",
@@ -126,53 +127,6 @@ def parse_settings(pairs, option: str) -> dict:
     return out
 
 
-def _numeric_text_to_float(df):
-    """String columns whose every non-null cell is a number become Float64.
-
-    polars infers a column holding ``nan``, ``inf`` or ``-inf`` as text (it reads only
-    ``NaN`` as a float), so a single ``nan`` loss would turn the whole column into strings
-    and the checks would blame a valid row; read as numbers, the checks name the real
-    culprit (``row 7: value nan is NaN``). Columns with any non-numeric cell are left as text.
-    """
-    import polars as pl
-
-    fixes = []
-    for name, dtype in df.schema.items():
-        if dtype != pl.String:
-            continue
-        s = df[name]
-        parsed = s.str.strip_chars().cast(pl.Float64, strict=False)
-        if s.null_count() < len(s) and parsed.null_count() == s.null_count():
-            fixes.append(parsed.alias(name))
-    return df.with_columns(fixes) if fixes else df
-
-
-def read_runs(path):
-    """Runs from a CSV or Parquet file as a polars DataFrame (by extension; ``-`` reads CSV on stdin)."""
-    import polars as pl
-
-    if str(path) == "-":
-        return _numeric_text_to_float(pl.read_csv(sys.stdin.buffer, infer_schema_length=10_000))
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"runs file {str(p)!r} does not exist")
-    suffixes = "".join(p.suffixes[-2:]).lower()
-    try:
-        if suffixes.endswith((".parquet", ".pq")):
-            df = pl.read_parquet(p)
-        elif suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-            df = pl.read_csv(p, separator="\t" if ".tsv" in suffixes else ",", infer_schema_length=10_000)
-        else:
-            raise InputError(f"runs file {str(p)!r}: unknown format; use .csv, .csv.gz, .tsv or .parquet")
-    except InputError:
-        raise
-    except Exception as exc:  # polars raises many kinds; the user needs the file and the cause
-        raise InputError(f"cannot read runs file {str(p)!r}: {type(exc).__name__}: {exc}") from None
-    if df.height == 0:
-        raise SchemaError(f"runs file {str(p)!r} has no rows")
-    return _numeric_text_to_float(df)
-
-
 # canonical name -> (option, help)
 _COLUMN_OPTIONS = {
     "N": ("--n-col", "Column with the parameter count N."),
@@ -243,46 +197,6 @@ def progress(description: str, total: int | None, *, enabled: bool):
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
-
-
-def jsonable(obj):
-    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as ``None``."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_json(obj, path=None) -> str:
-    """JSON text of ``obj`` (see :func:`jsonable`); written to ``path`` when given."""
-    import json
-
-    text = json.dumps(jsonable(obj), indent=2)
-    if path is not None:
-        Path(path).write_text(text + "\n")
-    return text
-
-
-def fmt(value) -> str:
-    """A table cell: 4 significant digits for floats, ``—`` for missing."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:.4g}"
-    return str(value)
 
 
 def print_table(df, columns=None, title: str | None = None) -> None:

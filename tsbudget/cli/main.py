@@ -1,7 +1,10 @@
 """The ``tsbudget`` command: a click group whose subcommands are imported on first use.
 
 Each subcommand lives in its own module of this package (``tsbudget.cli.<name>``) and
-exposes a click command called ``command``. A :class:`~tsbudget.errors.TsbudgetError`
+exposes a click command called ``command``. ``tsbudget --help`` lists the commands from
+:data:`SUMMARIES` without importing them (click would import every command, and with it
+numpy, to ask for its one-line help), so the bare group starts at once; a test checks the
+summaries against the commands' own docstrings. A :class:`~tsbudget.errors.TsbudgetError`
 anywhere below becomes one line on stderr and exit status 2.
 """
 
@@ -31,9 +34,34 @@ COMMANDS = {
 }
 
 
+# command name -> the first line of its docstring, as click would show it in the list
+SUMMARIES = {
+    "compare": "Fit each system of RUNS (CSV or Parquet), bootstrap, and compare their frontiers across budgets.",
+    "cost": "Training and serving FLOPs and GPU-hours for N parameters trained on DATA units.",
+    "fit": "Fit LAW to RUNS (CSV or Parquet; one row per training run).",
+    "frontier": "Optimal N, D, loss and free variables across budgets (intervals from a fit's bootstrap draws).",
+    "isoflop": "Fit a parabola in log N per budget, then N_opt ∝ C^a and D_opt ∝ C^b.",
+    "plan": "Plan model size, data, architecture variables and expected loss for a budget or target loss.",
+    "plugins": "List installed data units, cost models and laws with their distribution.",
+    "redundancy": "Group near-duplicate windows of SERIES and report the effective data they leave.",
+    "sensitivity": "Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings).",
+    "sweep": "Design an IsoFLOP sweep around the predicted optimum of a fit or a preset.",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(name for name, mod in COMMANDS.items() if importlib.util.find_spec(f"tsbudget.cli.{mod}"))
+
+    def format_commands(self, ctx, formatter):
+        """The command list from :data:`SUMMARIES`, without importing the commands."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, click.utils.make_default_short_help(SUMMARIES.get(name, ""), limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx, name):
         if name not in COMMANDS:

@@ -43,7 +43,6 @@ size of the interval after refitting, and refit once the runs are done.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,13 +52,14 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
+from tsbudget.report import Report, fmt, jsonable
 from tsbudget.variables import as_positive_array, positive_number
 
 __all__ = ["Sweep", "sweep"]
 
 
 @attrs.frozen(eq=False, repr=False)
-class Sweep:
+class Sweep(Report):
     """A designed sweep: ``table`` (one row per run; write it with :meth:`write`),
     ``totals`` (runs, FLOPs and GPU-hours, all and selected) and ``design`` (the target
     optimum and how much the selected runs are predicted to shrink its uncertainty)."""
@@ -83,39 +83,38 @@ class Sweep:
         return path
 
     def to_dict(self) -> dict:
-        from tsbudget.cli.common import jsonable
-
         return jsonable({"runs": self.table.to_dicts(), "totals": self.totals, "design": self.design,
                          "options": self.options})
 
-    def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def __repr__(self) -> str:
+    def headline(self) -> str:
         t, o = self.totals, self.options
-        lines = [(f"Sweep: {t['runs']} runs over {len(o['budgets'])} budgets ({o['per_budget']} sizes per budget, "
-                  f"spread ×{o['spread']:g} in N); law {o['law']}, cost model {o['cost_model']}, unit {o['unit']}"),
-                 f"  total {t['flops']:.4g} FLOPs, {t['gpu_hours']:.4g} GPU-hours ({o['hardware']})"]
+        return (f"Sweep: {t['runs']} runs over {len(o['budgets'])} budgets ({o['per_budget']} sizes per budget, "
+                f"spread ×{o['spread']:g} in N); law {o['law']}, cost model {o['cost_model']}, unit {o['unit']}")
+
+    def estimates(self) -> list[str]:
+        t = self.totals
+        lines = [f"total {t['flops']:.4g} FLOPs, {t['gpu_hours']:.4g} GPU-hours ({self.options['hardware']})"]
         if self.design:
             d = self.design
-            lines.append(f"  target {d['target_budget']:.4g} FLOPs: N_opt {d['N_opt']:.4g}; sd of log N_opt "
+            lines.append(f"target {d['target_budget']:.4g} FLOPs: N_opt {d['N_opt']:.4g}; sd of log N_opt "
                          f"{d['sd_log_n_before']:.3g} now (bootstrap), {d['sd_log_n_after']:.3g} predicted after "
                          f"the {t['selected_runs']} selected runs ({t['selected_flops']:.4g} FLOPs, "
                          f"{t['selected_gpu_hours']:.4g} GPU-hours; linearised, refit to confirm)")
-            lines.append(f"  run noise {d['noise']:.3g} in log loss ({d['noise_source']}), "
+            lines.append(f"run noise {d['noise']:.3g} in log loss ({d['noise_source']}), "
                          f"{d['noise_effective']:.3g} effective under the Huber loss")
-        lines.append("  runs:")
+        return lines
+
+    def diagnostics(self) -> list[str]:
+        """The run list, one row per run."""
         cols = ["budget", "N", "D", "predicted_loss", "gpu_hours", "flops_ratio", "extrapolates"]
         if "selected" in self.table.columns:
             cols.append("selected")
         cols += [c for c in self.options.get("cost_variables", self.options.get("variables", []))
                  if c in self.table.columns]
-        from tsbudget.cli.common import fmt
-
-        lines.append("    " + "  ".join(f"{c[:12]:>12}" for c in cols))
+        lines = ["runs:", "  " + "  ".join(f"{c[:12]:>12}" for c in cols)]
         for row in self.table.select(cols).iter_rows():
-            lines.append("    " + "  ".join(f"{fmt(v):>12}" for v in row))
-        return "\n".join(lines)
+            lines.append("  " + "  ".join(f"{fmt(v):>12}" for v in row))
+        return lines
 
 
 NOISE_FLOOR = 1e-3  # run-to-run (seed) spread of log-loss is rarely below 0.1%; an exact fit says nothing
