@@ -21,8 +21,9 @@ from tsbudget.cli.common import (
     write_json,
 )
 from tsbudget.errors import InputError
+from tsbudget.laws.build import build_law
 
-__all__ = ["build_law", "check_bootstrap", "command", "fit_kwargs", "fit_options", "pop_fit_options"]
+__all__ = ["check_bootstrap", "command", "fit_kwargs", "fit_options", "pop_fit_options"]
 
 
 # canonical run columns that are not extra law variables (see --col)
@@ -85,34 +86,6 @@ def _law_variables(items, columns) -> dict[str, float | None]:
         if name not in _BASE_COLUMNS:
             out.setdefault(name, None)
     return out
-
-
-def build_law(name: str, variables: dict[str, float | None]):
-    """The law ``name`` from the registry, configured with ``variables`` when it takes any
-    (the extended law); without variables the extended law would be Chinchilla, so that is an error."""
-    import attrs
-
-    from tsbudget.registry import laws
-
-    cls = laws.get(name)
-    takes = attrs.has(cls) and "variables" in attrs.fields_dict(cls)
-    if not takes:
-        if variables:
-            extra = ", ".join(variables)
-            raise InputError(
-                f"law {name!r} has no extra variables, but {extra} {'was' if len(variables) == 1 else 'were'} given "
-                f"(--law-variable or --col); use --law extended to fit variables such as expert count"
-            )
-        return laws.resolve(name)
-    if not variables:
-        raise InputError(
-            f"law {name!r} needs its variables: give --law-variable NAME (e.g. experts) or map a column with "
-            f"--col NAME=COLUMN; with none it is the Chinchilla law (use --law chinchilla for that)"
-        )
-    settings = {"variables": tuple(variables)}
-    if "references" in attrs.fields_dict(cls):
-        settings["references"] = tuple(1.0 if r is None else r for r in variables.values())
-    return laws.resolve(name, **settings)
 
 
 def _plugin(kind: str, name: str, settings: dict):
