@@ -11,11 +11,14 @@ SchemaError; sums of counts use :func:`exact_sum`, which cannot overflow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from tsbudget.errors import SchemaError
+
+if TYPE_CHECKING:  # polars is imported where a function needs it: plugins import this module at start-up
+    import polars as pl
 
 __all__ = [
     "as_table",
@@ -38,12 +41,18 @@ __all__ = [
 INT64_MAX = 2**63 - 1
 """The largest count a table cell may hold (counts are held as int64)."""
 
-# Integer types that can hold values above INT64_MAX (UInt128 is missing from older polars).
-_WIDE_INTS = (pl.UInt64, *(getattr(pl, t) for t in ("Int128", "UInt128") if hasattr(pl, t)))
+
+def _wide_ints() -> tuple:
+    """Integer types that can hold values above INT64_MAX (UInt128 is missing from older polars)."""
+    import polars as pl
+
+    return (pl.UInt64, *(getattr(pl, t) for t in ("Int128", "UInt128") if hasattr(pl, t)))
 
 
 def as_table(table, *, name: str = "table") -> pl.DataFrame:
     """``table`` as a polars DataFrame; accepts polars (eager or lazy), pandas, or a dict of lists."""
+    import polars as pl
+
     if isinstance(table, pl.DataFrame):
         return table
     if isinstance(table, pl.LazyFrame):
@@ -91,7 +100,9 @@ def _fail(df: pl.DataFrame, column: str, mask, problem: str, name: str) -> None:
 def _numeric_array(s: pl.Series, *, integer: bool) -> np.ndarray:
     """A non-null numeric series as numpy; 128-bit integers and decimals (which numpy cannot
     hold) become int64 (counts, whose range is checked first) or float64."""
-    if s.dtype in _WIDE_INTS[1:]:
+    import polars as pl
+
+    if s.dtype in _wide_ints()[1:]:
         if integer:  # values above INT64_MAX were reported already; those below stay negative
             return s.clip(-(2**63), INT64_MAX).cast(pl.Int64).to_numpy()
         return s.cast(pl.Float64).to_numpy()
@@ -112,6 +123,8 @@ def check_numbers(
 
     Integer counts must also fit in int64 (at most :data:`INT64_MAX`), the type they are summed in.
     """
+    import polars as pl
+
     s = df[column]
     if s.dtype == pl.Null:  # an empty or all-missing column has no type of its own
         _fail(df, column, np.ones(len(s), dtype=bool), "is missing (null)", name)
@@ -133,7 +146,7 @@ def check_numbers(
         raise SchemaError(f"{name} column {column!r} holds {s.dtype} values, expected numbers{first}")
     _fail(df, column, s.is_null().to_numpy(), "is missing (null)", name)
     too_big = f"exceeds {INT64_MAX}, the largest count (int64)"
-    if integer and s.dtype in _WIDE_INTS:
+    if integer and s.dtype in _wide_ints():
         _fail(df, column, (s > INT64_MAX).to_numpy(), too_big, name)  # UInt64, Int128, UInt128
     arr = _numeric_array(s, integer=integer)
     if arr.dtype.kind == "f":
@@ -165,6 +178,8 @@ def check_not_null(df: pl.DataFrame, column: str, *, name: str = "table") -> Non
 
 def check_flag(df: pl.DataFrame, column: str, *, name: str = "table") -> None:
     """Check that ``column`` is a non-null boolean flag (Boolean, or numbers 0/1)."""
+    import polars as pl
+
     s = df[column]
     if s.dtype != pl.Boolean and not s.dtype.is_numeric():
         first = f"; row 0 holds {s[0]!r}" if len(s) else ""
@@ -192,6 +207,8 @@ def check_integer_lists(
     A null list is an error (write an empty list for "none"); so is a null or NaN element.
     The message names the row of the list and the element's value.
     """
+    import polars as pl
+
     s = df[column]
     if s.dtype == pl.Null:  # an empty or all-missing column has no type of its own
         _fail(df, column, np.ones(len(s), dtype=bool), "is missing (null); write [] for an empty list", name)
@@ -233,6 +250,8 @@ def check_integer_lists(
 def count_column(df: pl.DataFrame, column: str) -> np.ndarray:
     """A checked count column (see :func:`check_counts`) as an int64 array; sum it with
     :func:`exact_sum`, since a plain int64 sum wraps past 9.2e18."""
+    import polars as pl
+
     return df[column].cast(pl.Int64).to_numpy()
 
 
@@ -266,6 +285,8 @@ def exact_sum(values) -> int | float:
 
 def flag_column(df: pl.DataFrame, column: str = "unique", *, name: str = "table") -> np.ndarray:
     """A checked flag column as a bool array; all True when the column is absent."""
+    import polars as pl
+
     if column not in df.columns:
         return np.ones(df.height, dtype=bool)
     check_flag(df, column, name=name)
