@@ -29,7 +29,7 @@ import numpy as np
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from tsbudget.timeseries.redundancy import measure_redundancy
+from tsbudget.timeseries.measure import measure_redundancy
 import os
 
 
@@ -63,7 +63,7 @@ def write_windows(path, n, chunk=65_536):
 
 
 def reference(path, n_ref):
-    from tsbudget.timeseries.redundancy import (default_floor, exact_groups, iter_npy_windows, lsh_groups,
+    from tsbudget.timeseries import (default_floor, exact_groups, iter_npy_windows, lsh_groups,
                                      normalise_windows, pair_scores)
 
     w = next(iter_npy_windows(path, n_ref))

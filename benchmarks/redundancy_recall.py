@@ -2,10 +2,10 @@
 
     python benchmarks/redundancy_recall.py [--noise 0.30 0.36 0.38 0.40] [--seeds 1 2 3 4]
 
-Corpus: ``noisy_corpus`` of tests/timeseries/test_redundancy.py (5,000 windows of 64 steps x 8 channels:
+Corpus: ``noisy_corpus`` of tests/timeseries/corpora.py (5,000 windows of 64 steps x 8 channels:
 noisy copies of 50 random-walk shapes with random gain and offset, plus 500 distinct windows),
 at several noise levels. Threshold 0.5 RMS; the same per-channel floor for both groupings.
-Scores (``tsbudget.timeseries.redundancy.pair_scores``): precision and recall of same-group pairs of the
+Scores (``tsbudget.timeseries.scoring.pair_scores``): precision and recall of same-group pairs of the
 fast grouping against ``exact_groups``, streaming chunks of 1,000 windows (as the test does)
 and one chunk of 16,384 (the default, so the 5,000 windows arrive in a single chunk).
 """
@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from tests.timeseries.test_redundancy import noisy_corpus
-from tsbudget.timeseries.redundancy import (
+from tests.timeseries.corpora import noisy_corpus
+from tsbudget.timeseries import (
     default_floor,
     exact_groups,
     lsh_groups,

@@ -175,7 +175,7 @@ def test_groups_out_writes_each_group_size_and_regime(telemetry_csv, tmp_path, s
     assert d["groups_out"] == str(out)
     # the same sizes as the library's report, group by group
     from tsbudget.cli.redundancy import read_series
-    from tsbudget.timeseries.redundancy import measure_redundancy
+    from tsbudget.timeseries.measure import measure_redundancy
 
     values, labels, _, _ = read_series(telemetry_csv, label_col="regime")
     report = measure_redundancy(values, window=64, stride=32, labels=labels)

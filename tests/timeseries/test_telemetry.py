@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from tsbudget.errors import InputError
-from tsbudget.timeseries.redundancy import measure_redundancy
+from tsbudget.timeseries.measure import measure_redundancy
 from tsbudget.timeseries.telemetry import REGIMES, synthetic_telemetry, telemetry_windows
 
 

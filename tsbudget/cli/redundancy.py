@@ -186,7 +186,7 @@ def command(series, window, stride, threshold, time_col, label_col, channels, me
     SERIES is a CSV or Parquet table (time column, channel columns, optional label column)
     or a .npy array of windows (windows x time x channels).
     """
-    from tsbudget.timeseries.redundancy import measure_redundancy
+    from tsbudget.timeseries.measure import measure_redundancy
 
     path = Path(series)
     labels = None

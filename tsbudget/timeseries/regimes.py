@@ -56,6 +56,7 @@ import numpy as np
 
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D, effective_data
 from tsbudget.errors import FitError, InputError
+from tsbudget.report import fmt
 
 __all__ = [
     "DEFAULT_R_STAR",
@@ -299,7 +300,7 @@ class RegimeData:
 
     def __repr__(self) -> str:
         rows = ", ".join(
-            f"{n}: U={u:.6g} of {a:.6g} (R*={r:.4g})"
+            f"{n}: U={fmt(u, 6)} of {fmt(a, 6)} (R*={r:.4g})"  # R* may be inf: no decay, not missing
             for n, u, a, r in zip(self.regimes, self.unique, self.available, self.r_star)
         )
         return f"RegimeData({self.unit}; {rows})"
