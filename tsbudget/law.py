@@ -12,7 +12,17 @@ import numpy as np
 
 from tsbudget.errors import InputError
 
-__all__ = ["Law", "Parameter"]
+__all__ = ["Law", "Parameter", "value_field", "scratch_array"]
+
+
+def _finite(instance, attribute, value):
+    if not math.isfinite(value):
+        raise InputError(f"{type(instance).__name__}.{attribute.name} must be finite, got {value!r}")
+
+
+def value_field(default: float):
+    """An attrs field for a law's parameter value: a finite float (an error names the field)."""
+    return attrs.field(default=default, converter=float, validator=_finite)
 
 
 @attrs.frozen
@@ -48,12 +58,25 @@ class Law(ABC):
     broadcasts over both: fitting calls it with parameter arrays of shape ``(starts, 1)``
     and inputs of shape ``(runs,)``. ``inputs`` names what a run must give (``N``, ``D``,
     ``U`` for unique data, or a cost model's variables).
+
+    Hooks with a default here, to override where a law can do better:
+
+    - :meth:`log_evaluate` (default ``log(evaluate)``) and :meth:`log_value_and_gradient`
+      (default: central finite differences); :meth:`log_gradient` derives from the latter.
+      :attr:`has_analytic_gradient` says whether a class supplies its own gradient.
+    - :meth:`optimal_allocation`, the closed-form compute optimum, for laws whose class sets
+      :attr:`has_closed_form` (the default raises: callers test the flag first).
+    - :meth:`effective`: the effective sizes the law's terms see (default ``N`` and ``D``).
+    - :meth:`at` and :meth:`params_at`: the law with its variables held fixed (default:
+      the law itself, for laws without variables).
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     citation: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ("N", "D")
+    #: True when :meth:`optimal_allocation` gives the compute-optimal ``(N, D)`` in closed form.
+    has_closed_form: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -87,18 +110,99 @@ class Law(ABC):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(self.evaluate(params, inputs))
 
+    # -- gradient ------------------------------------------------------------------------
     def log_value_and_gradient(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray], *,
                                workspace: dict | None = None):
-        """``(log_evaluate(...), log_gradient(...))`` in one call, for laws with the optional
-        ``log_gradient`` hook (d log loss / d parameter value). The fit calls this; a law
-        overrides it to share work between the value and the gradient. ``workspace`` is a
-        dict the caller keeps between calls: an override may hold scratch arrays in it and
-        return views of them (valid until the next call with the same workspace)."""
-        gradient = getattr(self, "log_gradient", None)
-        if gradient is None:  # the objective checks for the hook first and uses finite differences
-            raise NotImplementedError(f"law {self.name!r} has no log_gradient hook")
-        return self.log_evaluate(params, inputs), gradient(params, inputs)
+        """``(log_evaluate(...), d log L / d value)`` in one call; the fit calls this.
 
+        Default: :meth:`log_evaluate` and, for a class that overrides :meth:`log_gradient`,
+        that gradient, else :meth:`finite_difference_log_gradient`. A law overrides this to
+        compute both from one pass. ``workspace`` is a dict the caller keeps between calls:
+        an override may hold scratch arrays in it (see :func:`scratch_array`) and return
+        views of them, valid until the next call with the same workspace.
+        """
+        own = type(self).log_gradient
+        if own is not None and own is not Law.log_gradient:
+            return self.log_evaluate(params, inputs), self.log_gradient(params, inputs)
+        return self.log_evaluate(params, inputs), self.finite_difference_log_gradient(params, inputs)
+
+    def log_gradient(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """d log L / d value of each parameter (broadcasts like :meth:`evaluate`); by default
+        the gradient half of :meth:`log_value_and_gradient`."""
+        return self.log_value_and_gradient(params, inputs)[1]
+
+    @property
+    def has_analytic_gradient(self) -> bool:
+        """True when the class computes its gradient itself (overrides :meth:`log_gradient`
+        or :meth:`log_value_and_gradient`); False for the finite-difference default, and for
+        a class that sets ``log_gradient = None`` to opt out."""
+        cls = type(self)
+        if cls.log_gradient is None:
+            return False
+        return cls.log_gradient is not Law.log_gradient or cls.log_value_and_gradient is not Law.log_value_and_gradient
+
+    def finite_difference_log_gradient(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray],
+                                       step: float = 1e-6) -> dict[str, np.ndarray]:
+        """d log L / d value by central differences of :meth:`log_evaluate`.
+
+        Each parameter moves in its fit coordinate (:meth:`Parameter.to_fit`: the log of the
+        value for ``log`` parameters, so the step is relative; the value otherwise) by
+        ``h = step·max(1, |coordinate|)``, the rule of the fit's own differences, and the slope
+        is turned back into d/d value (divided by the value for ``log`` parameters). A ``log``
+        parameter with a value <= 0 somewhere moves by ``h`` in its value instead.
+        Truncation error is O(h²), rounding error O(ε/h): about 1e-10 relative at the default step.
+        """
+        out = {}
+        for p in self.parameters:
+            if p.name not in params:
+                continue
+            value = np.asarray(params[p.name], dtype=float)
+            relative = p.log and bool(np.all(value > 0))
+            x = np.log(value) if relative else value
+            h = step * np.maximum(1.0, np.abs(x))
+            up, down = (np.exp(x + h), np.exp(x - h)) if relative else (x + h, x - h)
+            with np.errstate(all="ignore"):
+                slope = (self.log_evaluate({**params, p.name: up}, inputs)
+                         - self.log_evaluate({**params, p.name: down}, inputs)) / (2.0 * h)
+                out[p.name] = slope / value if relative else slope
+        return out
+
+    # -- optional closed form and effective sizes --------------------------------------------
+    def optimal_allocation(self, flops, flops_per_param_position=6.0, *, params: Mapping | None = None,
+                           **variables) -> tuple[np.ndarray, np.ndarray]:
+        """Compute-optimal ``(N_opt, D_opt)`` for ``flops`` under ``C = k·N·D`` in closed form,
+        for laws whose class sets :attr:`has_closed_form`; the variables of a law that has
+        some are given as keywords. ``params`` (name -> array) replaces this instance's values
+        and broadcasts against ``flops``, so one call covers every bootstrap draw.
+
+        Default: no closed form, an :class:`~tsbudget.errors.InputError` that says so
+        (callers test :attr:`has_closed_form` first; :func:`tsbudget.plan` optimises any law).
+        """
+        raise InputError(f"law {self.name!r} has no closed-form optimal allocation; use tsbudget.plan")
+
+    def effective(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The effective sizes the law's terms see: a mapping with at least ``N_eff`` and
+        ``D_eff`` (broadcast), plus whatever intermediate quantities a law reports. Default:
+        ``N`` and ``D`` as given (a law that counts every parameter and unit fully)."""
+        return {"N_eff": np.asarray(inputs["N"], dtype=float), "D_eff": np.asarray(inputs["D"], dtype=float)}
+
+    # -- fixed variables -----------------------------------------------------------------------
+    def at(self, **variables) -> "Law":
+        """This law with each of its variables (inputs other than ``N``, ``D``, ``U``) held at a
+        scalar value, as a law of the remaining inputs; a name that is not one of its
+        variables raises. Default: the law itself, for a law without variables."""
+        if variables:
+            raise InputError(f"law {self.name!r} takes no variables; got {sorted(variables)}")
+        return self
+
+    def params_at(self, params: Mapping[str, np.ndarray], /, **variables) -> dict[str, np.ndarray]:
+        """The parameter arrays of :meth:`at` computed from ``params`` (arrays of this law's
+        parameters, e.g. bootstrap draws; broadcasts). Values for names that are not variables
+        of this law are ignored (a cost model may declare variables the law does not use).
+        Default: ``params`` unchanged, for a law without variables."""
+        return dict(params)
+
+    # -- inputs ------------------------------------------------------------------------------
     def check_inputs(self, inputs: Mapping) -> dict[str, np.ndarray]:
         """Inputs as float arrays; missing or non-finite/non-positive ones raise, naming the input."""
         out = {}

@@ -89,7 +89,7 @@ def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title:
             curve = law.evaluate(law.values, {"N": grid, "D": c / (flops_per_param_position * grid)})
             color = cmap(norm(math.log10(c)))
             ax.plot(grid, curve, color=color, lw=1.4)
-            if hasattr(law, "optimal_allocation"):
+            if law.has_closed_form:
                 try:
                     n_opt, d_opt = law.optimal_allocation(c, flops_per_param_position)
                 except Exception:  # a law without a valid optimum here: just no marker

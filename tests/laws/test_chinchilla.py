@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from tests.laws.helpers import assert_broadcasts, assert_gradient_matches
 from tsbudget.errors import InputError
-from tsbudget.laws.chinchilla import HOFFMANN_GRID, Chinchilla, chinchilla_optimum, logsumexp
+from tsbudget.laws.chinchilla import HOFFMANN_GRID, Chinchilla, chinchilla_optimum
+from tsbudget.laws.logsumexp import logsumexp
 from tsbudget.registry import laws
 from tsbudget.testing import check_law
 

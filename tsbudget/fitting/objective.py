@@ -70,7 +70,7 @@ class Objective:
         inputs = {k: np.ascontiguousarray(v, dtype=float) for k, v in self.inputs.items()}
         self._cache["inputs"] = RunInputs(inputs)
         self._cache["local"] = threading.local()
-        hook = getattr(self.law, "log_value_and_gradient", None)
+        hook = self.law.log_value_and_gradient
         try:
             self._cache["workspace"] = hook is not None and "workspace" in inspect.signature(hook).parameters
         except (TypeError, ValueError):
@@ -172,7 +172,7 @@ class Objective:
         k = theta.shape[0]
         n = self.log_loss.shape[0]
         with np.errstate(all="ignore"):
-            if getattr(self.law, "log_gradient", None) is None:
+            if not self.law.has_analytic_gradient:
                 r = self._log_pred(theta) - self.log_loss
                 jac = self.log_jacobian(theta)
                 c = np.clip(r, -self.delta, self.delta)
@@ -242,7 +242,7 @@ class Objective:
 
     def log_jacobian(self, theta: np.ndarray) -> list[np.ndarray]:
         """d log L̂ / d theta_j for each free parameter, each broadcastable to (starts, runs)."""
-        hook = getattr(self.law, "log_gradient", None)
+        hook = self.law.log_gradient if self.law.has_analytic_gradient else None
         if hook is not None:
             params = self._params(theta)
             grads = hook(params, self._run_inputs)

@@ -1,7 +1,7 @@
 """The Chinchilla law ``L(N, D) = E + A/N^α + B/D^β`` (Hoffmann et al. 2022).
 
-Also the shared numerics of every law built on this form: the log-sum-exp evaluation
-and its softmax gradient, and the closed-form compute-optimal allocation.
+Also what every law built on this form shares: the closed-form compute-optimal
+allocation, the parameters with the Hoffmann start grid, and the published values.
 """
 
 from __future__ import annotations
@@ -14,10 +14,32 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InputError
-from tsbudget.law import Law, Parameter, scratch_array as _scratch
+from tsbudget.law import Law, Parameter, scratch_array, value_field
+from tsbudget.laws.logsumexp import (
+    EXP_HI,
+    EXP_LO,
+    LSE_LO,
+    fallback_index,
+    fallback_rows,
+    fallback_terms,
+    float_params,
+    input_logs,
+    logsumexp,
+    softmax,
+)
 from tsbudget.variables import as_positive_array
 
-__all__ = ["Chinchilla", "chinchilla_optimum", "HOFFMANN_GRID", "logsumexp", "softmax"]
+__all__ = [
+    "Chinchilla",
+    "chinchilla_optimum",
+    "chinchilla_parameters",
+    "HOFFMANN_GRID",
+    "HOFFMANN_E",
+    "HOFFMANN_A",
+    "HOFFMANN_B",
+    "HOFFMANN_ALPHA",
+    "HOFFMANN_BETA",
+]
 
 # Hoffmann et al. 2022, App. D.2: the L-BFGS starts, in fit coordinates (e = log E,
 # a = log A, b = log B): 5 · 5 · 5 · 6 · 6 = 4,500 starts; the same grid as Besiroglu
@@ -34,45 +56,14 @@ HOFFMANN_GRID: dict[str, tuple[float, ...]] = {
 }
 
 # Hoffmann et al. 2022 eq. 10 to the precision of their TeX source, as recovered by
-# Besiroglu et al. 2024 (e, a, b are the logs of E, A, B): the paper prints the
-# rounded E 1.69, A 406.4, B 410.7, α 0.34, β 0.28.
-_TEX_LOG_E, _TEX_LOG_A, _TEX_LOG_B = 0.5267228, 6.0073404, 6.0179186
-_TEX_ALPHA, _TEX_BETA = 0.33917084, 0.2849083
-# The plain sum clips exponents to [_EXP_LO, _EXP_HI] so that exp never leaves the normal
-# float range (numpy's exp is 5-40x slower when it underflows or gives subnormals). A
-# clipped term is off by at most e^_EXP_LO ~ 3e-308 at the low end, below half an ulp
-# of any sum above e^_LSE_LO; sums outside [_LSE_LO, _EXP_HI) are recomputed exactly.
-_EXP_LO = -300.0
-_EXP_HI = 709.0
-_LSE_LO = _EXP_LO + 40.0
-
-
-def _finite(instance, attribute, value):
-    if not math.isfinite(value):
-        raise InputError(f"{type(instance).__name__}.{attribute.name} must be finite, got {value!r}")
-
-
-def value_field(default: float):
-    """An attrs field for a parameter value: a finite float."""
-    return attrs.field(default=default, converter=float, validator=_finite)
-
-
-def logsumexp(*terms) -> np.ndarray:
-    """``log Σ exp(t_i)`` over broadcast arrays, stable; ``-inf`` terms contribute 0."""
-    arrays = np.broadcast_arrays(*[np.asarray(t, dtype=float) for t in terms])
-    top = np.max(arrays, axis=0)
-    shift = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(under="ignore"):
-        total = sum(np.exp(a - shift) for a in arrays)
-    with np.errstate(divide="ignore"):
-        return shift + np.log(total)
-
-
-def softmax(*terms) -> list[np.ndarray]:
-    """``exp(t_i − logsumexp(t))`` for each term: the share of each term in the sum."""
-    lse = logsumexp(*terms)
-    with np.errstate(under="ignore", invalid="ignore"):
-        return [np.exp(np.asarray(t, dtype=float) - lse) for t in terms]
+# Besiroglu et al. 2024 (their logs e, a, b of E, A, B): the paper prints the rounded
+# E 1.69, A 406.4, B 410.7, α 0.34, β 0.28. The default of every law built on this form.
+HOFFMANN_E = math.exp(0.5267228)
+HOFFMANN_A = math.exp(6.0073404)
+HOFFMANN_B = math.exp(6.0179186)
+HOFFMANN_ALPHA = 0.33917084
+HOFFMANN_BETA = 0.2849083
+_NAMES = ("E", "A", "B", "alpha", "beta")
 
 
 def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, np.ndarray]:
@@ -118,36 +109,33 @@ class Chinchilla(Law):
         "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, eq. 2 and App. D.2"
     )
     inputs: ClassVar[tuple[str, ...]] = ("N", "D")
+    has_closed_form: ClassVar[bool] = True
 
-    E: float = value_field(math.exp(_TEX_LOG_E))
-    A: float = value_field(math.exp(_TEX_LOG_A))
-    B: float = value_field(math.exp(_TEX_LOG_B))
-    alpha: float = value_field(_TEX_ALPHA)
-    beta: float = value_field(_TEX_BETA)
+    E: float = value_field(HOFFMANN_E)
+    A: float = value_field(HOFFMANN_A)
+    B: float = value_field(HOFFMANN_B)
+    alpha: float = value_field(HOFFMANN_ALPHA)
+    beta: float = value_field(HOFFMANN_BETA)
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
         return chinchilla_parameters()
 
     def evaluate(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        p = _floats(params, ("E", "A", "B", "alpha", "beta"))
+        p = float_params(params, _NAMES)
         n, d = np.asarray(inputs["N"], dtype=float), np.asarray(inputs["D"], dtype=float)
         return p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
 
     def log_evaluate(self, params, inputs) -> np.ndarray:
         return self._lse(params, inputs, shares=False, work=None)[0]
 
-    def log_gradient(self, params, inputs) -> dict[str, np.ndarray]:
-        """d log L / d value: with shares ``w_i`` of the three terms in L,
-        ``∂/∂E = w_E/E``, ``∂/∂A = w_A/A``, ``∂/∂α = −w_A log N`` (same for B, β, D)."""
-        return self._lse(params, inputs, shares=True, work=None)[1]
-
     def log_value_and_gradient(self, params, inputs, *, workspace=None):
-        """``(log L, d log L / d value)`` from one log-sum-exp pass: the three terms are
-        computed once and their shares in L give the gradient (see :meth:`log_gradient`).
-        With a ``workspace`` dict the arrays live in it (see :meth:`Law.log_value_and_gradient`)."""
+        """``(log L, d log L / d value)`` from one log-sum-exp pass. With shares ``w_i`` of
+        the three terms in L: ``∂/∂E = w_E/E``, ``∂/∂A = w_A/A``, ``∂/∂α = −w_A log N`` (the
+        same for B, β, D). With a ``workspace`` dict the arrays live in it (see
+        :meth:`Law.log_value_and_gradient`)."""
         cls = type(self)
-        if cls.log_evaluate is not Chinchilla.log_evaluate or cls.log_gradient is not Chinchilla.log_gradient:
+        if cls.log_evaluate is not Chinchilla.log_evaluate or cls.log_gradient is not Law.log_gradient:
             return super().log_value_and_gradient(params, inputs)  # a subclass changed the formula
         return self._lse(params, inputs, shares=True, work=workspace)
 
@@ -157,24 +145,24 @@ class Chinchilla(Law):
         the plain sum loses no precision, and it needs one exp per term instead of the
         shifted log-sum-exp's three. Rows where it could over- or underflow (a sum beyond
         e^709 or below e^-668) are recomputed by the shifted :func:`logsumexp`."""
-        p = _floats(params, ("E", "A", "B", "alpha", "beta"))
-        log_n, log_d = _logs(inputs, "N", "D")
+        p = float_params(params, _NAMES)
+        log_n, log_d = input_logs(inputs, "N", "D")
         shape = np.broadcast_shapes(*(v.shape for v in p.values()), log_n.shape, log_d.shape)
         with np.errstate(all="ignore"):
-            e_a = np.multiply(p["alpha"], log_n, out=_scratch(work, "e_a", shape))
+            e_a = np.multiply(p["alpha"], log_n, out=scratch_array(work, "e_a", shape))
             np.subtract(np.log(p["A"]), e_a, out=e_a)
-            np.exp(np.clip(e_a, _EXP_LO, _EXP_HI, out=e_a), out=e_a)
-            e_b = np.multiply(p["beta"], log_d, out=_scratch(work, "e_b", shape))
+            np.exp(np.clip(e_a, EXP_LO, EXP_HI, out=e_a), out=e_a)
+            e_b = np.multiply(p["beta"], log_d, out=scratch_array(work, "e_b", shape))
             np.subtract(np.log(p["B"]), e_b, out=e_b)
-            np.exp(np.clip(e_b, _EXP_LO, _EXP_HI, out=e_b), out=e_b)
-            total = np.add(e_a, e_b, out=_scratch(work, "total", shape))
+            np.exp(np.clip(e_b, EXP_LO, EXP_HI, out=e_b), out=e_b)
+            total = np.add(e_a, e_b, out=scratch_array(work, "total", shape))
             total += p["E"]
-            lse = np.log(total, out=_scratch(work, "lse", shape))
+            lse = np.log(total, out=scratch_array(work, "lse", shape))
             # a sum beyond the float range or below the normal range (subnormals lose digits)
             fix = None
-            if not (np.min(lse) >= _LSE_LO and np.max(lse) < _EXP_HI):
-                fix = _fallback_index(lse)
-                terms = _fallback_terms(self._log_terms(_subset(p, fix, shape), inputs), fix, shape)
+            if not (np.min(lse) >= LSE_LO and np.max(lse) < EXP_HI):
+                fix = fallback_index(lse)
+                terms = fallback_terms(self._log_terms(fallback_rows(p, fix, shape), inputs), fix, shape)
                 lse[fix] = logsumexp(*terms)
             if not shares:
                 return lse[()], None
@@ -186,15 +174,15 @@ class Chinchilla(Law):
                 inv[fix] = w_e / np.broadcast_to(p["E"], shape)[fix]
             return lse[()], {
                 "E": inv,
-                "A": np.divide(w_a, p["A"], out=_scratch(work, "A", shape)),
-                "B": np.divide(w_b, p["B"], out=_scratch(work, "B", shape)),
+                "A": np.divide(w_a, p["A"], out=scratch_array(work, "A", shape)),
+                "B": np.divide(w_b, p["B"], out=scratch_array(work, "B", shape)),
                 "alpha": np.multiply(w_a, -log_n, out=w_a),
                 "beta": np.multiply(w_b, -log_d, out=w_b),
             }
 
     def _log_terms(self, params, inputs):
-        p = _floats(params, ("E", "A", "B", "alpha", "beta"))
-        log_n, log_d = _logs(inputs, "N", "D")
+        p = float_params(params, _NAMES)
+        log_n, log_d = input_logs(inputs, "N", "D")
         with np.errstate(divide="ignore", invalid="ignore"):
             return (
                 np.log(p["E"]),
@@ -202,9 +190,13 @@ class Chinchilla(Law):
                 np.log(p["B"]) - p["beta"] * log_d,
             )
 
-    def optimal_allocation(self, flops, flops_per_param_position=6.0) -> tuple[np.ndarray, np.ndarray]:
-        """``(N_opt, D_opt)`` for ``flops`` under ``C = k·N·D`` (see :func:`chinchilla_optimum`)."""
-        return chinchilla_optimum(**self.values, flops=flops, k=flops_per_param_position)
+    def optimal_allocation(self, flops, flops_per_param_position=6.0, *, params=None,
+                           **variables) -> tuple[np.ndarray, np.ndarray]:
+        """``(N_opt, D_opt)`` for ``flops`` under ``C = k·N·D`` (see :func:`chinchilla_optimum`);
+        ``params`` replaces this law's values (arrays broadcast: one call for all draws)."""
+        self.at(**variables)  # Chinchilla has no variables: names any given
+        p = {**self.values, **(params or {})}
+        return chinchilla_optimum(*(p[k] for k in _NAMES), flops=flops, k=flops_per_param_position)
 
     @staticmethod
     def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, np.ndarray]:
@@ -222,38 +214,3 @@ def chinchilla_parameters() -> tuple[Parameter, ...]:
         Parameter("beta", grid=HOFFMANN_GRID["beta"], description="data exponent"),
     )
 
-
-
-
-def _fallback_index(lse: np.ndarray):
-    """Where the plain sum failed: whole rows for (starts, runs) arrays (wild trial points
-    of a line search fail on every run), else an element mask."""
-    bad = ~((lse >= _LSE_LO) & (lse < _EXP_HI))
-    if lse.ndim == 2:
-        return (np.flatnonzero(bad.any(axis=1)),)
-    return bad
-
-
-def _fallback_terms(terms, fix, shape) -> list[np.ndarray]:
-    if isinstance(fix, tuple):  # row indices: the terms were computed for those rows only
-        return [np.broadcast_to(t, (fix[0].size, *shape[1:])) for t in terms]
-    return [np.broadcast_to(t, shape)[fix] for t in terms]
-
-
-def _subset(p: Mapping[str, np.ndarray], fix, shape) -> dict[str, np.ndarray]:
-    """Parameters restricted to the rows in ``fix`` (a row index tuple); a mask keeps all."""
-    if isinstance(fix, tuple):
-        return {k: v[fix] if v.ndim == 2 and v.shape[0] == shape[0] and shape[0] > 1 else v for k, v in p.items()}
-    return dict(p)
-
-
-def _floats(params: Mapping, names) -> dict[str, np.ndarray]:
-    return {k: np.asarray(params[k], dtype=float) for k in names}
-
-
-def _logs(inputs: Mapping, *names) -> list[np.ndarray]:
-    """Natural logs of the named inputs; a fit passes them precomputed in ``inputs.logs``
-    (:class:`tsbudget.fitting.objective.RunInputs`), so they are taken once per fit, not per call."""
-    cached = getattr(inputs, "logs", None) or {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return [cached[k] if k in cached else np.log(np.asarray(inputs[k], dtype=float)) for k in names]

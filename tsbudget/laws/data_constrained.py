@@ -8,9 +8,10 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from tsbudget.law import Law, Parameter, value_field
+from tsbudget.laws.chinchilla import chinchilla_parameters
+from tsbudget.laws.logsumexp import float_params, logsumexp, logsumexp_and_softmax
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D, MUENNIGHOFF_R_N, effective_data
-from tsbudget.law import Law, Parameter
-from tsbudget.laws.chinchilla import _floats, chinchilla_parameters, logsumexp, softmax, value_field
 
 __all__ = ["DataConstrained"]
 
@@ -73,7 +74,7 @@ class DataConstrained(Law):
 
     def effective(self, params, inputs) -> dict[str, np.ndarray]:
         """``N'``, ``D'`` and the intermediate quantities (``U_D``, ``U_N``, ...), broadcast."""
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         n = np.asarray(inputs["N"], dtype=float)
         d = np.asarray(inputs["D"], dtype=float)
         u_d = np.minimum(np.asarray(inputs["U"], dtype=float), d)
@@ -94,7 +95,7 @@ class DataConstrained(Law):
                 "N": n, "D": d, "R_D_star": r_d_star, "R_N_star": r_n_star, "bad": bad}
 
     def evaluate(self, params, inputs) -> np.ndarray:
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         eff = self.effective(params, inputs)
         out = p["E"] + p["A"] * eff["N_eff"] ** -p["alpha"] + p["B"] * eff["D_eff"] ** -p["beta"]
         return np.where(eff["bad"], np.nan, out)
@@ -108,21 +109,21 @@ class DataConstrained(Law):
             )
 
     def log_evaluate(self, params, inputs) -> np.ndarray:
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         eff = self.effective(params, inputs)
         return np.where(eff["bad"], np.nan, logsumexp(*self._log_terms(p, eff)))
 
-    def log_gradient(self, params, inputs) -> dict[str, np.ndarray]:
-        """Analytic d log L / d value. With shares ``w`` of the three terms:
+    def log_value_and_gradient(self, params, inputs, *, workspace=None):
+        """``(log L, d log L / d value)`` from one log-sum-exp pass. With shares ``w`` of the three terms:
         direct terms as in Chinchilla on (N', D'), plus the chain through ``N'``:
         ``∂ log L/∂N' = −α w_A/N'``; where ``N > N_opt``, ``∂N'/∂N_opt = 1 + R_N*(1 − e^−y)
         − (N/N_opt)e^−y`` with ``y = R_N/R_N*``, and ``∂ log N_opt`` is ``1/(αA)``,
         ``−1/(αB)``, ``(1 − K)/α²``, ``(log U_D − 1/β)/α`` for A, B, α, β;
         ``∂N'/∂R_N* = U_N[(1 − e^−y) − y e^−y]`` and likewise ``∂D'/∂R_D*`` with ``x = R_D/R_D*``.
         """
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         eff = self.effective(params, inputs)
-        w_e, w_a, w_b = softmax(*self._log_terms(p, eff))
+        lse, (w_e, w_a, w_b) = logsumexp_and_softmax(*self._log_terms(p, eff))
         n, d, u_d, u_n = eff["N"], eff["D"], eff["U_D"], eff["U_N"]
         n_eff, d_eff = eff["N_eff"], eff["D_eff"]
         alpha, beta = p["alpha"], p["beta"]
@@ -152,4 +153,5 @@ class DataConstrained(Law):
                 "R_D_star": np.where(repeated, dlog_ddeff * ddeff_drd, 0.0),
                 "R_N_star": np.where(excess, dlog_dneff * dneff_drn, 0.0),
             }
-        return {k: np.where(eff["bad"], np.nan, v) for k, v in grad.items()}
+        bad = eff["bad"]
+        return np.where(bad, np.nan, lse), {k: np.where(bad, np.nan, v) for k, v in grad.items()}

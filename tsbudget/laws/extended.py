@@ -10,21 +10,18 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InputError
-from tsbudget.law import Law, Parameter
+from tsbudget.law import Law, Parameter, value_field
 from tsbudget.laws.chinchilla import (
+    HOFFMANN_A,
+    HOFFMANN_ALPHA,
+    HOFFMANN_B,
+    HOFFMANN_BETA,
+    HOFFMANN_E,
     Chinchilla,
-    _TEX_ALPHA,
-    _TEX_BETA,
-    _TEX_LOG_A,
-    _TEX_LOG_B,
-    _TEX_LOG_E,
-    _floats,
-    _logs,
+    chinchilla_optimum,
     chinchilla_parameters,
-    logsumexp,
-    softmax,
-    value_field,
 )
+from tsbudget.laws.logsumexp import float_params, input_logs, logsumexp, logsumexp_and_softmax
 
 __all__ = ["Extended"]
 
@@ -93,12 +90,13 @@ class Extended(Law):
         "Hoffmann et al. 2022 form with efficiency factors after Clark et al. 2022 (eq. 1) "
         "and Krajewski et al. 2024 (eq. 4)"
     )
+    has_closed_form: ClassVar[bool] = True
 
-    E: float = value_field(math.exp(_TEX_LOG_E))
-    A: float = value_field(math.exp(_TEX_LOG_A))
-    B: float = value_field(math.exp(_TEX_LOG_B))
-    alpha: float = value_field(_TEX_ALPHA)
-    beta: float = value_field(_TEX_BETA)
+    E: float = value_field(HOFFMANN_E)
+    A: float = value_field(HOFFMANN_A)
+    B: float = value_field(HOFFMANN_B)
+    alpha: float = value_field(HOFFMANN_ALPHA)
+    beta: float = value_field(HOFFMANN_BETA)
     variables: tuple[str, ...] = attrs.field(default=(), converter=_names)
     references: tuple[float, ...] = attrs.field(default=_fill(1.0), converter=_floats_tuple)
     gamma: tuple[float, ...] = attrs.field(default=_fill(0.0), converter=_floats_tuple)
@@ -175,35 +173,51 @@ class Extended(Law):
         }
 
     def at(self, **variables) -> Chinchilla:
-        """The Chinchilla law this one equals with every variable held at a (scalar) value:
-        ``A' = A·Π(v/v_ref)^(−αγ_v)``, ``B' = B·Π(v/v_ref)^(−βη_v)``, since
-        ``A/N_eff^α = A'/N^α`` and ``B/D_eff^β = B'/D^β``."""
-        missing = [v for v in self.variables if v not in variables]
+        """The Chinchilla law this one equals with every variable held at a (scalar) value
+        (see :meth:`params_at`)."""
         unknown = set(variables) - set(self.variables)
-        if missing or unknown:
+        if unknown:
             raise InputError(
-                f"Extended.at needs exactly the variables {list(self.variables)}; "
-                f"missing {missing}, unknown {sorted(unknown)}"
+                f"Extended.at needs exactly the variables {list(self.variables)}; unknown {sorted(unknown)}"
             )
-        log_a, log_b = math.log(self.A), math.log(self.B)
-        for v, ref, g, e in zip(self.variables, self.references, self.gamma, self.eta):
+        fixed = self.params_at(self.values, **variables)
+        return Chinchilla(**{k: float(fixed[k]) for k in _BASE})
+
+    def params_at(self, params: Mapping[str, np.ndarray], /, **variables) -> dict[str, np.ndarray]:
+        """The Chinchilla parameters ``E, A', B', α, β`` this law reduces to with each variable at
+        a (scalar) value, from parameter arrays ``params`` (e.g. bootstrap draws; broadcasts):
+        ``A' = A·Π(v/v_ref)^(−αγ_v)``, ``B' = B·Π(v/v_ref)^(−βη_v)``, since
+        ``A/N_eff^α = A'/N^α`` and ``B/D_eff^β = B'/D^β``. Values for names that are not
+        variables of this law are ignored."""
+        missing = [v for v in self.variables if v not in variables]
+        if missing:
+            raise InputError(
+                f"law 'extended' needs a value for variable {missing[0]!r} (its variables are "
+                f"{list(self.variables)}); pass variables={{...}}"
+            )
+        p = float_params(params, _BASE)
+        log_a, log_b = np.log(p["A"]), np.log(p["B"])
+        for v, ref in zip(self.variables, self.references):
             value = float(variables[v])
             if not (math.isfinite(value) and value > 0):
-                raise InputError(f"Extended.at: variable {v} must be finite and > 0, got {variables[v]!r}")
-            log_a -= self.alpha * g * math.log(value / ref)
-            log_b -= self.beta * e * math.log(value / ref)
-        return Chinchilla(E=self.E, A=math.exp(log_a), B=math.exp(log_b), alpha=self.alpha, beta=self.beta)
+                raise InputError(f"Extended: variable {v} must be finite and > 0, got {variables[v]!r}")
+            log_ratio = math.log(value / ref)
+            log_a = log_a - p["alpha"] * np.asarray(params[f"gamma_{v}"], dtype=float) * log_ratio
+            log_b = log_b - p["beta"] * np.asarray(params[f"eta_{v}"], dtype=float) * log_ratio
+        return {**p, "A": np.exp(log_a), "B": np.exp(log_b)}
 
-    def optimal_allocation(self, flops, flops_per_param_position=6.0, **variables):
-        """Compute-optimal ``(N_opt, D_opt)`` at fixed variables under ``C = k·N·D`` (the
-        closed form of Hoffmann et al. 2022 App. D.2 applied to :meth:`at`); ``k`` is the
-        cost model's training FLOPs per parameter and position at those variables."""
-        return self.at(**variables).optimal_allocation(flops, flops_per_param_position)
+    def optimal_allocation(self, flops, flops_per_param_position=6.0, *, params=None, **variables):
+        """Compute-optimal ``(N_opt, D_opt)`` at fixed variables under ``C = k·N·D``: the
+        closed form of Hoffmann et al. 2022 App. D.2 applied to :meth:`params_at`; ``k`` is the
+        cost model's training FLOPs per parameter and position at those variables. ``params``
+        replaces this law's values (arrays broadcast: one call for all draws)."""
+        p = self.params_at({**self.values, **(params or {})}, **variables)
+        return chinchilla_optimum(*(p[k] for k in _BASE), flops=flops, k=flops_per_param_position)
 
     # -- numerics -----------------------------------------------------------------------
     def effective_sizes(self, params: Mapping, inputs: Mapping) -> tuple[np.ndarray, np.ndarray]:
         """``(log N_eff, log D_eff)``, broadcast."""
-        log_n, log_d = _logs(inputs, "N", "D")
+        log_n, log_d = input_logs(inputs, "N", "D")
         for v, ref in zip(self.variables, self.references):
             lv = self._log_ratio(inputs, v, ref)
             log_n = log_n + np.asarray(params[f"gamma_{v}"], dtype=float) * lv
@@ -215,14 +229,13 @@ class Extended(Law):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(np.asarray(inputs[v], dtype=float) / ref)
 
-    def _log_terms(self, params, inputs):
-        p = _floats(params, _BASE)
-        log_n, log_d = self.effective_sizes(params, inputs)
+    @staticmethod
+    def _log_terms(p, log_n, log_d):
         with np.errstate(divide="ignore", invalid="ignore"):
             return (np.log(p["E"]), np.log(p["A"]) - p["alpha"] * log_n, np.log(p["B"]) - p["beta"] * log_d)
 
     def evaluate(self, params, inputs) -> np.ndarray:
-        p = _floats(params, _BASE)
+        p = float_params(params, _BASE)
         # Multiplied out (not via logs) so that zero exponents give Chinchilla bit for bit.
         n, d = np.asarray(inputs["N"], dtype=float), np.asarray(inputs["D"], dtype=float)
         for v, ref in zip(self.variables, self.references):
@@ -232,14 +245,20 @@ class Extended(Law):
         return p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
 
     def log_evaluate(self, params, inputs) -> np.ndarray:
-        return logsumexp(*self._log_terms(params, inputs))
+        return logsumexp(*self._log_terms(float_params(params, _BASE), *self.effective_sizes(params, inputs)))
 
-    def log_gradient(self, params, inputs) -> dict[str, np.ndarray]:
-        """Shares ``w`` of the three terms: ``∂/∂E = w_E/E``, ``∂/∂A = w_A/A``,
-        ``∂/∂α = −w_A log N_eff``, ``∂/∂γ_v = −α w_A log(v/v_ref)`` (and B, β, η_v alike)."""
-        p = _floats(params, _BASE)
+    def effective(self, params, inputs) -> dict[str, np.ndarray]:
+        """``N_eff = N·Π_v (v/v_ref)^γ_v`` and ``D_eff = D·Π_v (v/v_ref)^η_v``, broadcast."""
         log_n, log_d = self.effective_sizes(params, inputs)
-        w_e, w_a, w_b = softmax(*self._log_terms(params, inputs))
+        return {"N_eff": np.exp(log_n), "D_eff": np.exp(log_d)}
+
+    def log_value_and_gradient(self, params, inputs, *, workspace=None):
+        """``(log L, d log L / d value)`` from one log-sum-exp pass. With shares ``w`` of the
+        three terms: ``∂/∂E = w_E/E``, ``∂/∂A = w_A/A``, ``∂/∂α = −w_A log N_eff``,
+        ``∂/∂γ_v = −α w_A log(v/v_ref)`` (and B, β, η_v alike)."""
+        p = float_params(params, _BASE)
+        log_n, log_d = self.effective_sizes(params, inputs)
+        lse, (w_e, w_a, w_b) = logsumexp_and_softmax(*self._log_terms(p, log_n, log_d))
         grad = {
             "E": w_e / p["E"],
             "A": w_a / p["A"],
@@ -251,4 +270,4 @@ class Extended(Law):
             lv = self._log_ratio(inputs, v, ref)
             grad[f"gamma_{v}"] = -p["alpha"] * w_a * lv
             grad[f"eta_{v}"] = -p["beta"] * w_b * lv
-        return grad
+        return lse, grad

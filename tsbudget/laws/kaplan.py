@@ -8,8 +8,8 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.law import Law, Parameter
-from tsbudget.laws.chinchilla import _floats, _logs, logsumexp, softmax, value_field
+from tsbudget.law import Law, Parameter, value_field
+from tsbudget.laws.logsumexp import float_params, input_logs, logsumexp, logsumexp_and_softmax
 
 __all__ = ["Kaplan"]
 
@@ -50,13 +50,13 @@ class Kaplan(Law):
         )
 
     def evaluate(self, params, inputs) -> np.ndarray:
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         n, d = np.asarray(inputs["N"], dtype=float), np.asarray(inputs["D"], dtype=float)
         return ((p["N_c"] / n) ** (p["alpha_N"] / p["alpha_D"]) + p["D_c"] / d) ** p["alpha_D"]
 
     def _terms(self, params, inputs):
-        p = _floats(params, _NAMES)
-        log_n, log_d = _logs(inputs, "N", "D")
+        p = float_params(params, _NAMES)
+        log_n, log_d = input_logs(inputs, "N", "D")
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log(p["N_c"]) - log_n
             u = (p["alpha_N"] / p["alpha_D"]) * x
@@ -67,14 +67,14 @@ class Kaplan(Law):
         p, _, u, v = self._terms(params, inputs)
         return p["alpha_D"] * logsumexp(u, v)
 
-    def log_gradient(self, params, inputs) -> dict[str, np.ndarray]:
-        """With ``S = LSE(u, v)``, shares ``w_u, w_v`` and ``x = log N_c − log N``:
+    def log_value_and_gradient(self, params, inputs, *, workspace=None):
+        """``(log L, d log L / d value)`` from one log-sum-exp pass. With ``S = LSE(u, v)``,
+        shares ``w_u, w_v`` and ``x = log N_c − log N``: ``log L = α_D S``,
         ``∂/∂α_N = w_u x``, ``∂/∂α_D = S − w_u u``, ``∂/∂N_c = w_u α_N/N_c``,
         ``∂/∂D_c = α_D w_v/D_c``."""
         p, x, u, v = self._terms(params, inputs)
-        s = logsumexp(u, v)
-        w_u, w_v = softmax(u, v)
-        return {
+        s, (w_u, w_v) = logsumexp_and_softmax(u, v)
+        return p["alpha_D"] * s, {
             "alpha_N": w_u * x,
             "alpha_D": s - w_u * u,
             "N_c": w_u * p["alpha_N"] / p["N_c"],

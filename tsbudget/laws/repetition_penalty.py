@@ -8,19 +8,16 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.law import Law, Parameter
+from tsbudget.law import Law, Parameter, value_field
 from tsbudget.laws.chinchilla import (
-    _TEX_ALPHA,
-    _TEX_BETA,
-    _TEX_LOG_A,
-    _TEX_LOG_B,
-    _TEX_LOG_E,
-    _floats,
+    HOFFMANN_A,
+    HOFFMANN_ALPHA,
+    HOFFMANN_B,
+    HOFFMANN_BETA,
+    HOFFMANN_E,
     chinchilla_parameters,
-    logsumexp,
-    softmax,
-    value_field,
 )
+from tsbudget.laws.logsumexp import float_params, logsumexp, logsumexp_and_softmax
 
 __all__ = ["RepetitionPenalty"]
 
@@ -56,11 +53,11 @@ class RepetitionPenalty(Law):
     )
     inputs: ClassVar[tuple[str, ...]] = ("N", "D", "U")
 
-    E: float = value_field(math.exp(_TEX_LOG_E))
-    A: float = value_field(math.exp(_TEX_LOG_A))
-    B: float = value_field(math.exp(_TEX_LOG_B))
-    alpha: float = value_field(_TEX_ALPHA)
-    beta: float = value_field(_TEX_BETA)
+    E: float = value_field(HOFFMANN_E)
+    A: float = value_field(HOFFMANN_A)
+    B: float = value_field(HOFFMANN_B)
+    alpha: float = value_field(HOFFMANN_ALPHA)
+    beta: float = value_field(HOFFMANN_BETA)
     P: float = value_field(0.0)
     delta: float = value_field(1.0)
     kappa: float = value_field(1.0)
@@ -76,7 +73,7 @@ class RepetitionPenalty(Law):
         )
 
     def _parts(self, params, inputs):
-        p = _floats(params, _NAMES)
+        p = float_params(params, _NAMES)
         n = np.asarray(inputs["N"], dtype=float)
         d = np.asarray(inputs["D"], dtype=float)
         u_d = np.minimum(np.asarray(inputs["U"], dtype=float), d)
@@ -101,19 +98,21 @@ class RepetitionPenalty(Law):
         with np.errstate(invalid="ignore", over="ignore"):
             return s + np.log1p(p["P"] * shape * np.exp(-s))
 
-    def log_gradient(self, params, inputs) -> dict[str, np.ndarray]:
-        """With ``L = e^S + P·q``, ``q = R_D^δ (N/U_D)^κ`` and shares ``w`` of the Chinchilla
+    def log_value_and_gradient(self, params, inputs, *, workspace=None):
+        """``(log L, d log L / d value)`` from one log-sum-exp pass.
+        With ``L = e^S + P·q``, ``q = R_D^δ (N/U_D)^κ`` and shares ``w`` of the Chinchilla
         terms in ``e^S``: ``∂/∂θ_chinchilla = (e^S/L)·(Chinchilla gradient)``,
         ``∂/∂P = q/L``, ``∂/∂δ = P q log R_D / L``, ``∂/∂κ = P q log(N/U_D) / L``."""
         p, terms, shape, log_r, log_ratio, log_n, log_d = self._parts(params, inputs)
-        s = logsumexp(*terms)
-        w_e, w_a, w_b = softmax(*terms)
+        s, (w_e, w_a, w_b) = logsumexp_and_softmax(*terms)
         with np.errstate(invalid="ignore", over="ignore"):
-            share = 1.0 / (1.0 + p["P"] * shape * np.exp(-s))  # e^S / L
+            penalty_ratio = p["P"] * shape * np.exp(-s)  # P·q / e^S
+            log_l = s + np.log1p(penalty_ratio)
+            share = 1.0 / (1.0 + penalty_ratio)  # e^S / L
             q_over_l = shape * np.exp(-s) * share
             pen = p["P"] * q_over_l  # the penalty's share of L
         has = shape > 0
-        return {
+        return log_l, {
             "E": share * w_e / p["E"],
             "A": share * w_a / p["A"],
             "B": share * w_b / p["B"],
