@@ -28,7 +28,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
-from tsbudget.fitting.fit import _POLISH, _starts, fit, refit
+from tsbudget.fitting.fit import fit, refit
+from tsbudget.optim.multistart import start_grid as _starts
+from tsbudget.optim.polish import POLISH_OPTIONS as _POLISH
 from tsbudget.fitting.objective import Objective
 
 

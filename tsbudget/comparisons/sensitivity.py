@@ -184,7 +184,7 @@ def _summary(result, target: float, k: float) -> dict:
         # other cost models, units or variables: the planner, with the fit's own cost
         # model and unit (variables at their defaults)
         from tsbudget.errors import TsbudgetError
-        from tsbudget.fitting.fit import _plugins
+        from tsbudget.fitting.runs import fit_plugins as _plugins
         from tsbudget.planning.plan import plan as _plan
 
         try:

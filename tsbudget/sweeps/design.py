@@ -385,7 +385,7 @@ def sweep(
     totals = {"runs": df.height, "flops": float(df["flops"].sum()), "gpu_hours": float(df["gpu_hours"].sum()),
               "selected_runs": sel.height, "selected_flops": float(sel["flops"].sum()),
               "selected_gpu_hours": float(sel["gpu_hours"].sum())}
-    from tsbudget.fitting.fit import _settings
+    from tsbudget.fitting.runs import plugin_settings as _settings
 
     opts = {"law": label, "cost_model": cm.name, "cost_settings": _settings(cm), "unit": un.name,
             "unit_settings": _settings(un), "law_unit_scale": law_scale, "hardware": hw.name,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from importlib import import_module
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 
@@ -31,8 +30,10 @@ import polars as pl
 import xarray as xr
 
 from tsbudget.errors import BootstrapWarning, FitError, InputError, SchemaError
-from tsbudget.fitting.fit import stationarity_tolerance
-from tsbudget.optim.batched import projected_gradient
+from tsbudget.fitting import fit as fit_module  # the module: refit is looked up at call time
+from tsbudget.fitting.fit import fit_objective, stationarity_tolerance
+from tsbudget.optim.bfgs import minimize_rows, projected_gradient
+from tsbudget.optim.stopping import RowConvergence
 
 __all__ = ["DEFAULT_BUDGETS", "bootstrap", "intervals", "intervals_dict", "normal_draws", "resample_indices"]
 
@@ -90,8 +91,6 @@ def _refit_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     Returns per draw ``(values or None, success, objective, message)``; an exception in
     one draw marks that draw failed and the chunk goes on.
     """
-    fit_module = import_module("tsbudget.fitting.fit")  # the module: tsbudget.fitting.fit is also a function
-
     runs = result.runs
     out = []
     for idx in chunk:
@@ -108,93 +107,9 @@ def _objective(result, counts: np.ndarray):
     """The fit's objective with one row of run weights per draw: resampling run ``i``
     ``m_i`` times adds ``m_i`` copies of its Huber term, i.e. weight ``m_i`` (the same sum
     :func:`tsbudget.fitting.fit.refit` minimises on the resampled table)."""
-    from tsbudget.fitting.fit import fit_objective
-
     runs = result.runs
     base = runs["weight"].to_numpy().astype(float) if "weight" in runs.columns else np.ones(runs.height)
     return fit_objective(runs, result.law, result.options, dict(result.fixed or {}), counts * base)
-
-
-def _batched_bfgs(fg, x0, lo, hi, *, max_iter=500, ftol=1e-15, gtol=1e-10, gstop=1e-7, max_backtracks=50):
-    """BFGS with projected Armijo backtracking on every row of ``x0`` at once.
-
-    ``fg(rows, x)`` returns values ``(k,)`` and gradients ``(k, p)`` for the given rows.
-    Rows never interact (no merging, per-row steps and stopping), so a row's result does
-    not depend on which other rows share its batch. Inverse-Hessian update and initial
-    scaling: Nocedal & Wright 2006 eqs. 6.17 and 6.20. Stops a row when the decrease per
-    iteration falls below ``ftol·max(|f|, 1)`` (scipy's L-BFGS-B ``factr`` test) while the
-    projected gradient is below ``gstop`` (else the model restarts from the identity:
-    a tiny step far from stationarity means a poor model, not an optimum; after three
-    such restarts the row stops, reported as not converged), the
-    projected gradient below ``gtol``, or no step decreases f.
-    Returns ``x, f, g, stopped_by`` (``"ftol"``, ``"gtol"``, ``"stall"``, ``"no_progress"``,
-    ``"max_iter"``).
-    """
-    x = np.clip(np.array(x0, dtype=float), lo, hi)
-    k, p = x.shape
-    rows = np.arange(k)
-    f, g = fg(rows, x)
-    eye = np.eye(p)
-    H = np.broadcast_to(eye, (k, p, p)).copy()
-    fresh = np.ones(k, dtype=bool)
-    reason = np.full(k, "max_iter", dtype=object)
-    n_tiny = np.zeros(k, dtype=int)
-    active = np.isfinite(f) & np.all(np.isfinite(g), axis=1)
-    reason[~active] = "stall"
-    for _ in range(max_iter):
-        a = np.flatnonzero(active)
-        if a.size == 0:
-            break
-        xa, fa, ga, Ha = x[a], f[a], g[a], H[a]
-        d = -np.einsum("kij,kj->ki", Ha, ga)
-        gd = np.einsum("ki,ki->k", ga, d)
-        reset = ~(gd < 0) | fresh[a]
-        if np.any(reset):
-            gn = np.max(np.abs(ga[reset]), axis=1)
-            d[reset] = -ga[reset] * np.where(gn > 0, 0.1 / np.where(gn > 0, gn, 1.0), 0.0)[:, None]
-            Ha[reset] = eye
-        t = np.ones(a.size)
-        x_new, f_new, g_new = xa.copy(), fa.copy(), ga.copy()
-        searching = np.ones(a.size, dtype=bool)
-        for _ in range(max_backtracks):
-            s_idx = np.flatnonzero(searching)
-            if s_idx.size == 0:
-                break
-            xt = np.clip(xa[s_idx] + t[s_idx, None] * d[s_idx], lo, hi)
-            ft, gt = fg(a[s_idx], xt)
-            dec = np.einsum("ki,ki->k", ga[s_idx], xt - xa[s_idx])
-            ok = np.isfinite(ft) & (dec < 0) & (ft <= fa[s_idx] + 1e-4 * dec)
-            acc = s_idx[ok]
-            x_new[acc], f_new[acc], g_new[acc] = xt[ok], ft[ok], gt[ok]
-            searching[acc] = False
-            t[s_idx[~ok]] *= 0.5
-        stalled = searching
-        s, y = x_new - xa, g_new - ga
-        sy, yy = np.einsum("ki,ki->k", s, y), np.einsum("ki,ki->k", y, y)
-        upd = ~stalled & (sy > 1e-12 * np.sqrt(np.einsum("ki,ki->k", s, s) * yy))
-        if np.any(upd):
-            Hu, first = Ha[upd], (fresh[a] | reset)[upd]
-            Hu[first] = eye * (sy[upd][first] / yy[upd][first])[:, None, None]
-            su, yu, rho = s[upd], y[upd], 1.0 / sy[upd]
-            Hy = np.einsum("kij,kj->ki", Hu, yu)
-            yHy = np.einsum("ki,ki->k", yu, Hy)
-            Ha[upd] = (Hu + ((1.0 + rho * yHy) * rho)[:, None, None] * np.einsum("ki,kj->kij", su, su)
-                       - rho[:, None, None] * (np.einsum("ki,kj->kij", Hy, su) + np.einsum("ki,kj->kij", su, Hy)))
-            fresh[a[upd]] = False
-        H[a] = Ha
-        x[a], f_old, f[a], g[a] = x_new, fa, f_new, g_new
-        pg = projected_gradient(x_new, g_new, lo, hi)
-        small_g = np.max(np.abs(pg), axis=1) <= gtol
-        tiny = ~stalled & ((f_old - f_new) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f_new)), 1.0))
-        n_tiny[a] = np.where(tiny, n_tiny[a] + 1, 0)
-        # stop on a tiny decrease when nearly stationary, or after 3 restarts that did not help
-        small_f = tiny & (np.max(np.abs(pg), axis=1) <= gstop)
-        no_progress = tiny & ~small_f & (n_tiny[a] > 3)
-        fresh[a[tiny & ~small_f]] = True
-        for mask, why in ((stalled, "stall"), (no_progress, "no_progress"), (small_f, "ftol"), (small_g, "gtol")):
-            reason[a[mask]] = why
-        active[a[stalled | no_progress | small_f | small_g]] = False
-    return x, f, g, reason
 
 
 def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
@@ -207,7 +122,7 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     n_free = len(obj.free)
     distinct = (counts > 0).sum(axis=1)
 
-    def fg(rows, theta):
+    def fg(theta, rows):
         return attrs.evolve(obj, weights=obj.weights[rows]).value_and_grad(theta)
 
     lo, hi = obj.bounds()
@@ -216,7 +131,9 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     # tsbudget.fitting.fit's stationarity threshold, per draw (its weights sum to its run count, or 1)
     tol = np.array([stationarity_tolerance(n, delta, float(ws)) for ws in obj.weights.sum(axis=1)])
     gstop = float(tol.min())
-    theta, f, g, reason = _batched_bfgs(fg, theta0, lo, hi, gstop=gstop)
+    rows = minimize_rows(fg, theta0, lo, hi, RowConvergence(len(chunk), gstop=gstop), max_iter=500,
+                         max_backtracks=50).by_start()
+    theta, f, g, reason = rows.x, rows.fun, rows.grad, rows.reason
     # the same stationarity test as tsbudget.fitting.fit: projected gradient small for the data size
     pg = projected_gradient(theta, g, lo, hi)
     gmax = np.max(np.abs(pg), axis=1)
@@ -234,8 +151,6 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
         values = obj.to_values(theta[i])
         if not ok:
             # the batched model gave up (a Huber kink): finish with scipy's L-BFGS-B from here
-            fit_module = import_module("tsbudget.fitting.fit")  # the module: tsbudget.fitting.fit is also a function
-
             try:
                 r = fit_module.refit(result, result.runs[np.asarray(chunk[i])], init=values)
             except Exception as exc:  # counted as a failed draw by the caller

