@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 # name -> module that defines it ("module:attribute" where the name differs)
 _EXPORTS = {
-    "Comparison": "tsbudget.comparisons.compare",
+    "Comparison": "tsbudget.comparisons.result",
     "compare": "tsbudget.comparisons.compare",
     "REFERENCES": "tsbudget.comparisons.references",
     "ReferenceSystem": "tsbudget.comparisons.references",

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from scipy.optimize import brentq
 
-from tsbudget.comparisons.compare import _p_less, compare
+from tsbudget.comparisons.compare import compare
 from tsbudget.errors import InputError, SchemaError
 from tsbudget.laws.chinchilla import Chinchilla
 
@@ -175,34 +175,6 @@ def test_pairing_narrows_the_spread_of_the_difference():
         assert np.all(p[name] > 0.8), p
 
 
-def test_paired_draws_resample_the_same_key_values():
-    from tsbudget.comparisons.compare import _draw_uniforms, _indices, _Units
-
-    # the same three key values, different group sizes and row orders
-    a = _Units("N", (1.0, 2.0, 3.0), (np.array([0, 1]), np.array([2]), np.array([3, 4])))
-    b = _Units("N", (1.0, 2.0, 3.0), (np.array([2]), np.array([0]), np.array([1])))
-
-    def multiplicities(units, idx):
-        return [np.isin(idx, m).sum() / m.size for m in units.members]
-
-    u = _draw_uniforms(5, 50, 3)
-    seen = set()
-    for ia, ib in zip(_indices(a, u), _indices(b, u)):
-        ma, mb = multiplicities(a, ia), multiplicities(b, ib)
-        assert ma == mb and sum(ma) == 3
-        seen.add(tuple(ma))
-    assert len(seen) > 5  # and they do vary between draws
-    # a system's draws do not depend on how many units the other systems have
-    np.testing.assert_array_equal(_draw_uniforms(5, 50, 9)[:, :3], u)
-
-
-def test_tie_rule_counts_half():
-    a = np.array([1.0, 2.0, 3.0])
-    assert _p_less(a, a, paired=True) == 0.5
-    assert _p_less(a, a, paired=False) == 0.5  # 3 of 9 pairs tie, 3 below, 3 above
-    assert _p_less(np.array([1.0]), np.array([2.0, 0.5]), paired=False) == 0.5
-
-
 def test_outputs(result, tmp_path):
     text = repr(result)
     assert text.startswith("Comparison: success") and "crossovers:" in text and "small → large" in text
@@ -228,19 +200,6 @@ def test_bad_input_names_the_field():
         compare(runs(), by="system", pair_on="N", cluster="flops", n_draws=2)
 
 
-def test_extended_law_at_fixed_variables_reduces_to_chinchilla_exactly():
-    from tsbudget.comparisons.compare import _chinchilla_params
-    from tsbudget.laws.extended import Extended
-
-    law = Extended(variables=("experts",), references=(8.0,), gamma=(0.2,), eta=(0.1,))
-    p = _chinchilla_params(law, law.values, {"experts": 64.0})
-    n, d = np.array([1e8, 1e9]), np.array([1e10, 1e11])
-    reduced = p["E"] + p["A"] / n ** p["alpha"] + p["B"] / d ** p["beta"]
-    np.testing.assert_allclose(reduced, law.loss(N=n, D=d, experts=64.0), rtol=1e-12)
-    with pytest.raises(InputError, match="experts"):
-        _chinchilla_params(law, law.values, {})
-
-
 def test_crossover_beyond_a_fitted_range_is_flagged():
     # "large" only has runs at 1e19 and 1e20 FLOPs: the crossover near 1.6e18 extrapolates its fit
     df = runs().filter((pl.col("system") == "small") | (pl.col("flops") >= 1e19))
@@ -249,20 +208,6 @@ def test_crossover_beyond_a_fitted_range_is_flagged():
     assert row["budget"] < 1e19 and row["extrapolated"] is True
     assert "extrapolated: beyond a fitted FLOPs range" in repr(res)
     assert res.to_dict()["crossovers"][0]["extrapolated"] is True
-
-
-def test_crossover_flag_checks_both_systems():
-    from tsbudget.comparisons.compare import _crossovers
-
-    fine = np.geomspace(1e16, 1e20, 41)
-    x = np.log(fine / 1e18)
-    Lp = np.stack([0.1 * x, -0.1 * x])  # system 0 wins below 1e18, system 1 above
-    Ld = np.repeat(Lp[:, None, :], 3, axis=1)
-    for fmin, fmax, flag in (([1e16, 1e16], [1e20, 1e20], False), ([1e16, 1e19], [1e20, 1e20], True),
-                             ([1e16, 1e16], [1e17, 1e20], True), ([1e18, 1e18], [1e18, 1e18], False)):
-        out = _crossovers(["p", "q"], fine, Lp, Ld, 0.95, np.array(fmin), np.array(fmax))
-        assert out["budget"][0] == pytest.approx(1e18, rel=1e-9)
-        assert out["extrapolated"][0] is flag, (fmin, fmax)
 
 
 def test_per_system_law_override_kaplan_against_chinchilla():
@@ -300,27 +245,6 @@ def test_fixed_data_frontier_documents_its_N():
                   **ROUTING_COMPARE)
     assert "costs the budget" in res.dataset["N"].attrs["long_name"]
     assert "N" in res.table.columns and "N_opt" not in res.table.columns
-
-
-def test_spline_onto_fine_grid_keeps_failed_draws_nan():
-    """Review issue 1: a failed draw (a NaN row) must not reach scipy's CubicSpline, which
-    rejects non-finite values; finite rows are splined as before, a NaN row stays NaN, and a
-    row missing one node is NaN only between that node's neighbours."""
-    from tsbudget.comparisons.compare import _onto
-
-    x = np.linspace(0.0, 4.0, 9)
-    xf = np.linspace(0.0, 4.0, 41)
-    good = np.sin(x)
-    gap = good.copy()
-    gap[4] = np.nan  # x = 2
-    v = np.stack([np.r_[1.0, good], np.full(10, np.nan), np.r_[2.0, gap]])
-    out = _onto(x, xf, v, 1)
-    assert out.shape == (3, 42)
-    np.testing.assert_allclose(out[0, 1:], np.sin(xf), atol=2e-3)
-    assert out[0, 0] == 1.0 and np.all(np.isnan(out[1]))
-    hole = (xf > 1.5) & (xf < 2.5)
-    assert np.all(np.isnan(out[2, 1:][hole])) and out[2, 0] == 2.0
-    np.testing.assert_allclose(out[2, 1:][~hole], np.sin(xf[~hole]), atol=2e-2)
 
 
 def test_failed_draws_on_the_general_optimizer_path(monkeypatch):
@@ -364,29 +288,6 @@ def test_failed_draws_on_the_general_optimizer_path(monkeypatch):
     assert "2 failed draws" in repr(res)
 
 
-def test_pair_on_flops_groups_nearby_budgets_like_bootstrap():
-    """Review issue 2: pair_on/cluster="flops" grouped runs by exact FLOPs, so digitised data
-    (245 distinct values in the Chinchilla Fig. 4 runs) gave single-run "clusters", a plain
-    bootstrap, silently. Now the budgets are grouped by auto_budget_groups, as
-    tsbudget.uncertainty.bootstrap's cluster="flops" does."""
-    import types
-    import warnings
-
-    from tsbudget.comparisons.compare import _units
-    from tsbudget.datasets.chinchilla import load_chinchilla_runs
-    from tsbudget.fitting.approach2 import auto_budget_groups
-
-    df = load_chinchilla_runs().with_row_index("run").with_columns(pl.col("run").cast(pl.Int64))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        u = _units("chinchilla", df, types.SimpleNamespace(runs=df), "flops")
-    groups = auto_budget_groups(df["flops"].to_numpy())
-    assert 1 < u.size <= 12 and u.size == np.unique(groups).size
-    assert sum(m.size for m in u.members) == df.height
-    for value, members in zip(u.values, u.members):
-        assert np.all(groups[members] == value)
-
-
 def test_pair_on_flops_in_compare_and_single_run_warning():
     """Review issue 2, end to end: jittered FLOPs (as measured or digitised) still pair on the 5
     budgets; budget groups of one run each warn that the draws are a plain bootstrap, and a key
@@ -401,7 +302,7 @@ def test_pair_on_flops_in_compare_and_single_run_warning():
     assert res.pairing["small"].startswith("paired with large on 'flops': 5 values")
     import types
 
-    from tsbudget.comparisons.compare import _units
+    from tsbudget.comparisons.systems import resampling_units as _units
 
     one_per_budget = runs().filter(pl.col("system") == "small").group_by("flops").first().with_row_index("run")
     with pytest.warns(BootstrapWarning, match="each of the 5 budget groups is a single run"):

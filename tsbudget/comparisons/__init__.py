@@ -6,7 +6,7 @@ from tsbudget.lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "Comparison": ".compare",
+        "Comparison": ".result",
         "DEFAULT_COMPARE_BUDGETS": ".compare",
         "ReferenceSystem": ".references",
         "REFERENCES": ".references",

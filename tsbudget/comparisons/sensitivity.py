@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError, SchemaError
+from tsbudget.variables import positive_number
 
 __all__ = ["Variant", "default_variants", "residual_outliers", "sensitivity"]
 
@@ -201,7 +202,7 @@ def _summary(result, target: float, k: float) -> dict:
                    tokens_per_param=d_opt / n_opt)
         if set(law.required_inputs) <= {"N", "D"}:
             row["loss_opt"] = float(law.loss(N=n_opt, D=d_opt))
-    elif hasattr(law, "optimal_allocation"):
+    elif law.has_closed_form:
         n_opt, d_opt = (float(np.asarray(x)) for x in law.optimal_allocation(target, k))
         row.update(N_opt=n_opt, D_opt=d_opt, tokens_per_param=d_opt / n_opt)
     return row
@@ -241,12 +242,9 @@ def sensitivity(
     N_opt, D_opt, tokens_per_param, loss_opt, then ``<name>_change`` = value/baseline − 1
     for each parameter and derived quantity.
     """
-    from tsbudget.cli.common import parse_number
     from tsbudget.fitting.fit import fit
 
-    target = parse_number(target_budget, name="target_budget")
-    if target <= 0:
-        raise InputError(f"target_budget must be > 0, got {target_budget!r}")
+    target = positive_number(target_budget, "target_budget")
     if "init" in fit_options:
         raise InputError("sensitivity sets init itself (warm_start); do not pass init")
     k = float(flops_per_param_position)

@@ -1,0 +1,168 @@
+"""A system's frontier, the best loss it reaches at each budget, for the point fit and every draw.
+
+* ``frontier="optimal"``: the compute-optimal frontier. For a Chinchilla-form law with a
+  cost linear in ``N·D`` (``C = k·N·D``) the closed form of Hoffmann et al. 2022 App. D.2
+  eq. 4 is evaluated over budgets × draws at once; an :class:`~tsbudget.laws.extended.Extended`
+  law at fixed variables is reduced to that form exactly (``A' = A·r^(−αγ)``,
+  ``B' = B·r^(−βη)`` with ``r = v/v_ref``); anything else goes through
+  :func:`tsbudget.planning.frontier.frontier` (general optimizer, slower).
+* ``frontier="fixed_data"``: every run trained on the same data ``D`` (e.g. Clark et al.
+  2022's routed models, all trained for 250k steps). Then only ``L(N)`` at that ``D`` is
+  identified and the frontier is the loss of the model whose run costs the budget: ``N(C)``
+  is the power law ``log N = a + b log C`` fitted to the system's own runs (their FLOPs
+  column), ``D`` the runs' median data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsbudget.comparisons.systems import System
+from tsbudget.errors import InputError
+
+__all__ = ["chinchilla_params", "system_frontier"]
+
+_NODES = 33  # budgets the general optimizer solves for that grid (the rest by cubic spline)
+
+
+def chinchilla_params(law, params: dict, variables: dict):
+    """Parameter arrays of the equivalent ``E + A/N^α + B/D^β`` at fixed variables, or None."""
+    from tsbudget.planning.closed_form import CHINCHILLA_PARAMETERS, is_chinchilla_form
+
+    if is_chinchilla_form(law):
+        return {k: params[k] for k in CHINCHILLA_PARAMETERS}
+    if getattr(law, "name", "") == "extended" and hasattr(law, "references"):
+        missing = [v for v in law.variables if v not in variables]
+        if missing:
+            raise InputError(f"law 'extended' needs a value for variable {missing[0]!r}; pass variables={{...}}")
+        A, B = np.asarray(params["A"], float), np.asarray(params["B"], float)
+        for v, ref in zip(law.variables, law.references):
+            lr = math.log(float(variables[v]) / ref)
+            A = A * np.exp(-params["alpha"] * params[f"gamma_{v}"] * lr)
+            B = B * np.exp(-params["beta"] * params[f"eta_{v}"] * lr)
+        return {"E": params["E"], "A": A, "B": B, "alpha": params["alpha"], "beta": params["beta"]}
+    return None
+
+
+def _variables_for(spec) -> dict:
+    """The system's variables held fixed along its frontier, as floats."""
+    return {k: float(v) for k, v in dict(spec.get("variables") or {}).items()}
+
+
+def system_frontier(system: System, budgets: np.ndarray, n_exact: int | None = None):
+    """``(loss point (B,), loss draws (n, B), N point (B,), N draws (n, B), method)``.
+
+    ``budgets[n_exact:]`` is the fine grid crossovers are located on. The general optimizer
+    solves only ``budgets[:n_exact]`` and :data:`_NODES` log-spaced nodes over the fine grid's
+    span; the fine grid gets a cubic spline of loss and ``log N`` in ``log C`` through the
+    nodes (de Boor 1978, "not-a-knot" ends), whose error on these smooth frontiers is far
+    below the bootstrap spread, at a tenth of the solves.
+    """
+    from tsbudget.planning.closed_form import parameter_arrays
+
+    res, spec = system.fit, system.spec
+    law = res.law
+    ok = ~res.draws["failed"].values
+    point = {k: np.asarray(v, float) for k, v in law.values.items()}
+    drawn = {k: np.where(ok, np.asarray(res.draws[k].values, float), np.nan) if k in res.draws
+             else np.full(ok.size, v) for k, v in law.values.items()}
+    variables = _variables_for(spec)
+    if spec["frontier"] == "fixed_data":
+        return _fixed_data(res, law, point, drawn, variables, budgets)
+    from tsbudget.registry import costmodels, units
+
+    cm = costmodels.resolve(spec["cost_model"], **dict(spec.get("cost_settings") or {}))
+    un = units.resolve(spec["unit"])
+    cm_vars = {k: v for k, v in variables.items() if k in {x.name for x in cm.variables}}
+    from tsbudget.planning.closed_form import linear_cost_coefficient
+
+    k = linear_cost_coefficient(cm, un, cm_vars)
+    pc = chinchilla_params(law, point, variables)
+    if k is not None and pc is not None:
+        from tsbudget.planning.closed_form import closed_form_budget
+
+        dc = chinchilla_params(law, {n: v[:, None] for n, v in drawn.items()}, variables)
+        safe = {n: np.where(np.isfinite(v), v, 1.0) for n, v in dc.items()}
+        Np, Dp = closed_form_budget(pc, budgets, k)
+        Lp = pc["E"] + pc["A"] * Np ** -pc["alpha"] + pc["B"] * Dp ** -pc["beta"]
+        Nd, Dd = closed_form_budget(safe, budgets[None, :], k)
+        Ld = safe["E"] + safe["A"] * Nd ** -safe["alpha"] + safe["B"] * Dd ** -safe["beta"]
+        bad = ~ok[:, None]
+        return Lp, np.where(bad, np.nan, Ld), Np, np.where(bad, np.nan, Nd), "closed form"
+    from tsbudget.planning.frontier import frontier
+
+    arrays = parameter_arrays(law, {n: np.where(ok, v, point[n]) for n, v in drawn.items()})
+    n_exact = budgets.size if n_exact is None else int(n_exact)
+    fine = budgets[n_exact:]
+    spline = fine.size > _NODES
+    solve = np.concatenate([budgets[:n_exact], np.geomspace(fine.min(), fine.max(), _NODES)]) if spline else budgets
+    order = np.argsort(solve, kind="stable")
+    ds = frontier(solve[order], law=law, cost_model=cm, unit=un, fixed=cm_vars or None, draws=arrays,
+                  max_draws=ok.size)
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    Lp, Np = ds["loss"].values[back], ds["N"].values[back]
+    Ld = np.where(ok[:, None], ds["loss_draw"].values[:, back], np.nan)
+    Nd = np.where(ok[:, None], ds["N_draw"].values[:, back], np.nan)
+    how = str(ds.attrs.get("method", "general"))
+    if spline:
+        x, xf = np.log(solve[n_exact:]), np.log(fine)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Lp, Ld = _onto(x, xf, Lp, n_exact), _onto(x, xf, Ld, n_exact)
+            Np, Nd = np.exp(_onto(x, xf, np.log(Np), n_exact)), np.exp(_onto(x, xf, np.log(Nd), n_exact))
+        how += f" (fine grid: cubic spline through {_NODES} solved budgets)"
+    return Lp, Ld, Np, Nd, how
+
+
+def _onto(x: np.ndarray, xf: np.ndarray, v: np.ndarray, n_exact: int) -> np.ndarray:
+    """``v[..., :n_exact]`` (exact budgets) followed by the cubic spline in ``x`` through the
+    nodes ``v[..., n_exact:]`` evaluated at ``xf``: ``(..., exact + nodes) -> (..., exact + fine)``.
+
+    Rows whose nodes are all finite are splined together. A row with non-finite nodes (a
+    failed bootstrap draw is NaN throughout; the optimizer may miss single budgets) is
+    splined through its finite nodes alone, and a fine point is NaN unless both nodes
+    bracketing it are finite; with fewer than two finite nodes the whole row is NaN.
+    """
+    from scipy.interpolate import CubicSpline
+
+    v = np.asarray(v, float)
+    head, nodes = v[..., :n_exact], v[..., n_exact:]
+    flat = nodes.reshape(-1, nodes.shape[-1])
+    out = np.full((flat.shape[0], xf.size), np.nan)
+    finite = np.isfinite(flat)
+    full = finite.all(axis=1)
+    if full.any():
+        out[full] = CubicSpline(x, flat[full], axis=-1)(xf)
+    right = np.clip(np.searchsorted(x, xf, side="left"), 0, x.size - 1)  # node at or right of each fine point
+    left = np.clip(np.searchsorted(x, xf, side="right") - 1, 0, x.size - 1)  # node at or left of it
+    for r in np.flatnonzero(~full):
+        m = finite[r]
+        if m.sum() < 2:
+            continue
+        vals = CubicSpline(x[m], flat[r, m])(xf)
+        out[r] = np.where(m[left] & m[right], vals, np.nan)
+    return np.concatenate([head, out.reshape(*nodes.shape[:-1], xf.size)], axis=-1)
+
+
+def _fixed_data(res, law, point, drawn, variables, budgets):
+    """The fixed-data frontier (module docstring): ``L(N(C), D)`` with ``log N = a + b log C``
+    fitted to the runs and ``D`` their median data."""
+    runs = res.runs
+    logc, logn = np.log(runs["flops"].to_numpy()), np.log(runs["N"].to_numpy())
+    if np.ptp(logn) <= 0:
+        raise InputError("frontier='fixed_data' needs runs of at least two model sizes per system")
+    b, a = np.polyfit(logc, logn, 1)  # the runs' own cost curve: log N = a + b log C
+    N = np.exp(a + b * np.log(budgets))
+    D = float(np.median(runs["D"].to_numpy())) if "D" in runs.columns else 1.0
+    extra = {k: np.full_like(N, v) for k, v in variables.items() if k in law.required_inputs}
+    inputs = {"N": N, "D": np.full_like(N, D), **extra}
+    Lp = np.asarray(law.evaluate(point, inputs), float)
+    col = {n: v[:, None] for n, v in drawn.items()}
+    with np.errstate(all="ignore"):
+        Ld = np.asarray(law.evaluate(col, {k: v[None, :] for k, v in inputs.items()}), float)
+    Nd = np.broadcast_to(N, Ld.shape).copy()
+    Nd[~np.isfinite(Ld)] = np.nan
+    return Lp, Ld, N, Nd, "fixed data (N from the runs' cost curve)"
+

@@ -1,0 +1,234 @@
+"""The systems of a comparison: their runs, fit settings, and the units their bootstrap resamples.
+
+Pairing (``paired=True``, the default). Every system is resampled from one shared random
+stream per draw, on a shared key, so that draw ``i`` of every system resamples the same
+key values. Exactly:
+
+1. Each system's fitted runs are split into *units* (:func:`resampling_units`): with
+   ``pair_on=COLUMN``, the groups of runs sharing a value of that column (a canonical column
+   such as ``"N"`` or ``"flops"``, or any column of the system's runs), resampled whole as in
+   a cluster bootstrap; ``"flops"`` groups nearby budgets with
+   :func:`tsbudget.fitting.approach2.auto_budget_groups`, as :func:`tsbudget.uncertainty.bootstrap.bootstrap`'s
+   ``cluster="flops"`` does (measured or digitised FLOPs are rarely exactly equal), and a
+   :class:`~tsbudget.errors.BootstrapWarning` says when every budget group is a single run
+   (a plain bootstrap), or when any key leaves one group (zero spread); without
+   ``pair_on``, single runs. Units are sorted by their key: the column value (for
+   ``"flops"`` the group's budget), or for single runs ``(flops, N, D, loss)``.
+2. Draw ``i`` draws ``M`` uniforms ``u_0 … u_{M−1}`` from
+   ``numpy.random.default_rng(SeedSequence(seed).spawn(n_draws)[i])``, ``M`` the largest
+   unit count of any system; the same uniforms serve every system (:func:`draw_uniforms`).
+3. A system with ``G`` units takes, for ``j < G``, its unit number ``⌊u_j·G⌋`` (in key
+   order), and refits on the union of the picked units' runs (a unit picked twice counts
+   twice; :func:`draw_indices`).
+
+Each system on its own thus gets an ordinary bootstrap (``G`` units drawn uniformly with
+replacement; Efron & Tibshirani 1993 ch. 6, clusters per Davison & Hinkley 1997 §3.8).
+When two systems have the same key values (the same model sizes, or the same number of
+runs laid out the same way), draw ``i`` picks the same key values with the same
+multiplicities in both, so noise that belongs to a key value (a size's seed, data order or
+eval batch) enters both refits alike and cancels in their difference. When the key values
+differ, units at the same rank (quantile) of the key are paired. The same runs under
+another label or in another order get identical draws (:func:`canonical_runs`).
+``paired=False`` gives each system its own stream (seeded from its runs' content,
+:func:`seed_for`) with the same units: independent draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Mapping
+
+import attrs
+import numpy as np
+import polars as pl
+
+from tsbudget.errors import BootstrapWarning, FitError, InputError, SchemaError
+
+__all__ = [
+    "SPEC_KEYS", "ResamplingUnits", "System", "canonical_runs", "content_key", "draw_indices", "draw_uniforms",
+    "fit_system", "pairing_notes", "resampling_units", "seed_for", "split_systems", "system_spec",
+]
+
+# the settings a system can override (compare's keywords of the same names)
+SPEC_KEYS = {"law", "cost_model", "unit", "columns", "variables", "fit_options", "cluster", "pair_on", "frontier",
+             "cost_settings"}
+
+
+def split_systems(runs, by: str) -> dict[str, pl.DataFrame]:
+    """Label -> runs of each system: a mapping of tables as given, or one table split on its
+    column ``by`` (dropped from the parts); an empty system or label is a SchemaError."""
+    if isinstance(runs, Mapping):
+        if not runs:
+            raise InputError("runs: the mapping of systems is empty")
+        out = {}
+        for label, df in runs.items():
+            if not isinstance(df, pl.DataFrame):
+                try:
+                    df = pl.DataFrame(df)
+                except Exception as exc:
+                    raise InputError(f"runs[{label!r}] is not a table: {exc}") from None
+            if df.height == 0:
+                raise SchemaError(f"runs[{label!r}] has no rows")
+            out[str(label)] = df
+        return out
+    if not isinstance(runs, pl.DataFrame):
+        try:
+            runs = pl.DataFrame(runs)
+        except Exception as exc:
+            raise InputError(f"runs must be a polars DataFrame or a mapping of them: {exc}") from None
+    if by not in runs.columns:
+        raise SchemaError(f"runs lack the system column {by!r} (by=); columns present: {runs.columns}")
+    if runs[by].null_count():
+        row = int(np.flatnonzero(runs[by].is_null().to_numpy())[0])
+        raise SchemaError(f"runs column {by!r}, row {row}: empty system label")
+    labels = runs[by].cast(pl.Utf8)
+    return {lab: runs.filter(labels == lab).drop(by) for lab in sorted(set(labels.to_list()))}
+
+
+def canonical_runs(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows in a content-defined order, so that reordering the runs changes nothing."""
+    cols = sorted(df.columns)
+    sortable = [c for c in cols if df[c].dtype.is_numeric() or df[c].dtype == pl.Utf8]
+    return df.select(cols).sort(sortable, nulls_last=True) if sortable else df.select(cols)
+
+
+def content_key(df: pl.DataFrame) -> str:
+    """SHA-256 of a table's columns and values: the same runs give the same key."""
+    h = hashlib.sha256()
+    for c in df.columns:
+        h.update(c.encode())
+        h.update(np.ascontiguousarray(df[c].cast(pl.Utf8).fill_null("").to_numpy().astype(str)).tobytes())
+    return h.hexdigest()
+
+
+def seed_for(seed: int, key: str) -> int:
+    """A system's own seed for independent draws, from the user's ``seed`` and its runs' :func:`content_key`."""
+    return int(hashlib.sha256(f"{int(seed)}:{key}".encode()).hexdigest()[:15], 16)
+
+
+@attrs.frozen
+class ResamplingUnits:
+    """A system's resampling units in key order: ``members[g]`` are row indices of the fit's runs."""
+
+    on: str | None  # the pair_on column, None for single runs
+    values: tuple  # the key value of each unit (column value, or (flops, N, D, loss) of the run)
+    members: tuple
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def describe(self) -> str:
+        return f"{self.size} values" if self.on is not None else f"{self.size} runs"
+
+
+@attrs.frozen
+class System:
+    """One system of a comparison: its settings, its bootstrapped fit and its resampling units."""
+
+    label: str
+    spec: dict
+    fit: object  # FitResult with draws
+    key: str  # content hash of the fitted runs
+    units: ResamplingUnits
+
+
+def system_spec(label, defaults: dict, systems: Mapping | None) -> dict:
+    """The settings of system ``label``: ``defaults`` with its overrides from ``systems`` (checked)."""
+    spec = dict(defaults)
+    extra = dict((systems or {}).get(label, {}))
+    unknown = set(extra) - SPEC_KEYS
+    if unknown:
+        raise InputError(f"systems[{label!r}]: unknown setting {sorted(unknown)[0]!r}; use {sorted(SPEC_KEYS)}")
+    spec.update(extra)
+    if spec["frontier"] not in ("optimal", "fixed_data"):
+        raise InputError(f"frontier must be 'optimal' or 'fixed_data', got {spec['frontier']!r}")
+    pair_on, cluster = spec.get("pair_on"), spec.get("cluster")
+    if pair_on is not None and cluster is not None and pair_on != cluster:
+        raise InputError(f"system {label!r}: pair_on={pair_on!r} and cluster={cluster!r} disagree; "
+                         "they name the same thing (the resampling unit), give one")
+    spec["pair_on"] = pair_on if pair_on is not None else cluster
+    return spec
+
+
+def fit_system(label, df, spec):
+    """The point fit of one system's runs under its settings; a FitError names the system."""
+    from tsbudget.fitting.fit import fit
+
+    opts = dict(spec.get("fit_options") or {})
+    try:
+        return fit(df, spec["law"], columns=spec.get("columns"), cost_model=spec["cost_model"], unit=spec["unit"],
+                   **opts)
+    except FitError as exc:
+        raise FitError(f"system {label!r}: {exc}") from None
+
+
+def resampling_units(label, df: pl.DataFrame, result, on: str | None) -> ResamplingUnits:
+    """The resampling units of one system (module docstring, step 1)."""
+    runs = result.runs
+    if on is None:
+        cols = [c for c in ("flops", "N", "D", "loss") if c in runs.columns]
+        table = np.column_stack([runs[c].to_numpy().astype(float) for c in cols])
+        order = np.lexsort(table.T[::-1])  # first column is the primary key
+        return ResamplingUnits(None, tuple(tuple(table[i]) for i in order), tuple(np.array([i]) for i in order))
+    if on in runs.columns:
+        col = runs[on]
+    elif on in df.columns:
+        col = df[on][runs["run"].to_numpy()]
+    else:
+        raise SchemaError(f"system {label!r}: pair_on column {on!r} is not in its runs; columns {df.columns}")
+    if col.null_count():
+        row = int(np.flatnonzero(col.is_null().to_numpy())[0])
+        raise SchemaError(f"system {label!r}: pair_on column {on!r} is empty in run {row}")
+    values = col.to_numpy()
+    if on == "flops":  # nearby budgets form one group, as in tsbudget.uncertainty.bootstrap's cluster="flops"
+        from tsbudget.fitting.approach2 import auto_budget_groups
+
+        values = auto_budget_groups(values.astype(float))
+    uniq, inverse, sizes = np.unique(values, return_inverse=True, return_counts=True)
+    if on == "flops" and sizes.size > 1 and np.all(sizes == 1):
+        # (another key of single runs, e.g. "N" with one run per size, still pairs sizes across systems)
+        warnings.warn(f"system {label!r}: pair_on='flops': each of the {sizes.size} budget groups is a single run, "
+                      "so its draws are a plain bootstrap over runs, not over IsoFLOP budgets",
+                      BootstrapWarning, stacklevel=3)
+    elif sizes.size == 1:
+        warnings.warn(f"system {label!r}: pair_on={on!r}: all {values.size} runs form one group, so every draw is "
+                      "the whole data set and the bootstrap spread is zero", BootstrapWarning, stacklevel=3)
+    return ResamplingUnits(on, tuple(uniq.tolist()), tuple(np.flatnonzero(inverse == g) for g in range(uniq.size)))
+
+
+def draw_uniforms(seed: int, n_draws: int, m: int) -> np.ndarray:
+    """``(n_draws, m)`` uniforms; row ``i`` from ``SeedSequence(seed).spawn(n_draws)[i]``, so its first
+    ``g`` entries do not depend on ``m``."""
+    return np.stack([np.random.default_rng(c).random(m) for c in np.random.SeedSequence(seed).spawn(n_draws)])
+
+
+def draw_indices(units: ResamplingUnits, uniforms: np.ndarray) -> list[np.ndarray]:
+    """Run indices of each draw: unit ``⌊u_j·G⌋`` for ``j < G`` (module docstring, step 3)."""
+    g = units.size
+    picks = np.minimum((uniforms[:, :g] * g).astype(np.int64), g - 1)
+    return [np.concatenate([units.members[k] for k in row]) for row in picks]
+
+
+def pairing_notes(labels, units: dict, anchor: str, paired: bool) -> dict[str, str]:
+    """Per system, what its draws were paired on and how they match the ``anchor`` system's."""
+    out = {}
+    for lab in labels:
+        u = units[lab]
+        on = "runs ordered by (flops, N, D, loss)" if u.on is None else repr(u.on)
+        if not paired:
+            out[lab] = f"independent: own stream over {u.describe()}"
+        elif lab == anchor:
+            out[lab] = f"paired on {on}: {u.describe()}"
+        else:
+            v = units[anchor]
+            if u.on == v.on and u.on is None and u.size == v.size:
+                how = "run for run in that order"
+            elif u.on == v.on and u.on is not None and u.values == v.values:
+                how = "the same key values"
+            else:
+                how = f"matched by rank ({u.size} vs {v.size} units)"
+            out[lab] = f"paired with {anchor} on {on}: {u.describe()}, {how}"
+    return out
+
