@@ -6,7 +6,8 @@ import xarray as xr
 
 from tsbudget.planning.closed_form import closed_form_budget
 from tsbudget.errors import InputError
-from tsbudget.planning.frontier import frontier, isoflop, parse_budgets
+from tsbudget.planning.frontier import frontier, parse_budgets
+from tsbudget.planning.isoflop import isoflop
 from tsbudget.planning.plan import plan
 from tsbudget.laws.presets import get_preset
 from tsbudget.planning.serving import Serving

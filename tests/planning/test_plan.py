@@ -363,7 +363,7 @@ def test_finite_differences_that_meet_infeasible_points_warn_nothing():
     import importlib
     import warnings
 
-    module = importlib.import_module("tsbudget.planning.plan")
+    module = importlib.import_module("tsbudget.planning.optimizer")
 
     class Stub:
         lo, hi = np.zeros(2), np.ones(2)

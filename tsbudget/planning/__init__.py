@@ -1,8 +1,9 @@
-"""From a law to an allocation: the closed form, the general optimiser, plans, frontiers, serving."""
+"""From a law to an allocation: the request, the problem, the closed form and the general
+optimiser, plans and their draws, frontiers, IsoFLOP slices, serving."""
 
 from tsbudget.lazy import attach
 
-# plan, frontier: import from the module of the same name (a package attribute would shadow the module).
+# plan, frontier, isoflop: import from the module of the same name (a package attribute would shadow the module).
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
@@ -12,13 +13,21 @@ __getattr__, __dir__, __all__ = attach(
         "linear_cost_coefficient": ".closed_form",
         "closed_form_budget": ".closed_form",
         "closed_form_target": ".closed_form",
+        "closed_form_coefficient": ".closed_form",
+        "closed_form_valid": ".closed_form",
+        "closed_form_plan": ".closed_form",
+        "check_plot_path": ".frontier",
         "frontier_table": ".frontier",
-        "isoflop": ".frontier",
         "parse_budgets": ".frontier",
         "plot_frontier": ".frontier",
-        "Plan": ".plan",
-        "resolve_law": ".plan",
-        "DEFAULT_N_BOUNDS": ".plan",
+        "Plan": ".result",
+        "PlanRequest": ".request",
+        "resolve_law": ".request",
+        "DEFAULT_N_BOUNDS": ".request",
+        "Problem": ".problem",
+        "Objective": ".objective",
+        "plan_quantities": ".quantities",
+        "QUANTITIES": ".quantities",
         "Serving": ".serving",
         "as_serving": ".serving",
     },

@@ -5,7 +5,9 @@ The optimum of ``L = E + A/N^α + B/D^β`` under a cost linear in ``N·D``
 ``N_opt = G·(C/k)^(β/(α+β))``, ``D_opt = (C/k)/N_opt``, ``G = (αA/(βB))^(1/(α+β))``
 (Hoffmann et al. 2022, App. D.2 eq. 4). The planner uses it as its fast path and as
 the oracle its general optimizer is tested against; :func:`closed_form_target` is
-the dual (cheapest allocation reaching a given loss).
+the dual (cheapest allocation reaching a given loss). :func:`closed_form_plan` applies
+them to a planning problem and says where the optimum is valid (one test for point plans,
+frontiers and bootstrap draws alike).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ __all__ = [
     "linear_cost_coefficient",
     "closed_form_budget",
     "closed_form_target",
+    "closed_form_coefficient",
+    "closed_form_valid",
+    "closed_form_plan",
 ]
 
 CHINCHILLA_PARAMETERS = ("E", "A", "B", "alpha", "beta")
@@ -31,7 +36,7 @@ CHINCHILLA_PARAMETERS = ("E", "A", "B", "alpha", "beta")
 def is_chinchilla_form(law) -> bool:
     """True when ``law`` is ``E + A/N^α + B/D^β`` with inputs ``N, D`` only (closed form applies)."""
     return (
-        hasattr(law, "optimal_allocation")
+        law.has_closed_form
         and set(law.required_inputs) == {"N", "D"}
         and set(CHINCHILLA_PARAMETERS) <= set(law.values)
     )
@@ -112,3 +117,35 @@ def closed_form_target(params: Mapping[str, np.ndarray], loss) -> tuple[np.ndarr
     n = (p["A"] * s / (p["beta"] * excess)) ** (1.0 / p["alpha"])
     d = (p["B"] * s / (p["alpha"] * excess)) ** (1.0 / p["beta"])
     return n, d
+
+
+def closed_form_coefficient(problem) -> float | None:
+    """The cost coefficient ``k`` when the closed form applies to a planning ``problem``
+    (a Chinchilla-form law, no serving, every cost-model variable fixed, training FLOPs
+    exactly ``k·N·D``), else None."""
+    if problem.serving is not None or problem.ints or problem.reals or not is_chinchilla_form(problem.law):
+        return None
+    return linear_cost_coefficient(problem.cost_model, problem.unit, problem.fixed)
+
+
+def closed_form_valid(problem, N, D, k: float, cap: float | None = None) -> np.ndarray:
+    """Where the closed-form optimum ``(N, D)`` (any shape: one plan, budgets, draws ×
+    budgets) is the plan: ``N`` within n_bounds, ``D`` within d_bounds, every unit read at
+    full value (no repeated data: ``problem.undiscounted``) and, when ``cap`` is given (target
+    mode), training FLOPs ``k·N·D`` within it. NaN (an unsolved draw) is not valid."""
+    N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
+    (n_lo, n_hi), (d_lo, d_hi) = problem.n_bounds, problem.d_bounds
+    valid = (N >= n_lo) & (N <= n_hi) & (D >= d_lo) & (D <= d_hi) & problem.undiscounted(D)
+    if cap is not None:
+        valid &= k * N * D <= cap
+    return valid
+
+
+def closed_form_plan(problem, k: float, params=None, flops=None, loss=None, cap: float | None = None):
+    """``(N, D, valid)``: the closed-form optimum of ``problem`` at budget ``flops`` (or
+    target ``loss``), with ``D`` in the plan's unit, and where it is valid
+    (:func:`closed_form_valid`). ``params`` are parameter arrays (the problem's point
+    values by default; bootstrap draws of shape ``(draws, 1)`` broadcast against budgets)."""
+    N, D = problem.closed_form(problem.params if params is None else params, k, flops=flops, loss=loss)
+    N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
+    return N, D, closed_form_valid(problem, N, D, k, cap)

@@ -1,28 +1,32 @@
-"""Planning across budgets: the compute-optimal frontier and IsoFLOP slices, as xarray Datasets.
+"""Planning across budgets: the compute-optimal frontier, as an xarray Dataset.
 
 :func:`frontier` is the plan at every budget of a list. Where the Chinchilla closed form
-applies it is evaluated in one vectorized pass over budgets × bootstrap draws
-(Hoffmann et al. 2022 App. D.2 eq. 4); elsewhere the general optimizer of
-:mod:`tsbudget.planning.plan` runs per budget (and per draw, up to ``max_draws``).
-:func:`isoflop` is the loss along one budget's IsoFLOP slice (Hoffmann et al. 2022
-§3.2, Figure 3), over ``N`` and any free variable, so a user sees how flat the valley is.
+applies (and is valid at every budget and draw) it is evaluated in one vectorized pass over
+budgets × bootstrap draws (Hoffmann et al. 2022 App. D.2 eq. 4); elsewhere the general
+optimizer runs per budget (and per draw, up to ``max_draws``). Also the budget list parser,
+the frontier's plot and its table.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import attrs
 import numpy as np
-import xarray as xr
 
+from tsbudget.errors import InputError
+from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
+from tsbudget.planning.draws import solve_draw
+from tsbudget.planning.quantities import QUANTITIES, plan_quantities
+from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.solve import solve
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
-from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.hardware import gpu_hours
-from tsbudget.planning.plan import _closed_form_k, _setup, _solve
 from tsbudget.variables import as_positive_array
 
-__all__ = ["frontier", "frontier_table", "isoflop", "parse_budgets", "plot_frontier"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["check_plot_path", "frontier", "frontier_table", "parse_budgets", "plot_frontier"]
 
 # per-draw quantities of the frontier (each gets ``_draw``, ``_median``, ``_lower``, ``_upper``)
 _DRAWN = ("N", "D", "data_per_param", "loss")
@@ -107,48 +111,42 @@ def frontier(
     and ``attrs["draws_method"]`` how the draws were planned (``attrs["method"]`` is the
     point plans' method).
     """
-    from tsbudget.planning.closed_form import parameter_arrays
-
     budgets = as_positive_array(np.atleast_1d(np.asarray(budgets, dtype=float)), "budgets").ravel()
-    setup = _setup(
-        float(budgets[0]), law, cost_model, unit, unique, serving, fixed, free, None, None, n_bounds, d_bounds,
-        hardware, cost_settings, unit_settings, draws, level, repetition_decay, method, mix,
+    request = PlanRequest.build(
+        float(budgets[0]), law=law, cost_model=cost_model, unit=unit, unique=unique, serving=serving, fixed=fixed,
+        free=free, n_bounds=n_bounds, d_bounds=d_bounds, hardware=hardware, cost_settings=cost_settings,
+        unit_settings=unit_settings, draws=draws, level=level, repetition_decay=repetition_decay, method=method,
+        mix=mix,
     )
-    p = setup.problem
-    params = parameter_arrays(p.law, setup.draws) if setup.draws is not None else None
-    k = _closed_form_k(setup) if method != "general" else None
+    p = request.problem
+    params = parameter_arrays(p.law, request.draws) if request.draws is not None else None
+    k = closed_form_coefficient(p) if method != "general" else None
     if k is not None:
-        N, D = p.closed_form({n: np.asarray(v) for n, v in p.params.items()}, k, flops=budgets)
-        def inside(N, D) -> bool:
-            return bool(
-                np.all((N >= p.n_bounds[0]) & (N <= p.n_bounds[1]))
-                and np.all((D >= p.d_bounds[0]) & (D <= p.d_bounds[1]))
-                and np.all(p.undiscounted(D))
-            )
-
-        ok = inside(N, D)
-        if ok and params is not None:
+        N, D, valid = closed_form_plan(p, k, flops=budgets)
+        drawn = None
+        if valid.all() and params is not None:
             # every draw's closed-form optimum must be valid too (a draw may want more data
             # than is unique, or leave the bounds); else the general optimizer plans them
             col = {n: v[:, None] for n, v in params.items()}
-            ok = inside(*p.closed_form(col, k, flops=budgets[None, :]))
-        if ok:
-            ds = _closed_form_dataset(setup, budgets, N, D, k, params)
+            Nd, Dd, valid_d = closed_form_plan(p, k, col, flops=budgets[None, :])
+            drawn = (col, Nd, Dd)
+            valid = valid_d
+        if valid.all():
+            ds = _closed_form_dataset(request, budgets, N, D, drawn)
             if params is not None:
                 n_draws = next(iter(params.values())).size
                 ds.attrs.update(draws_used=n_draws, draws_available=n_draws, draws_method="closed form")
-            return _finish(ds, setup, budgets, "closed form")
+            return _finish(ds, request, budgets, "closed form")
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
     # point plans only: the draws are planned below (their per-plan intervals would be discarded)
-    plans = [_solve(attrs.evolve(setup, lb=float(b), ub=float(b), budget_given=(float(b), float(b)), draws=None))
-             for b in budgets]
-    ds = _plans_dataset(setup, budgets, plans)
+    plans = [solve(request.at_budget(b))[0] for b in budgets]
+    ds = _plans_dataset(request, budgets, plans)
     if params is not None:
         n_draws = next(iter(params.values())).size
         take = min(n_draws, 100 if max_draws is None else int(max_draws))
         if take > 0:
-            ds = _general_draws(ds, setup, budgets, params, take)
+            ds = _general_draws(ds, request, budgets, params, take)
         # the point plans may use the closed form while the draws do not
         ds.attrs.update(draws_used=take, draws_available=n_draws, draws_method="general")
         if take < n_draws:
@@ -156,45 +154,23 @@ def frontier(
                 f"intervals from the first {take} of {n_draws} bootstrap draws (each re-planned by the general "
                 f"optimizer; raise max_draws for more)"
             )
-    return _finish(ds, setup, budgets, plans[0].method if len({pl.method for pl in plans}) == 1 else "mixed")
+    return _finish(ds, request, budgets, plans[0].method if len({pl.method for pl in plans}) == 1 else "mixed")
 
 
-def _closed_form_dataset(setup, budgets, N, D, k, params) -> xr.Dataset:
+def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
+    """The frontier from closed-form optima ``N``, ``D`` over budgets, with the draws'
+    optima when ``drawn = (parameter columns, N, D)`` over ``(draw, budget)``."""
+    import xarray as xr
 
-    p = setup.problem
+    p = request.problem
     fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
-    loss = p.loss(N, D, fixed)
-    data = _point_vars(setup, N, D, loss, fixed)
+    data = plan_quantities(p, request.hardware, N, D, fixed)
     ds = xr.Dataset({name: ("budget", np.asarray(v, float)) for name, v in data.items()}, coords={"budget": budgets})
-    if params is not None:
-        col = {n: v[:, None] for n, v in params.items()}
-        Nd, Dd = p.closed_form(col, k, flops=budgets[None, :])
+    if drawn is not None:
+        col, Nd, Dd = drawn
         Ld = p.loss(Nd, Dd, fixed, params=col)
-        ds = _add_draws(ds, {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": Ld}, setup.level)
+        ds = _add_draws(ds, {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": Ld}, request.level)
     return ds
-
-
-def _point_vars(setup, N, D, loss, variables) -> dict:
-    p, hw = setup.problem, setup.hardware
-    N, D = np.asarray(N, float), np.asarray(D, float)
-    train = p.flops_per_unit(N, variables) * D
-    serve = p.serve_flops(N, variables)
-    util = (p.serving.utilization if p.serving is not None else None) or hw.serve_utilization
-    return {
-        "N": N,
-        "active_params": np.asarray(p.cost_model.active_params(N, **variables), float) * np.ones_like(N),
-        "total_params": np.asarray(p.cost_model.total_params(N, **variables), float) * np.ones_like(N),
-        "D": D,
-        "positions": D * p.ppu,
-        "data_per_param": D / N,
-        "epochs": D / p.unique if p.unique else np.ones_like(D),
-        "effective_data": np.asarray(p.effective_data(N, D, variables), float) * np.ones_like(D),
-        "loss": np.asarray(loss, float),
-        "train_flops": train,
-        "inference_flops": serve,
-        "train_gpu_hours": hw.train_hours(train),
-        "serve_gpu_hours": gpu_hours(serve, hw.peak_flops, util),
-    }
 
 
 def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
@@ -210,36 +186,33 @@ def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
     return ds
 
 
-def _plans_dataset(setup, budgets, plans) -> xr.Dataset:
-    names = ["N", "active_params", "total_params", "D", "positions", "data_per_param", "epochs",
-             "effective_data", "loss", "train_flops", "inference_flops", "train_gpu_hours", "serve_gpu_hours"]
-    data = {n: ("budget", np.array([getattr(pl, n) for pl in plans], float)) for n in names}
-    for v in setup.problem.ints + setup.problem.reals:
+def _plans_dataset(request, budgets, plans) -> xr.Dataset:
+    import xarray as xr
+
+    data = {n: ("budget", np.array([getattr(pl, n) for pl in plans], float)) for n in QUANTITIES}
+    for v in request.problem.ints + request.problem.reals:
         data[v.name] = ("budget", np.array([pl.variables[v.name] for pl in plans], float))
     data["binding"] = ("budget", np.array(["; ".join(pl.binding) for pl in plans], dtype=object))
     return xr.Dataset(data, coords={"budget": budgets})
 
 
-def _general_draws(ds, setup, budgets, params, take) -> xr.Dataset:
-
-    p = setup.problem
+def _general_draws(ds, request, budgets, params, take) -> xr.Dataset:
+    """Per-draw optima by the general optimiser: the first ``take`` draws at every budget."""
+    p = request.problem
     names = ["N", "D", "data_per_param", "loss"] + [v.name for v in p.ints + p.reals]
     out = {n: np.full((take, budgets.size), np.nan) for n in names}
     for i in range(take):
-        problem = p.with_params({n: float(v[i]) for n, v in params.items()})
         for j, b in enumerate(budgets):
-            s = attrs.evolve(setup, problem=problem, lb=float(b), ub=float(b), budget_given=(float(b), float(b)), draws=None)
-            try:
-                pl = _solve(s)
-            except InfeasibleError:
+            pl = solve_draw(request.at_budget(b), params, i)
+            if pl is None:
                 continue
             for n in names:
                 out[n][i, j] = pl.variables[n] if n in pl.variables else getattr(pl, n)
-    return _add_draws(ds, out, setup.level)
+    return _add_draws(ds, out, request.level)
 
 
-def _finish(ds, setup, budgets, method) -> xr.Dataset:
-    p = setup.problem
+def _finish(ds, request, budgets, method) -> xr.Dataset:
+    p = request.problem
     units = {
         "budget": "FLOPs", "N": "parameters", "active_params": "parameters", "total_params": "parameters",
         "D": p.unit.name, "positions": "positions", "effective_data": p.unit.name, "train_flops": "FLOPs",
@@ -255,12 +228,12 @@ def _finish(ds, setup, budgets, method) -> xr.Dataset:
             ds[name].attrs["units"] = units[base]
     ds.attrs.update(
         {
-            "law": setup.label,
+            "law": request.label,
             "cost_model": p.cost_model.name,
             "unit": p.unit.name,
             "method": method,
-            "hardware": setup.hardware.name,
-            "level": setup.level,
+            "hardware": request.hardware.name,
+            "level": request.level,
             "free": ",".join(v.name for v in p.ints + p.reals),
             "fixed": ",".join(f"{k}={v:g}" for k, v in p.fixed.items()),
             "unique": p.unique if p.unique is not None else "unlimited",
@@ -269,128 +242,6 @@ def _finish(ds, setup, budgets, method) -> xr.Dataset:
     )
     ds.attrs.setdefault("draws_used", 0)
     ds.attrs.setdefault("draws_available", 0)
-    return ds
-
-
-def isoflop(
-    budget,
-    *,
-    n=None,
-    points: int = 101,
-    span: float = 30.0,
-    over=None,
-    values=None,
-    law="epoch2024",
-    cost_model=None,
-    unit=None,
-    unique=None,
-    serving=None,
-    fixed=None,
-    free=(),
-    d_bounds=None,
-    hardware="h100-sxm",
-    cost_settings=None,
-    unit_settings=None,
-    draws=None,
-    level: float = 0.95,
-    repetition_decay: float = MUENNIGHOFF_R_D,
-    mix="optimal",
-) -> xr.Dataset:
-    """Predicted loss along the IsoFLOP slice of ``budget`` (training + serving FLOPs).
-
-    Dims: ``N`` (``n``, or ``points`` log-spaced over ``[N_opt/span, N_opt·span]``
-    around the planned optimum) and one dim per variable in ``over`` (default: the
-    ``free`` variables; ``values`` maps a variable to the values to sweep, by default
-    every integer up to 33 values or 17 points across its bounds). For each point ``D``
-    spends the budget exactly; ``feasible`` is False where that ``D`` leaves the data
-    bounds (serving alone exceeds the budget, or less than one model position is left),
-    and there the other variables are NaN. With draws, ``loss_lower`` /
-    ``loss_upper`` give the ``level`` interval of the loss at each point.
-    """
-    from tsbudget.planning.closed_form import parameter_arrays
-
-    budget = float(as_positive_array(budget, "budget"))
-    setup = _setup(
-        budget, law, cost_model, unit, unique, serving, fixed, free, None, None, None, d_bounds, hardware,
-        cost_settings, unit_settings, draws, level, repetition_decay, "auto", mix,
-    )
-    p = setup.problem
-    over = tuple(v.name for v in p.ints + p.reals) if over is None else ((over,) if isinstance(over, str) else tuple(over))
-    known = {v.name: v for v in p.cost_model.variables}
-    for name in over:
-        if name not in known:
-            raise InputError(f"cost model {p.cost_model.name!r} has no variable {name!r}; its variables are {sorted(known)}")
-    best = _solve(attrs.evolve(setup, draws=None))  # only its point optimum is used
-    if n is None:
-        if not (span > 1):
-            raise InputError(f"span must be > 1, got {span!r}")
-        n = np.geomspace(best.N / span, best.N * span, int(points))
-    n = as_positive_array(np.atleast_1d(n), "n").ravel()
-    axes = {"N": n}
-    values = dict(values or {})
-    for name in over:
-        var = known[name]
-        if name in values:
-            axes[name] = np.asarray(var.check(np.atleast_1d(values[name])), float)
-        elif var.integer:
-            from tsbudget.planning.plan import _integer_candidates
-
-            axes[name] = _integer_candidates(var)
-        else:
-            axes[name] = np.geomspace(var.lower, var.upper, 17) if var.log else np.linspace(var.lower, var.upper, 17)
-    grids = np.meshgrid(*axes.values(), indexing="ij")
-    shape = grids[0].shape
-    N = grids[0]
-    # swept variables vary; the others sit at the planned optimum (fixed ones at their value)
-    variables = {k: np.full(shape, float(v)) for k, v in best.variables.items() if k not in over}
-    variables.update({name: grids[i + 1] for i, name in enumerate(over)})
-    per_unit = p.flops_per_unit(N, variables)
-    serve = p.serve_flops(N, variables)
-    D = (budget - serve) / per_unit
-    # the planner's data bounds (at least one model position by default) apply here too
-    feasible = (D > 0) & (D >= p.d_bounds[0]) & (D <= p.d_bounds[1])
-    Dsafe = np.where(feasible, D, 1.0)
-    loss = np.where(feasible, p.loss(N, Dsafe, variables), np.nan)
-    nan = lambda a: np.where(feasible, a, np.nan)  # noqa: E731
-    dims = tuple(axes)
-    data = {
-        "loss": (dims, loss),
-        "D": (dims, nan(D)),
-        "positions": (dims, nan(D * p.ppu)),
-        "epochs": (dims, nan(D / p.unique if p.unique else np.ones(shape))),
-        "train_flops": (dims, nan(per_unit * Dsafe)),
-        "inference_flops": (dims, np.broadcast_to(serve, shape).astype(float)),
-        "feasible": (dims, feasible),
-    }
-    if setup.draws is not None:
-        params = parameter_arrays(p.law, setup.draws)
-        a = (1 - setup.level) / 2
-        lo = np.empty(shape)
-        hi = np.empty(shape)
-        flat = np.ravel_multi_index(np.indices(shape).reshape(len(shape), -1), shape)
-        for chunk in np.array_split(flat, max(1, flat.size // 2000)):
-            idx = np.unravel_index(chunk, shape)
-            vv = {k: np.asarray(v)[idx][None, :] for k, v in variables.items()}
-            L = p.loss(N[idx][None, :], Dsafe[idx][None, :], vv, params={k: v[:, None] for k, v in params.items()})
-            q = np.quantile(L, [a, 1 - a], axis=0)
-            lo[idx], hi[idx] = q[0], q[1]
-        data["loss_lower"] = (dims, np.where(feasible, lo, np.nan))
-        data["loss_upper"] = (dims, np.where(feasible, hi, np.nan))
-    ds = xr.Dataset(data, coords=axes)
-    ds["N"].attrs["units"] = "parameters"
-    ds["D"].attrs["units"] = p.unit.name
-    ds.attrs.update(
-        {
-            "budget": budget,
-            "law": setup.label,
-            "cost_model": p.cost_model.name,
-            "unit": p.unit.name,
-            "N_opt": best.N,
-            "D_opt": best.D,
-            "loss_opt": best.loss,
-            "variables_opt": ",".join(f"{k}={v:g}" for k, v in best.variables.items()),
-        }
-    )
     return ds
 
 

@@ -1,0 +1,106 @@
+"""Assembling a :class:`~tsbudget.planning.result.Plan` from a solved allocation.
+
+Assembly only evaluates: it reports the per-plan quantities
+(:func:`~tsbudget.planning.quantities.plan_quantities`), what binds, and regime
+diagnostics. It never solves (draws are planned before, in :mod:`tsbudget.planning.draws`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsbudget.planning.quantities import plan_quantities
+from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.result import Plan
+
+__all__ = ["assemble", "binding"]
+
+
+def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str, diagnostics: dict) -> Plan:
+    """The :class:`Plan` of allocation ``(N, D)`` (``D`` in the plan's unit) with the free
+    variables at ``free_values``, found by ``method`` for request ``s``."""
+    p = s.problem
+    merged = {**p.fixed, **free_values}
+    variables = {v.name: merged[v.name] for v in p.cost_model.variables}  # declaration order
+    arr = {k: np.asarray(v, float) for k, v in variables.items()}
+    q = {k: float(v) for k, v in plan_quantities(p, s.hardware, N, D, arr).items()}
+    if p.law_scale != 1.0:  # the law reads another unit: keep what it sees as a diagnostic
+        diagnostics = {**diagnostics, "effective_data_law_unit": q["effective_data"] * p.law_scale}
+    if p.regimes is not None:
+        shares = np.asarray(p.regime_mix(np.asarray(D, float)), float).reshape(-1)
+        diagnostics = {**diagnostics, **{f"mix[{r}]": float(x) for r, x in zip(p.regimes.regimes, shares)}}
+        diagnostics.update({f"epochs[{r}]": float(x) for r, x in zip(p.regimes.regimes, D * shares / p.regimes.unique)})
+    bound = binding(s, N, D, free_values, q["train_flops"] + q["inference_flops"])
+    message = "compute-optimal allocation found" if s.mode == "budget" else "cheapest allocation reaching the target"
+    if bound:
+        message += f" (binding: {', '.join(bound)})"
+    integer = {v.name for v in p.cost_model.variables if v.integer}
+    serving = p.serving
+    return Plan(
+        success=True,
+        message=message,
+        mode=s.mode,
+        method=method,
+        N=float(N),
+        active_params=q["active_params"],
+        total_params=q["total_params"],
+        D=float(D),
+        unit=p.unit.name,
+        positions=q["positions"],
+        unique=p.unique,
+        epochs=q["epochs"],
+        effective_data=q["effective_data"],
+        variables={k: (int(v) if k in integer else float(v)) for k, v in variables.items()},
+        loss=q["loss"],
+        train_flops=q["train_flops"],
+        inference_flops=q["inference_flops"],
+        served_positions=float(serving.served_positions) if serving is not None else 0.0,
+        train_gpu_hours=q["train_gpu_hours"],
+        serve_gpu_hours=q["serve_gpu_hours"],
+        hardware=s.hardware.name,
+        law=s.label,
+        cost_model=p.cost_model.name,
+        budget=s.budget_given,
+        target_loss=s.target,
+        serving_variables=(
+            {k: float(v) for k, v in serving.serving_variables(p.cost_model).items()} if serving is not None else {}
+        ),
+        level=s.level,
+        binding=tuple(bound),
+        diagnostics=diagnostics,
+    )
+
+
+def binding(s: PlanRequest, N, D, free_values, cost) -> list[str]:
+    """The bounds and constraints that bind at ``(N, D, free_values)`` costing ``cost`` FLOPs
+    (within 1e-6 relative), and ``unique data`` when the plan repeats data."""
+    p, out = s.problem, []
+    near = lambda a, b: abs(a - b) <= 1e-6 * max(abs(b), 1e-300)  # noqa: E731
+    if s.mode == "budget":
+        if s.lb == s.ub:
+            out.append("budget")
+        else:
+            if near(cost, s.ub):
+                out.append("budget upper limit")
+            if near(cost, s.lb):
+                out.append("budget lower limit")
+    else:
+        out.append("target loss")
+        if math.isfinite(s.ub) and near(cost, s.ub):
+            out.append("budget upper limit")
+    for name, (lo, hi), x in (("N", p.n_bounds, N), ("D", p.d_bounds, D)):
+        if lo > 0 and near(x, lo):
+            out.append(f"{name} lower bound")
+        if math.isfinite(hi) and near(x, hi):
+            out.append(f"{name} upper bound")
+    for v in p.ints + p.reals:
+        x = free_values[v.name]
+        if near(x, v.lower):
+            out.append(f"{v.name} lower bound")
+        elif near(x, v.upper):
+            out.append(f"{v.name} upper bound")
+    if p.unique is not None and D > p.unique:
+        out.append(f"unique data ({D / p.unique:.3g} epochs)")
+    return out

@@ -1,0 +1,112 @@
+"""What a law's bootstrap draws say about a plan.
+
+Planning under each draw taken as the truth gives the spread of the optimum (Hoffmann et al.
+2022 App. D.2: intervals of the per-draw optimal allocation). :func:`plan_draws` is the
+solving step: the closed form for every draw where it is valid (one vectorised pass), the
+general optimiser for the draws where it is not (:func:`solve_draw`, the first
+:data:`MAX_REPLANNED_DRAWS`). :func:`with_draw_intervals` then only reports: the ``level``
+percentile interval of the plan's loss across draws and of the per-draw optima.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from tsbudget.errors import InfeasibleError
+from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
+from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.result import Plan
+from tsbudget.planning.solve import closed_form_goal, solve
+
+__all__ = ["MAX_REPLANNED_DRAWS", "DrawPlans", "draw_quantiles", "plan_draws", "solve_draw", "with_draw_intervals"]
+
+MAX_REPLANNED_DRAWS = 200  # bootstrap draws re-planned by the general optimizer in one plan
+
+
+def draw_quantiles(x, level: float) -> tuple[float, float, float]:
+    """``(median, lower, upper)``: the median and the ``level`` percentile interval of the
+    finite values of ``x`` (draws the planner could not solve are left out; NaN if none)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    a = (1 - level) / 2
+    return float(np.median(x)), float(np.quantile(x, a)), float(np.quantile(x, 1 - a))
+
+
+def solve_draw(s: PlanRequest, params, i: int) -> Plan | None:
+    """The point plan of ``s`` with the law's parameters at draw ``i`` of ``params`` (arrays
+    over draws), or None where that draw makes the request infeasible."""
+    try:
+        return solve(s.with_params({k: float(v[i]) for k, v in params.items()}))[0]
+    except InfeasibleError:
+        return None
+
+
+@attrs.frozen
+class DrawPlans:
+    """The draws of a plan: ``params`` (the draws used), the plan's ``losses`` under each,
+    and, when the closed form planned it, each draw's optimum ``N``, ``D`` (nan where
+    infeasible), with ``replanned`` the number the general optimiser planned."""
+
+    params: dict
+    losses: np.ndarray
+    N: np.ndarray | None = None
+    D: np.ndarray | None = None
+    replanned: int = 0
+    available: int = 0
+
+
+def plan_draws(s: PlanRequest, point: Plan) -> DrawPlans:
+    """Plan every draw of request ``s`` whose point plan is ``point``.
+
+    The plan's loss is evaluated under every draw. When the point plan is the closed form,
+    so is each draw's optimum where :func:`~tsbudget.planning.closed_form.closed_form_plan`
+    finds it valid; the draws whose closed-form optimum repeats data or leaves the bounds are
+    re-planned by the general optimiser, and then only the first :data:`MAX_REPLANNED_DRAWS`
+    draws are kept (each re-plan is a full optimisation).
+    """
+    p = s.problem
+    params = parameter_arrays(p.law, s.draws)
+    variables = {k: np.asarray(v, float) for k, v in point.variables.items()}
+    losses = p.loss(np.asarray(point.N, float), np.asarray(point.D, float), variables, params=params)
+    if point.method != "closed form":
+        return DrawPlans(params, losses)
+    k = closed_form_coefficient(p)
+    n_d, d_d, valid = closed_form_plan(p, k, params, **closed_form_goal(s))
+    bad = ~valid
+    available = n_d.size
+    if not np.any(bad):
+        return DrawPlans(params, losses, n_d, d_d, 0, available)
+    used = n_d.size if not np.any(bad[MAX_REPLANNED_DRAWS:]) else min(n_d.size, MAX_REPLANNED_DRAWS)
+    n_d, d_d = n_d[:used].copy(), d_d[:used].copy()
+    params = {name: np.asarray(v)[:used] for name, v in params.items()}
+    general = attrs.evolve(s, method="general")
+    for i in np.flatnonzero(bad[:used]):
+        solved = solve_draw(general, params, i)
+        n_d[i], d_d[i] = (solved.N, solved.D) if solved is not None else (np.nan, np.nan)
+    return DrawPlans(params, losses, n_d, d_d, int(bad[:used].sum()), available)
+
+
+def with_draw_intervals(point: Plan, s: PlanRequest, drawn: DrawPlans) -> Plan:
+    """``point`` with its loss interval across the draws and, when the draws' optima were
+    planned, the intervals of optimal ``N``, ``D``, ``D/N`` and loss (``(median, lower,
+    upper)`` at ``s.level``). Reports only; the solving was done by :func:`plan_draws`."""
+    _, lo, hi = draw_quantiles(drawn.losses, s.level)
+    if drawn.N is None:
+        return attrs.evolve(point, loss_interval=(lo, hi))
+    diagnostics = dict(point.diagnostics)
+    if drawn.replanned or drawn.N.size < drawn.available:
+        diagnostics.update(draws_used=int(drawn.N.size), draws_replanned=drawn.replanned)
+    variables = {k: np.asarray(v, float) for k, v in point.variables.items()}
+    opt_loss = s.problem.loss(drawn.N, drawn.D, variables, params=drawn.params)
+    intervals = {
+        "N_opt": draw_quantiles(drawn.N, s.level),
+        "D_opt": draw_quantiles(drawn.D, s.level),
+        "data_per_param": draw_quantiles(drawn.D / drawn.N, s.level),
+        "loss_opt": draw_quantiles(opt_loss, s.level),
+    }
+    return attrs.evolve(point, loss_interval=(lo, hi), intervals=intervals, diagnostics=diagnostics)

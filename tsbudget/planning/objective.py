@@ -1,0 +1,231 @@
+"""The search space of the general planner and the objective over it.
+
+The budget constraint is eliminated: costs are linear in positions, so for given ``N`` and
+variables the budget fixes ``D`` (or an interval of ``D`` when ``lb < ub``, searched by a
+fraction ``s``); in target mode ``D`` is the smallest data that reaches the target (first
+crossing on a log grid, then bisection). The coordinates ``z`` are ``log N`` above the lower
+end of its feasible interval, the real variables on their natural scale, and ``s``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsbudget.planning.problem import Problem, evaluate_safely
+
+__all__ = ["D_CEIL", "D_FLOOR", "Objective"]
+
+#: Data searched in target mode when d_bounds leave it open.
+D_FLOOR, D_CEIL = 1e-6, 1e32
+
+
+class Objective:
+    """Value of candidate points: ``z`` (continuous coordinates) and ``k`` (integers).
+
+    Budget mode: the predicted loss, with ``D`` spending the budget (:meth:`data`). Target
+    mode: lifetime FLOPs (divided by ``scale``), with ``D`` the smallest data reaching the
+    target (:meth:`solve_target`). Infeasible candidates are ``inf``.
+    """
+
+    def __init__(self, problem: Problem, mode, lb, ub, target):
+        self.p, self.mode, self.lb, self.ub, self.target = problem, mode, lb, ub, target
+        self.has_s = mode == "budget" and lb < ub
+        self.scale = 1.0
+        # z[0] in [0, W], W = log(n_hi/n_lo): log N above the lower end of the feasible
+        # interval of N (budget mode, :meth:`n_interval`; clipped at its upper end) or above
+        # n_lo (target mode), at unit scale in log N so finite differences keep their accuracy.
+        self.width = math.log(problem.n_bounds[1] / problem.n_bounds[0])
+        lo = [0.0]
+        hi = [self.width]
+        for v in problem.reals:
+            lo.append(math.log(v.lower) if v.log else v.lower)
+            hi.append(math.log(v.upper) if v.log else v.upper)
+        if self.has_s:
+            lo.append(0.0)
+            hi.append(1.0)
+        self.lo, self.hi = np.array(lo), np.array(hi)
+
+    def decode(self, z, k):
+        """Candidate arrays ``(N, variables)`` from coordinates. In budget mode ``N`` is
+        clipped to the feasible interval of its variables, whose ends are hit exactly, so a
+        bound-active optimum (a data bound, the smallest model) is exact."""
+        z = np.atleast_2d(z)
+        m = z.shape[0]
+        reals = np.empty((m, len(self.p.reals)))
+        for j, v in enumerate(self.p.reals):
+            reals[:, j] = np.clip(np.exp(z[:, 1 + j]) if v.log else z[:, 1 + j], v.lower, v.upper)
+        variables = self.p.variables(np.atleast_2d(k), reals, (m,))
+        lo, hi = self.bounds_of_n(variables, m)
+        with np.errstate(all="ignore"):
+            w = np.log(hi / lo)
+            N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
+        N = np.where(z[:, 0] <= 0, lo, np.where(z[:, 0] >= w, hi, N))
+        return N, variables
+
+    def bounds_of_n(self, variables, m):
+        """``(lo, hi)`` of N per candidate: the feasible interval in budget mode (an empty one
+        becomes ``[n_lo, n_lo]``, which :meth:`data` rejects), n_bounds in target mode."""
+        nlo, nhi = self.p.n_bounds
+        if self.mode != "budget":
+            return np.full(m, nlo), np.full(m, nhi)
+        lo, hi = self.n_interval(variables, m)
+        empty = ~(lo <= hi)
+        return np.where(empty, nlo, lo), np.where(empty, nlo, hi)
+
+    def project(self, z, k):
+        """``z`` with its N coordinate moved inside the feasible interval (a polish start)."""
+        z = np.array(z, float)
+        if self.mode == "budget":
+            _, variables = self.decode(z[None, :], np.atleast_2d(k))
+            lo, hi = self.bounds_of_n(variables, 1)
+            z[0] = min(z[0], float(np.log(hi[0] / lo[0])))
+        return z
+
+    def n_interval(self, variables, m):
+        """``[N_lo, N_hi]`` per candidate: the model sizes that can spend a budget in
+        ``[lb, ub]`` with data in ``d_bounds``, ``N_lo > N_hi`` where none can.
+
+        Cost is ``c(N, D) = f(N)·D + s(N)`` (training FLOPs per unit ``f``, serving FLOPs
+        ``s``), assumed non-decreasing in ``N``. Then ``N`` is feasible iff
+        ``c(N, d_lo) <= ub`` and ``c(N, d_hi) >= lb``: ``N_hi`` solves ``c(N, d_lo) = ub`` and
+        ``N_lo`` solves ``c(N, d_hi) = lb``, each clipped to ``n_bounds``. Where ``f`` and
+        ``s`` are affine in ``N`` (every built-in cost model: checked at three sizes to 1e-9)
+        the roots are solved exactly; otherwise by bisection in ``log N`` (100 halvings).
+        """
+        p = self.p
+        nlo, nhi = p.n_bounds
+        dlo, dhi = p.d_bounds
+        sizes = np.array([nlo, math.sqrt(nlo * nhi), nhi])
+        col = {k: np.asarray(v, float)[None, :] for k, v in variables.items()}
+        f = np.broadcast_to(p.flops_per_unit(sizes[:, None] * np.ones((1, m)), col), (3, m))
+        sv = np.broadcast_to(p.serve_flops(sizes[:, None] * np.ones((1, m)), col), (3, m))
+
+        def affine(v):
+            if nhi == nlo:
+                return np.ones(m, bool)
+            pred = v[0] + (v[2] - v[0]) * (sizes[1] - sizes[0]) / (sizes[2] - sizes[0])
+            return np.abs(v[1] - pred) <= 1e-9 * np.max(np.abs(v), axis=0) + 1e-300
+
+        lin = affine(f) & affine(sv)
+        span = max(nhi - nlo, 1e-300)
+
+        def largest(d, limit):
+            """Largest N in n_bounds with c(N, d) <= limit (nan where none)."""
+            c0, c1 = f[0] * d + sv[0], f[2] * d + sv[2]
+            slope = (c1 - c0) / span
+            with np.errstate(all="ignore"):
+                root = nlo + (limit - c0) / slope
+            out = np.where(c1 <= limit, nhi, np.clip(root, nlo, nhi))
+            return np.where(c0 <= limit, out, np.nan)
+
+        def smallest(d, limit):
+            """Smallest N in n_bounds with c(N, d) >= limit (nan where none)."""
+            c0, c1 = f[0] * d + sv[0], f[2] * d + sv[2]
+            slope = (c1 - c0) / span
+            with np.errstate(all="ignore"):
+                root = nlo + (limit - c0) / slope
+            out = np.where(c0 >= limit, nlo, np.clip(root, nlo, nhi))
+            return np.where(c1 >= limit, out, np.nan)
+
+        with np.errstate(all="ignore"):
+            hi = largest(dlo, self.ub)
+            lo = smallest(dhi, self.lb) if math.isfinite(dhi) else np.where(f[0] > 0, nlo, np.nan)
+            if self.lb <= 0:
+                lo = np.full(m, nlo)
+        if not lin.all():
+            bad = np.flatnonzero(~lin)
+            sub = {k: np.asarray(v, float)[bad] for k, v in variables.items()}
+            hi[bad] = self._bisect(sub, bad.size, dlo, self.ub, largest=True)
+            if self.lb > 0 and math.isfinite(dhi):
+                lo[bad] = self._bisect(sub, bad.size, dhi, self.lb, largest=False)
+        lo = np.where(np.isnan(lo), np.inf, lo)
+        hi = np.where(np.isnan(hi), 0.0, hi)
+        return lo, hi
+
+    def _bisect(self, variables, m, d, limit, largest, steps=100):
+        """Root of ``c(N, d) = limit`` in ``log N`` over n_bounds (see :meth:`n_interval`)."""
+        p = self.p
+        nlo, nhi = p.n_bounds
+
+        def cost(n):
+            return p.flops_per_unit(n, variables) * d + p.serve_flops(n, variables)
+
+        a, b = np.full(m, math.log(nlo)), np.full(m, math.log(nhi))
+        c_lo, c_hi = cost(np.full(m, nlo)), cost(np.full(m, nhi))
+        for _ in range(steps):
+            mid = 0.5 * (a + b)
+            c = cost(np.exp(mid))
+            lower_side = c <= limit if largest else c < limit  # mid is below the root
+            a, b = np.where(lower_side, mid, a), np.where(lower_side, b, mid)
+        if largest:
+            out = np.where(c_hi <= limit, nhi, np.exp(a))
+            return np.where(c_lo <= limit, out, np.nan)
+        out = np.where(c_lo >= limit, nlo, np.exp(b))
+        return np.where(c_hi >= limit, out, np.nan)
+
+    def data(self, z, k, N, variables):
+        """D for each candidate (nan where infeasible)."""
+        p = self.p
+        per_unit = p.flops_per_unit(N, variables)
+        serve = p.serve_flops(N, variables)
+        if self.mode == "budget":
+            with np.errstate(all="ignore"):
+                d_hi = np.minimum((self.ub - serve) / per_unit, p.d_bounds[1])
+                d_lo = np.maximum((self.lb - serve) / per_unit, p.d_bounds[0])
+            # rounding at an end of the N interval: within 1e-12 of a data bound is on it
+            ok = (d_hi > 0) & (d_hi >= d_lo * (1 - 1e-12))
+            d_hi = np.maximum(d_hi, p.d_bounds[0])
+            d_lo = np.minimum(d_lo, d_hi)
+            if self.has_s:
+                s = np.atleast_2d(z)[:, -1]
+                d_lo = np.maximum(d_lo, d_hi * 1e-9)
+                with np.errstate(all="ignore"):
+                    D = np.exp((1 - s) * np.log(d_lo) + s * np.log(d_hi))
+                D = np.where(s <= 0, d_lo, np.where(s >= 1, d_hi, D))
+            else:
+                D = d_hi
+            return np.where(ok, D, np.nan)
+        return self.solve_target(N, variables)
+
+    def solve_target(self, N, variables, grid=97, steps=60):
+        """Smallest D with loss(N, D) <= target: first crossing on a log grid, then bisection."""
+        p = self.p
+        lo = math.log(max(p.d_bounds[0], D_FLOOR))
+        hi = math.log(min(p.d_bounds[1], D_CEIL))
+        g = np.linspace(lo, hi, grid)
+        col = {k: np.asarray(v)[:, None] for k, v in variables.items()}
+        L = p.loss(N[:, None], np.exp(g)[None, :], col)
+        reach = L <= self.target
+        first = np.argmax(reach, axis=1)
+        found = reach.any(axis=1)
+        a = g[np.maximum(first - 1, 0)]
+        b = g[first]
+        at_floor = first == 0
+        for _ in range(steps):
+            m = 0.5 * (a + b)
+            below = p.loss(N, np.exp(m), variables) <= self.target
+            b = np.where(below, m, b)
+            a = np.where(below, a, m)
+        D = np.where(at_floor, math.exp(lo), np.exp(b))
+        return np.where(found, D, np.nan)
+
+    def __call__(self, z, k) -> np.ndarray:
+        z = np.atleast_2d(z)
+        k = np.broadcast_to(np.atleast_2d(k), (z.shape[0], len(self.p.ints)))
+
+        def batch(idx):
+            N, variables = self.decode(z[idx], k[idx])
+            D = self.data(z[idx], k[idx], N, variables)
+            good = np.isfinite(D) & (D > 0)
+            Dsafe = np.where(good, D, 1.0)
+            if self.mode == "budget":
+                val = self.p.loss(N, Dsafe, variables)
+            else:
+                cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_flops(N, variables)
+                val = cost / self.scale
+            return np.where(good & np.isfinite(val), val, np.inf)
+
+        return evaluate_safely(batch, z.shape[0])
+

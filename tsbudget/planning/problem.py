@@ -1,0 +1,174 @@
+"""The planning problem: loss and cost of candidate allocations, evaluated in batches.
+
+A :class:`Problem` holds what a plan is about (law and parameter values, cost model and
+variables, data unit, unique data and its regimes, serving, bounds) and evaluates, for
+arrays of candidates, the predicted loss (with effective data under repetition, Muennighoff
+et al. 2023 eq. 5), training FLOPs per unit of data and serving FLOPs. The optimiser, the
+closed form and the result assembly all read it; :meth:`Problem.with_params` re-plans one
+bootstrap draw.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from tsbudget.errors import InputError, TsbudgetError
+from tsbudget.planning.closed_form import closed_form_budget, closed_form_target
+from tsbudget.timeseries.effective_data import effective_data
+
+__all__ = ["LAW_DATA_INPUTS", "Problem", "evaluate_safely"]
+
+#: Law inputs that are data or model size; every other law input is a cost-model variable.
+LAW_DATA_INPUTS = ("N", "D", "U")
+
+
+class Problem:
+    """Vectorized evaluation of loss and cost for candidate allocations: the law with its
+    parameter values, the cost model with its fixed and free variables, the data unit, the
+    unique data (with its regimes and sampling mix), serving, and the bounds of ``N`` and ``D``.
+    Counts the law evaluations it makes (``evaluations``)."""
+
+    def __init__(self, law, params, cost_model, unit, unique, serving, fixed, free, n_bounds, d_bounds, r_star,
+                 law_ppu=None, regimes=None, mix="optimal"):
+        self.law, self.params, self.cost_model, self.unit = law, params, cost_model, unit
+        self.ppu = float(unit.positions_per_unit())
+        # The law reads data in the unit it was fitted in; both units meet in model positions,
+        # so one plan unit is ``law_scale`` law units (1 when the law's unit is unknown).
+        self.law_scale = self.ppu / float(law_ppu) if law_ppu else 1.0
+        self.unique, self.serving, self.fixed = unique, serving, fixed
+        self.ints = [v for v in free if v.integer]
+        self.reals = [v for v in free if not v.integer]
+        self.n_bounds, self.d_bounds, self.r_star = n_bounds, d_bounds, r_star
+        self.law_vars = [k for k in law.required_inputs if k not in LAW_DATA_INPUTS]
+        known = {v.name for v in cost_model.variables}
+        missing = [k for k in self.law_vars if k not in known]
+        if missing:
+            raise InputError(
+                f"law {law.name!r} needs input {missing[0]!r}, which cost model {cost_model.name!r} "
+                f"does not declare (its variables: {sorted(known) or 'none'})"
+            )
+        self.evaluations = 0
+        self.regimes, self.mix = regimes, mix
+
+    # variables as arrays broadcast to ``shape``
+    def variables(self, ints, reals, shape) -> dict[str, np.ndarray]:
+        out = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in self.fixed.items()}
+        for j, var in enumerate(self.ints):
+            out[var.name] = np.broadcast_to(ints[..., j], shape)
+        for j, var in enumerate(self.reals):
+            out[var.name] = np.broadcast_to(reals[..., j], shape)
+        return out
+
+    def law_data(self, D):
+        """The law's data inputs for ``D`` units read: ``D`` (effective data under
+        repetition, Muennighoff et al. 2023 eq. 5, when the law has no ``U`` input) and ``U``."""
+        s = self.law_scale
+        if "U" in self.law.required_inputs:
+            return {"D": s * D, "U": s * np.broadcast_to(self.unique, np.shape(D)) if self.unique else s * D}
+        if self.unique is None:
+            return {"D": s * D}
+        if self.regimes is not None:
+            return {"D": s * self.regimes.effective(D, self.regime_mix(D))}
+        return {"D": s * effective_data(D, self.unique, self.r_star)}
+
+    def with_params(self, params: Mapping) -> "Problem":
+        """A shallow copy planning with other law parameter values (one bootstrap draw)."""
+        q = copy.copy(self)
+        q.params = dict(params)
+        return q
+
+    def undiscounted(self, D) -> np.ndarray:
+        """True where the law reads all ``D`` units at full value, so the closed form holds.
+
+        Without unique data, or with a scalar ``unique``, that is ``D <= U`` or ``R* = inf``
+        (Muennighoff et al. 2023 eq. 5 gives ``D' = D`` there). With regimes it is each
+        regime's own condition on the data drawn from it, ``D·mix_r <= U_r`` or
+        ``R*_r = inf``: under the natural or a given mix a small regime is already
+        repeated while ``D <= ΣU`` (the optimal mix fills every regime before repeating any).
+        """
+        D = np.asarray(D, float)
+        if self.unique is None:
+            return np.ones(D.shape, bool)
+        if self.regimes is not None:
+            drawn = D[..., None] * np.asarray(self.regime_mix(D), float)
+            fresh = (drawn <= self.regimes.unique * (1 + 1e-12)) | np.isinf(self.regimes.r_star)
+            return np.all(fresh, axis=-1)
+        return (D <= self.unique * (1 + 1e-12)) | (self.r_star == math.inf)
+
+    def effective_data(self, N, D, variables, params=None) -> np.ndarray:
+        """Effective data in the plan's unit: what the law's data term counts.
+
+        Laws without a ``U`` input read Muennighoff et al. 2023 eq. 5 (per regime with
+        :class:`~tsbudget.timeseries.regimes.RegimeData`) as computed by :meth:`law_data`. Laws that take
+        ``U`` apply their own repetition model: a law with an ``effective(params, inputs)``
+        method returning ``D_eff`` (the data-constrained law, eq. 5 with the law's own fitted
+        ``R_D*``) reports that; any other (the repetition penalty law, whose data term is
+        ``B/(U_D(1+R_D))^β = B/D^β`` and whose repeats cost through a separate penalty) counts
+        every unit seen. Law units are converted back through model positions.
+        """
+        s = self.law_scale
+        data = self.law_data(D)
+        if "U" in self.law.required_inputs:
+            eff = getattr(self.law, "effective", None)
+            if callable(eff):
+                inputs = {"N": N, **data, **{k: variables[k] for k in self.law_vars}}
+                with np.errstate(all="ignore"):
+                    out = eff(self.params if params is None else params, inputs)
+                if isinstance(out, Mapping) and "D_eff" in out:
+                    return np.asarray(out["D_eff"], float) / s
+            return np.asarray(D, float) * np.ones(np.shape(data["D"]))
+        return np.asarray(data["D"], float) / s
+
+    def closed_form(self, params, k, flops=None, loss=None):
+        """``(N, D)`` with ``D`` in the plan's unit from the Chinchilla closed form, solved in
+        the law's unit: ``C = k·N·D = (k/s)·N·(s·D)`` with ``s`` law units per plan unit."""
+        if loss is None:
+            N, d_law = closed_form_budget(params, flops, k / self.law_scale)
+        else:
+            N, d_law = closed_form_target(params, loss)
+        return N, d_law / self.law_scale
+
+    def regime_mix(self, D):
+        """Sampling shares of the regimes: water-filling optimum, the corpus mix, or given."""
+        if isinstance(self.mix, str):
+            return self.regimes.optimal_mix(D) if self.mix == "optimal" else self.regimes.natural_mix
+        return self.mix
+
+    def loss(self, N, D, variables, params=None) -> np.ndarray:
+        """Predicted loss (``inf`` where the law is not finite), under ``params`` when given."""
+        self.evaluations += int(np.size(N))
+        inputs = {"N": N, **self.law_data(D), **{k: variables[k] for k in self.law_vars}}
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.law.evaluate(self.params if params is None else params, inputs), float)
+        return np.where(np.isfinite(out), out, np.inf)
+
+    def flops_per_unit(self, N, variables) -> np.ndarray:
+        """Training FLOPs per unit of data: the cost model's FLOPs per position × positions per unit."""
+        return np.asarray(self.cost_model.train_flops_per_position(N, **variables), float) * self.ppu
+
+    def serve_flops(self, N, variables) -> np.ndarray:
+        """Lifetime inference FLOPs over the served positions (Sardana & Frankle 2024); 0 without serving."""
+        if self.serving is None:
+            return np.zeros(np.shape(N))
+        return np.asarray(self.serving.inference_flops(self.cost_model, N, variables), float)
+
+
+def evaluate_safely(fn, n: int):
+    """Run ``fn(idx)`` over all ``n`` candidates; where a batch raises a TsbudgetError
+    (a variable combination the cost model rejects), split it to isolate the bad ones (inf)."""
+
+    def run(idx):
+        try:
+            return fn(idx)
+        except TsbudgetError:
+            if idx.size == 1:
+                return np.full(1, np.inf)
+            half = idx.size // 2
+            return np.concatenate([run(idx[:half]), run(idx[half:])])
+
+    return run(np.arange(n))
+

@@ -1,0 +1,153 @@
+"""The result of planning one allocation: :class:`Plan`."""
+
+from __future__ import annotations
+
+import attrs
+
+from tsbudget.report import Report, fmt
+
+__all__ = ["Plan"]
+
+
+@attrs.frozen(repr=False)
+class Plan(Report):
+    """A planned allocation. ``N`` is the parameter count the law sees (active
+    parameters for sparse models); ``D`` is data in ``unit``; ``positions`` is what the
+    model processes; ``epochs`` is ``D / unique`` (1 when unique data is unlimited).
+
+    ``loss_interval`` is the ``level`` percentile interval of this allocation's
+    predicted loss across the law's bootstrap draws; ``intervals`` holds
+    ``(median, lower, upper)`` of the per-draw *optimal* quantities where they were
+    computed (closed form). ``binding`` names the bounds and constraints that bind.
+    """
+
+    success: bool
+    message: str
+    mode: str
+    method: str
+    N: float
+    active_params: float
+    total_params: float
+    D: float
+    unit: str
+    positions: float
+    unique: float | None
+    epochs: float
+    effective_data: float
+    variables: dict
+    loss: float
+    train_flops: float
+    inference_flops: float
+    served_positions: float
+    train_gpu_hours: float
+    serve_gpu_hours: float
+    hardware: str
+    law: str
+    cost_model: str
+    budget: tuple | None = None
+    target_loss: float | None = None
+    serving_variables: dict = attrs.field(factory=dict)
+    loss_interval: tuple | None = None
+    level: float = 0.95
+    intervals: dict = attrs.field(factory=dict)
+    binding: tuple = ()
+    diagnostics: dict = attrs.field(factory=dict)
+
+    @property
+    def total_flops(self) -> float:
+        """Lifetime FLOPs: training plus serving."""
+        return self.train_flops + self.inference_flops
+
+    @property
+    def data_per_param(self) -> float:
+        """``D / N`` (tokens per parameter when the unit is tokens)."""
+        return self.D / self.N
+
+    def to_dict(self) -> dict:
+        return {
+            "success": self.success,
+            "message": self.message,
+            "mode": self.mode,
+            "method": self.method,
+            "N": self.N,
+            "active_params": self.active_params,
+            "total_params": self.total_params,
+            "D": self.D,
+            "unit": self.unit,
+            "positions": self.positions,
+            "unique": self.unique,
+            "epochs": self.epochs,
+            "effective_data": self.effective_data,
+            "data_per_param": self.data_per_param,
+            "variables": dict(self.variables),
+            "serving_variables": dict(self.serving_variables),
+            "loss": self.loss,
+            "loss_interval": list(self.loss_interval) if self.loss_interval else None,
+            "level": self.level,
+            "train_flops": self.train_flops,
+            "inference_flops": self.inference_flops,
+            "total_flops": self.total_flops,
+            "served_positions": self.served_positions,
+            "train_gpu_hours": self.train_gpu_hours,
+            "serve_gpu_hours": self.serve_gpu_hours,
+            "hardware": self.hardware,
+            "law": self.law,
+            "cost_model": self.cost_model,
+            "budget": list(self.budget) if self.budget else None,
+            "target_loss": self.target_loss,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
+            "binding": list(self.binding),
+            "diagnostics": dict(self.diagnostics),
+        }
+
+    def headline(self) -> str:
+        """Success and message, then what was asked (budget or target) and of which law."""
+        status = "success" if self.success else "FAILED"
+        if self.mode == "budget":
+            lb, ub = self.budget
+            goal = f"budget {ub:.4g} FLOPs" if lb == ub else f"budget {lb:.4g}..{ub:.4g} FLOPs"
+        else:
+            goal = f"target loss {self.target_loss:.4g}"
+            if self.budget:
+                lb, ub = self.budget
+                goal += f", lifetime FLOPs within [{lb:.4g}, {ub:.4g}]"
+        return (f"Plan: {status}: {self.message}\n"
+                f"  {goal}; law {self.law}, cost model {self.cost_model}, unit {self.unit}")
+
+    def estimates(self) -> list[str]:
+        lines = [
+            f"N (law / active)   {self.N:.4g} / {self.active_params:.4g}   total params {self.total_params:.4g}",
+            f"D                  {self.D:.4g} {self.unit}  ({self.positions:.4g} positions, "
+            f"{self.data_per_param:.4g} per parameter)",
+            f"epochs             {self.epochs:.4g}"
+            + (f" over {self.unique:.4g} unique (effective data {self.effective_data:.4g})" if self.unique else ""),
+        ]
+        if self.variables:
+            lines.append("variables          " + ", ".join(f"{k}={fmt(v)}" for k, v in self.variables.items()))
+        loss = f"loss               {self.loss:.5g}"
+        if self.loss_interval:
+            loss += f"  [{self.loss_interval[0]:.5g}, {self.loss_interval[1]:.5g}] ({self.level:.0%} of draws)"
+        lines.append(loss)
+        lines.append(f"training FLOPs     {self.train_flops:.4g}  ({self.train_gpu_hours:.4g} GPU-hours, {self.hardware})")
+        if self.served_positions:
+            lines.append(
+                f"serving FLOPs      {self.inference_flops:.4g}  ({self.serve_gpu_hours:.4g} GPU-hours, "
+                f"{self.served_positions:.4g} positions)"
+            )
+        for name, (med, lo, hi) in self.intervals.items():
+            lines.append(f"{name:<18} median {med:.4g}  [{lo:.4g}, {hi:.4g}] over draws")
+        return lines
+
+    def diagnostic_lines(self) -> list[str]:
+        """The solver's method, what binds, and the ``diagnostics`` numbers."""
+        lines = [f"method             {self.method}", f"binding            {', '.join(self.binding) or 'nothing'}"]
+        lines.extend(f"{k:<18} {fmt(v)}" for k, v in self.diagnostics.items())
+        return lines
+
+    def report_lines(self, sections: bool = True) -> list[str]:
+        # The ``diagnostics`` field (public: the solver's numbers) hides Report.diagnostics(),
+        # so the base's layout is applied here with diagnostic_lines() in its place.
+        lines = [self.headline()]
+        for caption, part in (("estimates", self.estimates()), ("diagnostics", self.diagnostic_lines())):
+            lines.extend([f"  {caption}:", *("    " + line for line in part)] if sections else part)
+        return lines

@@ -1,0 +1,112 @@
+"""Solving a :class:`~tsbudget.planning.request.PlanRequest` for its point plan.
+
+Where the Chinchilla closed form applies and its optimum is valid
+(:func:`~tsbudget.planning.closed_form.closed_form_plan`) it is the plan; otherwise the
+general optimiser (:func:`~tsbudget.planning.optimizer.optimize`) searches the
+:class:`~tsbudget.planning.objective.Objective`. In target mode with a spending floor
+(Sardana & Frankle 2024 read with a budget lower limit), a target reached for less than the
+floor becomes the budget-mode plan at the floor. Bootstrap draws are not planned here
+(:mod:`tsbudget.planning.draws` does that, by calling :func:`solve` per draw).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from tsbudget.errors import InfeasibleError, InputError
+from tsbudget.planning.assembly import assemble
+from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
+from tsbudget.planning.infeasible import raise_infeasible
+from tsbudget.planning.objective import Objective
+from tsbudget.planning.optimizer import optimize
+from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.result import Plan
+
+__all__ = ["closed_form_goal", "solve"]
+
+
+def solve(s: PlanRequest) -> tuple[Plan, PlanRequest]:
+    """The point plan of ``s`` (its draws ignored) and the request it is the optimum of:
+    ``s`` itself, or the budget-mode request at the budget lower limit when the cheapest
+    allocation reaching the target costs less than that limit."""
+    planned = _solve_once(s)
+    if s.mode == "target" and s.lb > 0 and planned.total_flops < s.lb * (1 - 1e-9):
+        return _spend_lower_limit(s, planned)
+    return planned, s
+
+
+def closed_form_goal(s: PlanRequest) -> dict:
+    """Keywords of :func:`~tsbudget.planning.closed_form.closed_form_plan` for the goal of
+    ``s``: the budget ``ub`` in budget mode; the target loss, capped at ``ub``, in target mode."""
+    if s.mode == "budget":
+        return {"flops": s.ub}
+    return {"loss": s.target, "cap": s.ub}
+
+
+def _spend_lower_limit(s: PlanRequest, cheapest: Plan) -> tuple[Plan, PlanRequest]:
+    """Target mode when the cheapest allocation reaching the target costs less than the
+    budget lower limit ``lb``: spending must reach ``lb``, and every allocation that costs
+    ``lb`` and reaches the target qualifies; the one with the lowest loss is the budget-mode
+    plan at ``lb`` (its loss is below the target, since the cheaper allocation already
+    reached it). Reported in target mode with ``"budget lower limit"`` binding."""
+    at_lb_request = attrs.evolve(s, mode="budget", lb=s.lb, ub=s.lb, target=None)
+    at_lb = _solve_once(at_lb_request)
+    bound = ("budget lower limit",) + tuple(b for b in at_lb.binding if b != "budget")
+    message = (
+        f"the cheapest allocation reaching loss {s.target:.6g} costs {cheapest.total_flops:.4g} FLOPs, below the "
+        f"budget lower limit {s.lb:.4g}; spending the lower limit, the best loss is {at_lb.loss:.6g} "
+        f"(binding: {', '.join(bound)})"
+    )
+    diagnostics = {
+        **at_lb.diagnostics,
+        "cheapest_reaching_target_flops": cheapest.total_flops,
+        "cheapest_reaching_target_N": cheapest.N,
+    }
+    reported = attrs.evolve(at_lb, message=message, mode="target", target_loss=s.target, budget=s.budget_given,
+                            binding=bound, diagnostics=diagnostics)
+    return reported, at_lb_request
+
+
+def _solve_once(s: PlanRequest) -> Plan:
+    p = s.problem
+    _check_target(s)
+    if s.method != "general":
+        k = closed_form_coefficient(p)
+        if k is not None:
+            N, D, valid = closed_form_plan(p, k, **closed_form_goal(s))
+            if bool(valid):
+                return assemble(s, float(N), float(D), {}, "closed form", {"flops_per_param_unit": k})
+        if s.method == "closed_form":
+            raise InputError(
+                "the closed form does not apply here (it needs a Chinchilla-form law, training FLOPs "
+                "exactly k·N·D, every variable fixed, no serving, no repetition and an optimum inside the bounds)"
+            )
+    obj = Objective(p, s.mode, s.lb, s.ub, s.target)
+    found = optimize(obj)
+    if found is None:
+        raise_infeasible(s)
+    z, kint, f, combos = found
+    N, variables = obj.decode(z[None, :], kint[None, :])
+    D = float(obj.data(z[None, :], kint[None, :], N, variables)[0])
+    free_values = {v.name: float(kint[j]) for j, v in enumerate(p.ints)}
+    free_values.update({v.name: float(variables[v.name][0]) for v in p.reals})
+    diag = {"evaluations": p.evaluations, "integer_settings_polished": combos}
+    planned = assemble(s, float(N[0]), D, free_values, "general", diag)
+    if s.mode == "target" and planned.total_flops > s.ub * (1 + 1e-9):
+        raise InfeasibleError(
+            f"the cheapest allocation reaching loss {s.target:.6g} costs {planned.total_flops:.4g} FLOPs, "
+            f"above the budget upper limit {s.ub:.4g} by {planned.total_flops - s.ub:.4g} "
+            f"(×{planned.total_flops / s.ub:.3g})"
+        )
+    return planned
+
+
+def _check_target(s: PlanRequest):
+    if s.mode != "target":
+        return
+    E = s.problem.params.get("E")
+    if E is not None and s.target <= E:
+        raise InfeasibleError(
+            f"target loss {s.target:.6g} is at or below the law's irreducible loss E={float(E):.6g} "
+            f"(by {float(E) - s.target:.4g}); no allocation reaches it"
+        )
