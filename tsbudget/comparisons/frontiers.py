@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tsbudget.comparisons.systems import System
@@ -28,22 +26,20 @@ _NODES = 33  # budgets the general optimizer solves for that grid (the rest by c
 
 
 def chinchilla_params(law, params: dict, variables: dict):
-    """Parameter arrays of the equivalent ``E + A/N^α + B/D^β`` at fixed variables, or None."""
-    from tsbudget.planning.closed_form import CHINCHILLA_PARAMETERS, is_chinchilla_form
+    """Parameter arrays of the equivalent ``E + A/N^α + B/D^β`` at fixed variables, or None.
 
-    if is_chinchilla_form(law):
-        return {k: params[k] for k in CHINCHILLA_PARAMETERS}
-    if getattr(law, "name", "") == "extended" and hasattr(law, "references"):
-        missing = [v for v in law.variables if v not in variables]
-        if missing:
-            raise InputError(f"law 'extended' needs a value for variable {missing[0]!r}; pass variables={{...}}")
-        A, B = np.asarray(params["A"], float), np.asarray(params["B"], float)
-        for v, ref in zip(law.variables, law.references):
-            lr = math.log(float(variables[v]) / ref)
-            A = A * np.exp(-params["alpha"] * params[f"gamma_{v}"] * lr)
-            B = B * np.exp(-params["beta"] * params[f"eta_{v}"] * lr)
-        return {"E": params["E"], "A": A, "B": B, "alpha": params["alpha"], "beta": params["beta"]}
-    return None
+    A law with a closed form whose inputs beyond ``N`` and ``D`` are variables (not unique
+    data ``U``) is that form once its variables are held fixed: :meth:`~tsbudget.law.Law.params_at`
+    gives its parameters there (for the extended law ``A' = A·r^(−αγ)``, ``B' = B·r^(−βη)``;
+    a law without variables returns ``params`` as they are).
+    """
+    from tsbudget.planning.closed_form import CHINCHILLA_PARAMETERS
+
+    if not (law.has_closed_form and "U" not in law.required_inputs
+            and set(CHINCHILLA_PARAMETERS) <= set(law.values)):
+        return None
+    fixed = law.params_at(params, **variables)
+    return {k: fixed[k] for k in CHINCHILLA_PARAMETERS}
 
 
 def _variables_for(spec) -> dict:

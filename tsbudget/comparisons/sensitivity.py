@@ -144,7 +144,7 @@ def _flops(runs: pl.DataFrame, cols: Mapping[str, str], k: float) -> np.ndarray:
 
 def _apply(variant: Variant, runs: pl.DataFrame, cols: dict, k: float) -> tuple[pl.DataFrame, dict]:
     """The runs and column mapping of a variant."""
-    from tsbudget.fitting.approach2 import auto_budget_groups
+    from tsbudget.fitting.budgets import auto_budget_groups
 
     cols = dict(cols)
     if variant.round_loss is not None:
@@ -185,11 +185,11 @@ def _summary(result, target: float, k: float) -> dict:
         # other cost models, units or variables: the planner, with the fit's own cost
         # model and unit (variables at their defaults)
         from tsbudget.errors import TsbudgetError
-        from tsbudget.fitting.runs import fit_plugins as _plugins
+        from tsbudget.fitting.runs import fit_plugins
         from tsbudget.planning.plan import plan as _plan
 
         try:
-            p = _plan(target, law=result, cost_model=_plugins(result.options)[0], unit=None)
+            p = _plan(target, law=result, cost_model=fit_plugins(result.options)[0], unit=None)
         except TsbudgetError:
             return row
         row.update(N_opt=float(p.N), D_opt=float(p.D), tokens_per_param=float(p.D) / float(p.N),

@@ -183,7 +183,7 @@ def resampling_units(label, df: pl.DataFrame, result, on: str | None) -> Resampl
         raise SchemaError(f"system {label!r}: pair_on column {on!r} is empty in run {row}")
     values = col.to_numpy()
     if on == "flops":  # nearby budgets form one group, as in tsbudget.uncertainty.bootstrap's cluster="flops"
-        from tsbudget.fitting.approach2 import auto_budget_groups
+        from tsbudget.fitting.budgets import auto_budget_groups
 
         values = auto_budget_groups(values.astype(float))
     uniq, inverse, sizes = np.unique(values, return_inverse=True, return_counts=True)
