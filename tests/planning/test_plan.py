@@ -10,7 +10,8 @@ import xarray as xr
 
 from tsbudget.planning.closed_form import closed_form_budget, closed_form_target
 from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.planning.plan import Plan, plan
+from tsbudget.planning.plan import plan
+from tsbudget.planning.result import Plan
 from tsbudget.laws.presets import get_preset
 from tsbudget.registry import laws
 from tsbudget.planning.serving import Serving

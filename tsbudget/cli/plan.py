@@ -71,7 +71,7 @@ def planning_kwargs(o: dict) -> dict:
         raise InputError("--serve-set and --serve-utilization need --serve POSITIONS")
     n_bounds = None
     if o["n_min"] is not None or o["n_max"] is not None:
-        from tsbudget.planning.plan import DEFAULT_N_BOUNDS
+        from tsbudget.planning.request import DEFAULT_N_BOUNDS
 
         n_bounds = (o["n_min"] or DEFAULT_N_BOUNDS[0], o["n_max"] or DEFAULT_N_BOUNDS[1])
     d_bounds = None

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from tsbudget.planning.draws import plan_draws, with_draw_intervals
-from tsbudget.planning.request import DEFAULT_N_BOUNDS, PlanRequest, resolve_law
+from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 from tsbudget.planning.solve import solve
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 
-__all__ = ["DEFAULT_N_BOUNDS", "Plan", "plan", "resolve_law"]
+__all__ = ["plan"]
 
 
 def plan(

@@ -224,7 +224,7 @@ def sweep(
     """
     from tsbudget.planning.frontier import frontier, parse_budgets
     from tsbudget.hardware import get_hardware
-    from tsbudget.planning.plan import resolve_law
+    from tsbudget.planning.request import resolve_law
     from tsbudget.registry import costmodels, units
 
     law_obj, fit_draws, label, options = resolve_law(law)
