@@ -13,9 +13,21 @@ from tsbudget.laws.chinchilla import chinchilla_parameters
 from tsbudget.laws.logsumexp import float_params, logsumexp, logsumexp_and_softmax
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D, MUENNIGHOFF_R_N, effective_data
 
-__all__ = ["DataConstrained"]
+__all__ = ["DataConstrained", "MUENNIGHOFF_C4"]
 
 _NAMES = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
+# The C4 fit of Muennighoff et al. 2023 (eq. 17, App. A) at the precision of the repository
+# huggingface/datablations (README, "Parametric Fit": a, b, e are logs; α = β): eq. 17
+# prints it as 521/N'^0.35 + 1488/D'^0.35 + 1.87. The law's defaults and the preset.
+MUENNIGHOFF_C4 = {
+    "E": math.exp(0.6254804),
+    "A": math.exp(6.255414),
+    "B": math.exp(7.3049974),
+    "alpha": 0.3526596,
+    "beta": 0.3526596,
+    "R_D_star": MUENNIGHOFF_R_D,
+    "R_N_star": MUENNIGHOFF_R_N,
+}
 # Smallest decay constant used: keeps exp(fit coordinate) underflow from reaching 0.
 _TINY = 1e-300
 
@@ -53,13 +65,13 @@ class DataConstrained(Law):
     )
     inputs: ClassVar[tuple[str, ...]] = ("N", "D", "U")
 
-    E: float = value_field(math.exp(0.6254804))
-    A: float = value_field(math.exp(6.255414))
-    B: float = value_field(math.exp(7.3049974))
-    alpha: float = value_field(0.3526596)
-    beta: float = value_field(0.3526596)
-    R_D_star: float = value_field(MUENNIGHOFF_R_D)
-    R_N_star: float = value_field(MUENNIGHOFF_R_N)
+    E: float = value_field(MUENNIGHOFF_C4["E"])
+    A: float = value_field(MUENNIGHOFF_C4["A"])
+    B: float = value_field(MUENNIGHOFF_C4["B"])
+    alpha: float = value_field(MUENNIGHOFF_C4["alpha"])
+    beta: float = value_field(MUENNIGHOFF_C4["beta"])
+    R_D_star: float = value_field(MUENNIGHOFF_C4["R_D_star"])
+    R_N_star: float = value_field(MUENNIGHOFF_C4["R_N_star"])
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:

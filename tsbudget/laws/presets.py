@@ -1,18 +1,19 @@
 """Published law fits, so the planner works with no user data.
 
 ``get_preset("epoch2024")`` returns a :class:`~tsbudget.law.Law` instance. Laws are
-looked up through the registry (no plugin module is imported until a preset is used).
+looked up through the registry when a preset is built.
 """
 
 from __future__ import annotations
 
-import math
 from types import MappingProxyType
 
 import attrs
 
 from tsbudget.errors import PluginNotFoundError
 from tsbudget.law import Law
+from tsbudget.laws.chinchilla import HOFFMANN_A, HOFFMANN_ALPHA, HOFFMANN_B, HOFFMANN_BETA, HOFFMANN_E
+from tsbudget.laws.data_constrained import MUENNIGHOFF_C4
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
 
@@ -41,16 +42,8 @@ _PRESETS = (
     Preset(
         "chinchilla2022",
         "chinchilla",
-        # The TeX-source precision of eq. 10 recovered by Besiroglu et al. 2024 (their
-        # repository's true_params are the logs a, b, e and α, β); the paper prints
-        # E 1.69, A 406.4, B 410.7, α 0.34, β 0.28.
-        {
-            "E": math.exp(0.5267228),
-            "A": math.exp(6.0073404),
-            "B": math.exp(6.0179186),
-            "alpha": 0.33917084,
-            "beta": 0.2849083,
-        },
+        # The TeX-source precision of eq. 10 recovered by Besiroglu et al. 2024 (see HOFFMANN_E).
+        {"E": HOFFMANN_E, "A": HOFFMANN_A, "B": HOFFMANN_B, "alpha": HOFFMANN_ALPHA, "beta": HOFFMANN_BETA},
         "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, eq. 10 (approach 3)",
         "unrounded values as used by Besiroglu et al. 2024",
     ),
@@ -63,17 +56,8 @@ _PRESETS = (
     Preset(
         "muennighoff2023",
         "data_constrained",
-        # The C4 fit of the repository huggingface/datablations (README, parametric fit):
-        # a, b, e are logs; α = β (eq. 17 writes it as 521/N'^0.35 + 1488/D'^0.35 + 1.87).
-        {
-            "E": math.exp(0.6254804),
-            "A": math.exp(6.255414),
-            "B": math.exp(7.3049974),
-            "alpha": 0.3526596,
-            "beta": 0.3526596,
-            "R_D_star": 15.387756,
-            "R_N_star": 5.309743,
-        },
+        # The C4 fit at the precision of the repository huggingface/datablations.
+        MUENNIGHOFF_C4,
         "Muennighoff et al. 2023, Scaling Data-Constrained Language Models, eq. 17 and App. A (C4)",
     ),
     Preset(
