@@ -28,7 +28,7 @@ def pyplot():
 
 
 def _budget_groups(flops: np.ndarray) -> np.ndarray:
-    from tsbudget.fitting.approach2 import auto_budget_groups
+    from tsbudget.fitting.budgets import auto_budget_groups
 
     return auto_budget_groups(flops)
 

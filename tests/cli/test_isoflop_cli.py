@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsbudget.cli.main import cli, main
-from tsbudget.fitting.approach2 import IsoflopResult
+from tsbudget.fitting.isoflop_result import IsoflopResult
 
 COLS = ["--n-col", "Model Size", "--flops-col", "Training FLOP", "--loss-col", "loss"]
 

@@ -37,7 +37,7 @@ def test_pair_on_flops_groups_nearby_budgets_like_bootstrap():
 
     from tsbudget.comparisons.systems import resampling_units as _units
     from tsbudget.datasets.chinchilla import load_chinchilla_runs
-    from tsbudget.fitting.approach2 import auto_budget_groups
+    from tsbudget.fitting.budgets import auto_budget_groups
 
     df = load_chinchilla_runs().with_row_index("run").with_columns(pl.col("run").cast(pl.Int64))
     with warnings.catch_warnings():

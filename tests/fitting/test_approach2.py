@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from tsbudget.errors import FitError, InputError, SchemaError
-from tsbudget.fitting.approach2 import group_budgets, isoflop_profiles, profile_minimum
+from tsbudget.fitting.approach2 import isoflop_profiles, profile_minimum
+from tsbudget.fitting.budgets import group_budgets
 
 DATA = Path(__file__).parents[1] / "data" / "isoflops_epochai_chinchilla.csv"
 COLS = {"N": "params", "D": "tokens", "flops": "budget"}
@@ -148,7 +149,7 @@ def test_budget_from_n_and_d_when_no_flops_column(chinchilla):
 
 
 def test_auto_grouping_is_the_default_and_finds_noisy_budgets():
-    from tsbudget.fitting.approach2 import auto_budget_groups
+    from tsbudget.fitting.budgets import auto_budget_groups
 
     runs = synthetic(budgets=tuple(np.geomspace(1e18, 1e22, 13)), n=5)  # 13 budgets > 12 exact values
     noise = np.random.default_rng(1).uniform(0.97, 1.03, runs.height)
@@ -182,7 +183,7 @@ def test_too_few_budgets_message_counts_statuses():
 
 
 def test_save_load_round_trip_is_exact(chinchilla, tmp_path):
-    from tsbudget.fitting.approach2 import IsoflopResult
+    from tsbudget.fitting.isoflop_result import IsoflopResult
 
     # a no_minimum budget (nulls in the table) and an outside one, plus bootstrap draws
     runs = synthetic().with_columns(
@@ -208,7 +209,7 @@ def test_save_load_round_trip_is_exact(chinchilla, tmp_path):
 
 
 def test_load_rejects_other_files(tmp_path):
-    from tsbudget.fitting.approach2 import IsoflopResult
+    from tsbudget.fitting.isoflop_result import IsoflopResult
 
     p = tmp_path / "x.json"
     p.write_text('{"law": "chinchilla"}')

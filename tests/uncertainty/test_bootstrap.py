@@ -133,7 +133,7 @@ def test_cluster_by_flops_groups_nearby_budgets(golden):
     # runs): grouping by exact value would resample single runs, a plain bootstrap under
     # another name. auto_budget_groups puts them in at most 12 budget groups (8 or 11,
     # depending on its method; the figure has Hoffmann et al.'s nine IsoFLOP budgets).
-    from tsbudget.fitting.approach2 import auto_budget_groups
+    from tsbudget.fitting.budgets import auto_budget_groups
 
     flops = golden.runs["flops"].to_numpy()
     assert np.unique(flops).size == golden.runs.height == 240

@@ -1,4 +1,5 @@
-"""Fitting scaling laws to runs: the objective, the multistart fit and its result, Approach 2."""
+"""Fitting scaling laws to runs: the runs table, the objective, the multistart fit and its result,
+Approach 2 (budget groups, IsoFLOP profiles and their result)."""
 
 from tsbudget.lazy import attach
 
@@ -6,11 +7,12 @@ from tsbudget.lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "IsoflopResult": ".approach2",
-        "auto_budget_groups": ".approach2",
-        "group_budgets": ".approach2",
         "isoflop_profiles": ".approach2",
         "profile_minimum": ".approach2",
+        "auto_budget_groups": ".budgets",
+        "auto_budget_grouping": ".budgets",
+        "group_budgets": ".budgets",
+        "IsoflopResult": ".isoflop_result",
         "fit_objective": ".fit",
         "refit": ".fit",
         "stationarity_tolerance": ".fit",

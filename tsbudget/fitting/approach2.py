@@ -10,165 +10,18 @@ and b = 0.51 for this approach. Bootstrap intervals resample runs within each bu
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-import attrs
 import numpy as np
 import polars as pl
 import xarray as xr
 
 from tsbudget.errors import FitError, InputError, SchemaError
+from tsbudget.fitting.budgets import auto_budget_grouping, group_budgets
+from tsbudget.fitting.isoflop_result import STATUS_FEW, STATUS_NO_MIN, STATUS_OK, STATUS_OUTSIDE, IsoflopResult
 from tsbudget.tables import check_positive
 
-__all__ = ["IsoflopResult", "auto_budget_groups", "group_budgets", "isoflop_profiles", "profile_minimum"]
-
-_STATUS_OK = "ok"
-_STATUS_OUTSIDE = "outside"  # minimum lies outside the sampled N range (extrapolated)
-_STATUS_NO_MIN = "no_minimum"  # the fitted curve has no interior minimum (concave, monotone)
-_STATUS_FEW = "too_few"  # fewer distinct N than coefficients
-_TABLE_DTYPES = {"Float64": pl.Float64, "Int64": pl.Int64, "String": pl.String, "Boolean": pl.Boolean}
-
-
-def group_budgets(flops, tolerance: float | None = 0.0, budgets: Sequence[float] | None = None) -> np.ndarray:
-    """The budget group of each run, as the group's budget value.
-
-    - ``budgets`` given (nominal budgets such as 6e18, 1e19, ...): each run goes to the
-      nearest nominal budget in log space; a run farther than ``tolerance`` (relative,
-      e.g. 0.25 for ±25%) from every nominal budget raises, naming its row. With
-      ``tolerance=None`` every run goes to its nearest budget, except runs beyond the
-      smallest or largest budget by more than half the log gap to its neighbour.
-    - otherwise runs whose FLOPs agree within ``tolerance`` (relative, measured from the
-      smallest run of the group) share a group, labelled by the group's geometric mean;
-      ``tolerance=0`` groups exactly equal values (already nominal budgets);
-      ``tolerance=None`` is :func:`auto_budget_groups`.
-    """
-    c = np.asarray(flops, dtype=float)
-    if c.ndim != 1:
-        raise InputError(f"flops must be one-dimensional, got shape {c.shape}")
-    if c.size == 0:
-        raise InputError("flops is empty: there are no runs to group")
-    bad = np.flatnonzero(~np.isfinite(c) | (c <= 0))
-    if bad.size:
-        raise SchemaError(f"flops must be finite and > 0; row {int(bad[0])} has {float(c[bad[0]])!r}")
-    if tolerance is not None and (not math.isfinite(tolerance) or tolerance < 0):
-        raise InputError(f"tolerance must be >= 0, got {float(tolerance)!r}")
-    logc = np.log(c)
-    if budgets is not None:
-        nominal = np.asarray(budgets, dtype=float).ravel()
-        if nominal.size == 0 or np.any(~np.isfinite(nominal) | (nominal <= 0)):
-            raise InputError(f"budgets must be finite and > 0, got {list(np.atleast_1d(budgets))!r}")
-        lognom = np.log(nominal)
-        dist = np.abs(logc[:, None] - lognom[None, :])
-        nearest = dist.argmin(axis=1)
-        gap = dist[np.arange(c.size), nearest]
-        if tolerance is not None:
-            far = np.flatnonzero(gap > math.log1p(tolerance) + 1e-12)
-            why = f"within tolerance {tolerance:g} of"
-        else:
-            ordered = np.sort(lognom)
-            lo_half = (ordered[1] - ordered[0]) / 2 if ordered.size > 1 else np.inf
-            hi_half = (ordered[-1] - ordered[-2]) / 2 if ordered.size > 1 else np.inf
-            far = np.flatnonzero((logc < ordered[0] - lo_half - 1e-12) | (logc > ordered[-1] + hi_half + 1e-12))
-            why = "within half a budget step of"
-        if far.size:
-            r = int(far[0])
-            more = f" ({far.size} runs are)" if far.size > 1 else ""
-            raise SchemaError(
-                f"flops {c[r]:.4g} in row {r} is not {why} any budget {[float(f'{x:.6g}') for x in nominal]}{more}; "
-                f"add that budget or widen the tolerance"
-            )
-        return nominal[nearest]
-    if tolerance is None:
-        return auto_budget_groups(c)
-    if tolerance == 0:
-        return c.copy()
-    order = np.argsort(logc, kind="stable")
-    labels = np.empty(c.size, dtype=int)
-    group, anchor = 0, logc[order[0]]
-    width = math.log1p(tolerance) + 1e-12
-    for i in order:
-        if logc[i] - anchor > width:
-            group, anchor = group + 1, logc[i]
-        labels[i] = group
-    means = np.exp(np.bincount(labels, weights=logc) / np.bincount(labels))
-    return means[labels]
-
-
-# Bandwidths tried by auto_budget_groups, as relative FLOPs spreads (±5%, ±10%, ... ×5).
-_AUTO_SPREADS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-
-
-def _log_flops_modes(logc: np.ndarray, h: float, min_mass: float) -> np.ndarray:
-    """Modes of a Gaussian kernel density of ``logc`` (bandwidth ``h``) that hold at least
-    ``min_mass`` runs' worth of kernel weight at their peak, sorted.
-
-    Peaks are found on a grid of step h/8, then refined by mean shift (the weighted mean
-    of the runs with Gaussian weights around the peak, iterated to its fixed point)."""
-    step = h / 8
-    grid = np.arange(logc.min() - h, logc.max() + h + step, step)
-    dens = np.zeros(grid.size)
-    for chunk in np.array_split(np.arange(logc.size), max(1, logc.size // 2048)):
-        dens += np.exp(-0.5 * ((grid[:, None] - logc[None, chunk]) / h) ** 2).sum(axis=1)
-    pad = np.concatenate(([-np.inf], dens, [-np.inf]))
-    m = grid[(pad[1:-1] > pad[:-2]) & (pad[1:-1] >= pad[2:])]
-    for _ in range(200):
-        w = np.exp(-0.5 * ((m[:, None] - logc[None, :]) / h) ** 2)
-        new = (w @ logc) / w.sum(axis=1)
-        done = np.max(np.abs(new - m)) < 1e-12
-        m = new
-        if done:
-            break
-    mass = np.exp(-0.5 * ((m[:, None] - logc[None, :]) / h) ** 2).sum(axis=1)
-    m = np.sort(m[mass >= min_mass])
-    if m.size > 1:  # peaks that converged to the same mode
-        m = m[np.concatenate(([True], np.diff(m) > h / 100))]
-    return m
-
-
-def _auto_groups(flops, max_groups: int = 12, min_runs: int = 3) -> tuple[np.ndarray, str]:
-    """:func:`auto_budget_groups` plus a one-line description of the grouping used."""
-    c = np.asarray(flops, dtype=float)
-    distinct = np.unique(c)
-    if distinct.size <= max_groups:
-        return group_budgets(c), f"exact FLOPs values ({distinct.size} budgets)"
-    logc = np.log(c)
-    for spread in _AUTO_SPREADS:
-        modes = _log_flops_modes(logc, math.log1p(spread), min_runs)
-        if 1 <= modes.size <= max_groups:
-            nearest = np.abs(logc[:, None] - modes[None, :]).argmin(axis=1)
-            return np.exp(modes)[nearest], (
-                f"automatic: {modes.size} modes of log FLOPs (kernel bandwidth ±{spread:.0%}, "
-                f">= {min_runs} runs each), each run at its nearest mode"
-            )
-    # no bandwidth gives a few well-filled modes (runs spread evenly): fixed-width groups
-    for tol in (0.25, 0.5, 1.0, 2.0, 4.0):
-        g = group_budgets(c, tolerance=tol)
-        if np.unique(g).size <= max_groups:
-            break
-    return g, f"automatic: groups within tolerance {tol:g} ({np.unique(g).size} budgets)"
-
-
-def auto_budget_groups(flops, max_groups: int = 12, min_runs: int = 3) -> np.ndarray:
-    """Budget groups for runs whose FLOPs may be noisy, as each run's budget value.
-
-    At most ``max_groups`` distinct values: the exact values (already nominal budgets).
-    Otherwise the budgets are the modes of the runs' log FLOPs: a Gaussian kernel density
-    with the smallest bandwidth among ±5%, ±10%, ±25%, ±50%, ×2, ×3, ×5 that has between 1
-    and ``max_groups`` modes holding at least ``min_runs`` runs each (a profile needs 3
-    runs), and every run goes to its nearest mode, labelled by the mode. Runs of an
-    IsoFLOP sweep cluster at their budgets (exactly, or within rounding of N and D, or
-    within the scatter of a digitised figure), so modes recover the nominal budgets even
-    when off-budget runs fill the gaps between them; fixed-width groups would merge
-    budgets (or split them) as soon as the gaps fill. On the Chinchilla Fig. 4
-    digitisation the modes sit at 5.5e18, 9.4e18, 2.8e19, ..., 2.9e21, the nine budgets of
-    Hoffmann et al. 2022 §3.2 (6e18 ... 3e21, read off the figure slightly low), plus two
-    smaller clusters. When no bandwidth gives such modes, fixed-width groups (tolerance
-    0.25 ... 4, the first with at most ``max_groups`` groups).
-    """
-    return _auto_groups(flops, max_groups, min_runs)[0]
+__all__ = ["isoflop_profiles", "profile_minimum"]
 
 
 def _poly_design(u: np.ndarray, degree: int) -> np.ndarray:
@@ -260,161 +113,6 @@ def _runs_table(runs: pl.DataFrame, columns: Mapping[str, str] | None, k: float)
     return out
 
 
-@attrs.frozen(repr=False)
-class IsoflopResult:
-    """Approach 2 result: per-budget profile minima and the power laws across budgets.
-
-    ``table`` has one row per budget (budget, n_runs, N_min, N_max, N_opt, D_opt,
-    loss_opt, tokens_per_param, status, used). ``a``/``b`` are the exponents of
-    ``N_opt ∝ C^a`` and ``D_opt ∝ C^b``; ``log_G_N``/``log_G_D`` their log prefactors.
-    With a bootstrap, ``draws`` holds a, b (dim ``draw``) and ``interval`` maps each to
-    ``(se, lower, upper)``.
-    """
-
-    table: pl.DataFrame
-    a: float
-    b: float
-    log_G_N: float
-    log_G_D: float
-    n_budgets_used: int
-    options: dict
-    draws: xr.Dataset | None = None
-    n_failed: int = 0
-    # the runs as used (N, flops, loss, budget) and each budget's curve: budget ->
-    # (center, coefficients) of loss = Σ c_p·(log N − center)^p; for plots
-    runs: pl.DataFrame | None = attrs.field(default=None, eq=False)
-    profiles: dict = attrs.field(factory=dict, eq=False)
-
-    def n_opt(self, flops) -> np.ndarray:
-        """``N_opt(C) = G_N·C^a`` from the fitted power law."""
-        return np.exp(self.log_G_N + self.a * np.log(np.asarray(flops, dtype=float)))
-
-    def d_opt(self, flops) -> np.ndarray:
-        """``D_opt(C) = G_D·C^b`` from the fitted power law."""
-        return np.exp(self.log_G_D + self.b * np.log(np.asarray(flops, dtype=float)))
-
-    def intervals(self, level: float | None = None) -> pl.DataFrame:
-        """name, estimate, se, lower, upper for a and b (percentile intervals of the draws)."""
-        level = self.options["level"] if level is None else level
-        rows = []
-        for name in ("a", "b"):
-            est = getattr(self, name)
-            if self.draws is None:
-                rows.append((name, est, None, None, None))
-                continue
-            v = self.draws[name].values
-            v = v[np.isfinite(v)]
-            if v.size < 2:
-                rows.append((name, est, None, None, None))
-                continue
-            lo, hi = np.quantile(v, [(1 - level) / 2, (1 + level) / 2])
-            rows.append((name, est, float(v.std(ddof=1)), float(lo), float(hi)))
-        return pl.DataFrame(rows, schema=["name", "estimate", "se", "lower", "upper"], orient="row")
-
-    def to_dict(self, runs: bool = True) -> dict:
-        """Plain dict (JSON-able but for NaN): the estimates, options, the per-budget table
-        (``budgets``, records, with ``table_schema``), ``n_failed`` and, after a bootstrap,
-        ``intervals`` and ``n_draws``; with ``runs`` also the runs as used and each budget's
-        profile curve, so :meth:`from_dict` rebuilds the result exactly (draws aside)."""
-        out = {
-            "method": "isoflop_profiles",
-            "a": self.a,
-            "b": self.b,
-            "log_G_N": self.log_G_N,
-            "log_G_D": self.log_G_D,
-            "n_budgets_used": self.n_budgets_used,
-            "options": self.options,
-            "budgets": self.table.to_dicts(),
-            "table_schema": {c: str(t) for c, t in self.table.schema.items()},
-            "n_failed": self.n_failed,
-        }
-        if self.draws is not None:
-            out["intervals"] = {r["name"]: r for r in self.intervals().to_dicts()}
-            out["n_draws"] = int(self.draws.sizes["draw"])
-        if runs:
-            out["runs"] = None if self.runs is None else {c: self.runs[c].to_list() for c in self.runs.columns}
-            out["profiles"] = [[b, center, list(coef)] for b, (center, coef) in self.profiles.items()]
-        return out
-
-    def to_json(self, **kwargs) -> str:
-        """JSON text of :meth:`to_dict`; floats are written by ``repr`` so they read back exactly."""
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def save(self, path) -> Path:
-        """Write JSON to ``path``; bootstrap draws go to netCDF beside it (``<stem>.draws.nc``,
-        see :func:`tsbudget.io.save_dataset`), named in the JSON. No pickle."""
-        from tsbudget.io import save_dataset
-
-        path = Path(path)
-        d = self.to_dict()
-        if self.draws is not None:
-            nc = path.with_name(path.stem + ".draws.nc")
-            save_dataset(self.draws, nc)
-            d["draws_file"] = nc.name
-        path.write_text(json.dumps(d, indent=1))
-        return path
-
-    @classmethod
-    def from_dict(cls, d: Mapping, draws=None) -> IsoflopResult:
-        """The result :meth:`to_dict` described (``draws`` passed separately)."""
-        try:
-            schema = {c: _TABLE_DTYPES[t] for c, t in d["table_schema"].items()}
-            table = pl.DataFrame(d["budgets"], schema=schema, orient="row") if d["budgets"] else pl.DataFrame(
-                schema=schema)
-            runs = d.get("runs")
-            return cls(
-                table=table,
-                a=float(d["a"]),
-                b=float(d["b"]),
-                log_G_N=float(d["log_G_N"]),
-                log_G_D=float(d["log_G_D"]),
-                n_budgets_used=int(d["n_budgets_used"]),
-                options=dict(d["options"]),
-                draws=draws,
-                n_failed=int(d.get("n_failed", 0)),
-                runs=None if runs is None else pl.DataFrame({c: pl.Series(c, v, dtype=pl.Float64)
-                                                             for c, v in runs.items()}),
-                profiles={float(b): (float(center), [float(x) for x in coef])
-                          for b, center, coef in d.get("profiles") or ()},
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"not an IsoflopResult dict: {type(exc).__name__}: {exc}") from None
-
-    @classmethod
-    def load(cls, path) -> IsoflopResult:
-        """Read a result written by :meth:`save` (and its draws, if any)."""
-        from tsbudget.io import load_dataset
-
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read an IsoFLOP result from {str(path)!r}: {exc}") from None
-        if not isinstance(d, dict) or d.get("method") != "isoflop_profiles":
-            raise InputError(f"{str(path)!r} does not hold an IsoFLOP result (method 'isoflop_profiles')")
-        draws = load_dataset(path.with_name(d["draws_file"])) if d.get("draws_file") else None
-        return cls.from_dict(d, draws)
-
-    def __repr__(self) -> str:
-        flagged = self.table.filter(pl.col("status") != _STATUS_OK)
-        lines = [
-            (f"IsoflopResult(Approach 2, degree {self.options['degree']}): "
-             f"{self.n_budgets_used} of {self.table.height} budgets used"),
-            f"  budgets: {self.options.get('grouping', 'as given')}",
-            f"  N_opt ∝ C^{self.a:.4f}   D_opt ∝ C^{self.b:.4f}",
-        ]
-        if self.draws is not None:
-            for r in self.intervals().to_dicts():
-                if r["se"] is not None:
-                    lines.append(
-                        f"  {r['name']}: se {r['se']:.4f}, {self.options['level']:.0%} interval "
-                        f"[{r['lower']:.4f}, {r['upper']:.4f}]"
-                    )
-            lines.append(f"  bootstrap: {self.draws.sizes['draw']} draws, {self.n_failed} failed")
-        for r in flagged.to_dicts():
-            lines.append(f"  budget {r['budget']:.3g}: {r['status']}")
-        return "\n".join(lines)
-
 
 def _too_few_budgets_message(levels, status, use, grouping, include_outside, min_runs, shown: int = 4) -> str:
     """One line: how many budgets had each status, the first few budgets, and what to try."""
@@ -423,11 +121,11 @@ def _too_few_budgets_message(levels, status, use, grouping, include_outside, min
     first = ", ".join(f"{c:.4g} {s}" for c, s in list(zip(levels.tolist(), st))[:shown])
     more = ", ..." if len(st) > shown else ""
     hints = []
-    if _STATUS_FEW in st:
-        hints.append(f"{_STATUS_FEW}: fewer than {min_runs} runs or distinct N; group runs into fewer budgets "
+    if STATUS_FEW in st:
+        hints.append(f"{STATUS_FEW}: fewer than {min_runs} runs or distinct N; group runs into fewer budgets "
                      f"(tolerance, or nominal budgets)")
-    if _STATUS_OUTSIDE in st and not include_outside:
-        hints.append(f"{_STATUS_OUTSIDE}: the minimum lies outside the sampled N (include_outside uses them)")
+    if STATUS_OUTSIDE in st and not include_outside:
+        hints.append(f"{STATUS_OUTSIDE}: the minimum lies outside the sampled N (include_outside uses them)")
     return (
         f"Approach 2 needs at least 2 budgets with an interior profile minimum; got {int(np.sum(use))} of "
         f"{len(st)} budgets ({grouping}): {counts} (first: {first}{more})"
@@ -477,7 +175,7 @@ def isoflop_profiles(
     if d_opt == "runs" and "D" not in data:
         data["D"] = data["flops"] / (k * data["N"])
     if tolerance is None and budgets is None:
-        group, grouping = _auto_groups(data["flops"])
+        group, grouping = auto_budget_grouping(data["flops"])
     else:
         group = group_budgets(data["flops"], tolerance, budgets)
         grouping = (f"nominal budgets, {'nearest' if tolerance is None else f'within tolerance {tolerance:g}'}"
@@ -496,7 +194,7 @@ def isoflop_profiles(
         n_opt = np.full((m, levels.size), np.nan)
         d_fit = np.full((m, levels.size), np.nan)
         loss_opt = np.full((m, levels.size), np.nan)
-        status = np.full((m, levels.size), _STATUS_FEW, dtype=object)
+        status = np.full((m, levels.size), STATUS_FEW, dtype=object)
         curves = {}
         for j, idx in enumerate(index_sets):
             if len(members[j]) < min_runs:
@@ -508,8 +206,8 @@ def isoflop_profiles(
             u, val = profile_minimum(coef)
             lo, hi = x.min(axis=1) - center, x.max(axis=1) - center
             inside = (u >= lo) & (u <= hi)
-            status[:, j] = np.where(~ok, _STATUS_FEW, np.where(np.isnan(u), _STATUS_NO_MIN,
-                                    np.where(inside, _STATUS_OK, _STATUS_OUTSIDE)))
+            status[:, j] = np.where(~ok, STATUS_FEW, np.where(np.isnan(u), STATUS_NO_MIN,
+                                    np.where(inside, STATUS_OK, STATUS_OUTSIDE)))
             n_opt[:, j] = np.exp(u + center)
             loss_opt[:, j] = val
             if xD is not None:
@@ -521,9 +219,9 @@ def isoflop_profiles(
         return n_opt, d_fit, loss_opt, status, curves
 
     def laws(n_opt, d_fit, status):
-        use = status == _STATUS_OK
+        use = status == STATUS_OK
         if include_outside:
-            use |= status == _STATUS_OUTSIDE
+            use |= status == STATUS_OUTSIDE
         d = levels / (k * n_opt) if d_opt == "budget" else d_fit
         use = use & np.isfinite(np.log(d)) & np.isfinite(np.log(n_opt))
         logc = np.log(levels)
@@ -539,7 +237,7 @@ def isoflop_profiles(
         raise FitError(_too_few_budgets_message(levels, status[0], use[0], grouping, include_outside, min_runs))
 
     def col(v, st):  # null, not NaN, where the profile has no minimum
-        return [float(x) if s in (_STATUS_OK, _STATUS_OUTSIDE) and np.isfinite(x) else None for x, s in zip(v, st)]
+        return [float(x) if s in (STATUS_OK, STATUS_OUTSIDE) and np.isfinite(x) else None for x, s in zip(v, st)]
 
     st = status[0].tolist()
     table = pl.DataFrame(

@@ -169,7 +169,7 @@ def _cluster_labels(result, cluster):
     """One cluster label per fitted run, or None for a plain bootstrap.
 
     ``cluster="flops"`` groups runs into IsoFLOP budgets with
-    :func:`tsbudget.fitting.approach2.auto_budget_groups` (the exact values when there are
+    :func:`tsbudget.fitting.budgets.auto_budget_groups` (the exact values when there are
     at most 12, else at most 12 groups of nearby budgets), the grouping ``tsbudget
     isoflop`` and :mod:`tsbudget.comparisons.sensitivity` use: measured or digitised FLOPs are rarely
     exactly equal (the Chinchilla Fig. 4 runs have 245 distinct values, which would make
@@ -182,7 +182,7 @@ def _cluster_labels(result, cluster):
         if cluster not in runs.columns:
             raise SchemaError(f"cluster column {cluster!r} is not in the fitted runs; columns are {runs.columns}")
         if cluster == "flops":
-            from tsbudget.fitting.approach2 import auto_budget_groups
+            from tsbudget.fitting.budgets import auto_budget_groups
 
             return auto_budget_groups(runs["flops"].to_numpy())
         return runs[cluster].to_numpy()
@@ -220,7 +220,7 @@ def _cluster_attrs(result, cluster) -> dict:
         return {}
     out = {"n_clusters": int(result.runs.height if labels is None else np.unique(labels).size)}
     if isinstance(cluster, str) and cluster == "flops":
-        out["cluster_grouping"] = ("FLOPs grouped by tsbudget.fitting.approach2.auto_budget_groups (the exact values "
+        out["cluster_grouping"] = ("FLOPs grouped by tsbudget.fitting.budgets.auto_budget_groups (the exact values "
                                    "when at most 12 distinct, else at most 12 groups of nearby budgets)")
     return out
 
@@ -262,7 +262,7 @@ def bootstrap(
     """``result`` with ``draws``: a bootstrap of its fit (see the module docstring).
 
     ``cluster``: a column of the fitted runs (``"flops"`` for IsoFLOP budgets, grouped
-    within a tolerance by :func:`~tsbudget.fitting.approach2.auto_budget_groups`; ``"N"``
+    within a tolerance by :func:`~tsbudget.fitting.budgets.auto_budget_groups`; ``"N"``
     for model sizes, exact values) or one label per run; whole clusters are resampled
     (Davison & Hinkley 1997 §3.8), and ``draws.attrs["n_clusters"]`` records how many
     there were. A :class:`~tsbudget.errors.BootstrapWarning` says when every cluster is a
