@@ -106,3 +106,29 @@ def test_parameter_arrays_from_xarray_draws_fill_fixed_parameters():
     np.testing.assert_array_equal(parameter_arrays(law, {"A": [1.0, np.nan, 3.0]})["A"], [1.0, 3.0])
     with pytest.raises(InputError, match="non-finite"):
         parameter_arrays(law, {"A": [np.nan, np.nan]})
+
+
+def test_closed_form_validity_is_one_test_for_point_and_draws():
+    import numpy as np
+
+    from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
+    from tsbudget.planning.request import PlanRequest
+
+    r = PlanRequest.build(1e21, unique=5e10)
+    k = closed_form_coefficient(r.problem)
+    assert k == 6.0
+    N, D, valid = closed_form_plan(r.problem, k, flops=np.array([1e19, 1e21, 1e23]))
+    # the optimum is valid while it needs no more data than is unique
+    assert valid.tolist() == (D <= 5e10).tolist() == [True, False, False]
+    A = r.problem.params["A"]
+    draws = {name: np.full((3, 1), float(v)) for name, v in r.problem.params.items()}
+    draws["A"] = np.array([[A], [A], [np.nan]])  # a failed draw: no optimum
+    Nd, Dd, valid_d = closed_form_plan(r.problem, k, draws, flops=np.array([1e19, 1e21]))
+    assert valid_d.shape == (3, 2) and valid_d[:2].tolist() == [[True, False]] * 2 and not valid_d[2].any()
+    # target mode: the cap on spending is part of the test
+    t = PlanRequest.build(1e20, target_loss=2.4)
+    _, _, capped = closed_form_plan(t.problem, k, loss=2.4, cap=1e20)
+    _, _, free = closed_form_plan(t.problem, k, loss=2.4)
+    assert bool(free) and not bool(capped)
+    # serving or a free variable: no closed form
+    assert closed_form_coefficient(PlanRequest.build(1e21, serving=1e9).problem) is None
