@@ -1,58 +1,17 @@
-"""Dense transformer cost: 6·N FLOPs per trained position, 2·N per served position.
-
-Also home of the small field validators the other built-in cost models share.
-"""
+"""Dense transformer cost: 6·N FLOPs per trained position, 2·N per served position."""
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel
+from tsbudget.cost_model import CostModel, optional_positive_int
 from tsbudget.errors import InputError
 from tsbudget.variables import as_positive_array
 
-__all__ = ["Dense", "kaplan_non_embedding_params", "positive_int", "optional_positive_int", "share", "nonnegative"]
-
-
-# -- field validators (raise InputError naming the class and field) -----------------
-def _where(instance, attribute) -> str:
-    return f"{type(instance).__name__}.{attribute.name}"
-
-
-def positive_int(instance, attribute, value):
-    """attrs validator: an integer >= 1 (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{_where(instance, attribute)} must be an integer >= 1, got {value!r}")
-
-
-def optional_positive_int(instance, attribute, value):
-    """attrs validator: None or an integer >= 1."""
-    if value is not None:
-        positive_int(instance, attribute, value)
-
-
-def _real(instance, attribute, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{_where(instance, attribute)} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise InputError(f"{_where(instance, attribute)} must be finite, got {value!r}")
-    return float(value)
-
-
-def share(instance, attribute, value):
-    """attrs validator: a fraction in [0, 1]."""
-    if not 0.0 <= _real(instance, attribute, value) <= 1.0:
-        raise InputError(f"{_where(instance, attribute)} must be in [0, 1], got {value!r}")
-
-
-def nonnegative(instance, attribute, value):
-    """attrs validator: a finite number >= 0."""
-    if _real(instance, attribute, value) < 0:
-        raise InputError(f"{_where(instance, attribute)} must be >= 0, got {value!r}")
+__all__ = ["Dense", "kaplan_non_embedding_params"]
 
 
 # -- the model ---------------------------------------------------------------------

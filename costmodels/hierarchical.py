@@ -8,8 +8,8 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from costmodels.dense import share as _share
 from tsbudget.cost_model import CostModel
+from tsbudget.cost_model import share as fraction  # Level has a field named share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -42,8 +42,8 @@ class Level:
     """
 
     ratio: float = attrs.field(default=1.0, validator=_ratio)
-    share: float = attrs.field(default=1.0, validator=_share)
-    return_share: float = attrs.field(default=0.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=fraction)
+    return_share: float = attrs.field(default=0.0, validator=fraction)
     name: str = attrs.field(default="", validator=_level_name)
 
 

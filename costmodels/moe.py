@@ -7,8 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from costmodels.dense import nonnegative, optional_positive_int, share
-from tsbudget.cost_model import CostModel
+from tsbudget.cost_model import CostModel, nonnegative, optional_positive_int, share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 

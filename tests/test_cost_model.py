@@ -87,3 +87,25 @@ def test_metadata_defaults_and_abstract_hooks():
 
     with pytest.raises(TypeError, match="inference_flops_per_position"):
         Incomplete()
+
+
+def test_setting_validators_name_the_class_field_and_value():
+    from tsbudget.cost_model import nonnegative, optional_positive_int, positive_int, share
+
+    @attrs.frozen
+    class Settings:
+        layers: int = attrs.field(default=2, validator=positive_int)
+        context: int | None = attrs.field(default=None, validator=optional_positive_int)
+        fraction: float = attrs.field(default=0.5, validator=share)
+        extra: float = attrs.field(default=0.0, validator=nonnegative)
+
+    assert Settings(context=2048).context == 2048
+    for kw, message in [({"layers": 0}, "Settings.layers must be an integer >= 1, got 0"),
+                        ({"layers": True}, "Settings.layers must be an integer >= 1, got True"),
+                        ({"context": 2.5}, "Settings.context must be an integer >= 1, got 2.5"),
+                        ({"fraction": 1.5}, r"Settings.fraction must be in \[0, 1\], got 1.5"),
+                        ({"fraction": "half"}, "Settings.fraction must be a number, got 'half'"),
+                        ({"extra": -1.0}, "Settings.extra must be >= 0, got -1.0"),
+                        ({"extra": float("nan")}, "Settings.extra must be finite, got nan")]:
+        with pytest.raises(InputError, match=message):
+            Settings(**kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_nonnegative_array, as_positive_array
 
-__all__ = ["CostModel"]
+__all__ = ["CostModel", "positive_int", "optional_positive_int", "share", "nonnegative"]
 
 
 class CostModel(ABC):
@@ -70,3 +71,40 @@ class CostModel(ABC):
         """Forward FLOPs of serving ``positions`` positions (broadcasts)."""
         positions = as_nonnegative_array(positions, "positions")
         return positions * self.inference_flops_per_position(n, **variables)
+
+
+# -- attrs validators for cost-model settings (an InputError names the class, field and value)
+def _where(instance, attribute) -> str:
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def positive_int(instance, attribute, value):
+    """attrs validator: an integer >= 1 (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{_where(instance, attribute)} must be an integer >= 1, got {value!r}")
+
+
+def optional_positive_int(instance, attribute, value):
+    """attrs validator: None or an integer >= 1."""
+    if value is not None:
+        positive_int(instance, attribute, value)
+
+
+def _real(instance, attribute, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{_where(instance, attribute)} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InputError(f"{_where(instance, attribute)} must be finite, got {value!r}")
+    return float(value)
+
+
+def share(instance, attribute, value):
+    """attrs validator: a fraction in [0, 1]."""
+    if not 0.0 <= _real(instance, attribute, value) <= 1.0:
+        raise InputError(f"{_where(instance, attribute)} must be in [0, 1], got {value!r}")
+
+
+def nonnegative(instance, attribute, value):
+    """attrs validator: a finite number >= 0."""
+    if _real(instance, attribute, value) < 0:
+        raise InputError(f"{_where(instance, attribute)} must be >= 0, got {value!r}")
