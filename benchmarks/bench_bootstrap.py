@@ -25,7 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import xarray as xr
 
-from tsbudget.uncertainty.bootstrap import bootstrap, intervals
+from tsbudget.uncertainty.bootstrap import bootstrap
+from tsbudget.uncertainty.intervals import intervals
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.fitting.fit import fit
 

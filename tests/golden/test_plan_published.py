@@ -84,7 +84,7 @@ def test_besiroglu_normal_draws_do_not_give_25_7(besiroglu_bootstrap):
     # as 25.7. Done here with our bootstrap covariance it gives ~18, at the point estimate
     # (the ratio is nearly log-linear in those coordinates), with our centre or theirs; a
     # normal in the natural coordinates gives ~14.5. Neither reproduces 25.7.
-    from tsbudget.uncertainty.bootstrap import normal_draws
+    from tsbudget.uncertainty.draws import normal_draws
 
     paper = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}  # their Table 1
     ours = plan(5.88e23, law=normal_draws(besiroglu_bootstrap, 10_000, seed=0)).intervals["data_per_param"][0]

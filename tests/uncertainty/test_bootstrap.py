@@ -11,7 +11,9 @@ import polars as pl
 import pytest
 import xarray as xr
 
-from tsbudget.uncertainty.bootstrap import bootstrap, intervals, intervals_dict, resample_indices
+from tsbudget.uncertainty.bootstrap import bootstrap
+from tsbudget.uncertainty.intervals import intervals, intervals_dict
+from tsbudget.uncertainty.resample import resample_indices
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.errors import BootstrapWarning, FitError, InputError, SchemaError
 from tsbudget.fitting.fit import fit
@@ -218,7 +220,7 @@ def test_batched_matches_one_refit_per_draw(golden):
 
 
 def test_normal_draws_match_the_bootstrap_covariance(golden):
-    from tsbudget.uncertainty.bootstrap import normal_draws
+    from tsbudget.uncertainty.draws import normal_draws
 
     boot = bootstrap(golden, 40, seed=4, budgets=[5.88e23])
     names = ["E", "A", "B", "alpha", "beta"]
@@ -253,7 +255,7 @@ def test_normal_draws_match_the_bootstrap_covariance(golden):
 
 
 def test_normal_draws_in_natural_coordinates_drop_impossible_draws(golden):
-    from tsbudget.uncertainty.bootstrap import normal_draws
+    from tsbudget.uncertainty.draws import normal_draws
 
     boot = bootstrap(golden, 40, seed=4, budgets=[5.88e23])
     r = normal_draws(boot, 5_000, seed=0, space="natural")
@@ -266,7 +268,7 @@ def test_normal_draws_in_natural_coordinates_drop_impossible_draws(golden):
 
 
 def test_normal_draws_bad_arguments(golden):
-    from tsbudget.uncertainty.bootstrap import normal_draws
+    from tsbudget.uncertainty.draws import normal_draws
 
     with pytest.raises(InputError, match="no bootstrap draws"):
         normal_draws(golden)

@@ -181,7 +181,7 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
         return
     click.echo(repr(result))
     if result.draws is not None:
-        from tsbudget.uncertainty.bootstrap import intervals
+        from tsbudget.uncertainty.intervals import intervals
 
         table = intervals(result)
         a = result.draws.attrs
@@ -223,7 +223,7 @@ def report(result) -> dict:
     out["n_runs"] = int(result.n_runs)
     out["parameters"] = law.values
     if result.draws is not None:
-        from tsbudget.uncertainty.bootstrap import intervals_dict
+        from tsbudget.uncertainty.intervals import intervals_dict
 
         out["intervals"] = intervals_dict(result)
     out.pop("draws", None)

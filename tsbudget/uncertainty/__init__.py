@@ -1,4 +1,5 @@
-"""Uncertainty of a fit and of everything derived from it: resampling, bootstrap, intervals."""
+"""Uncertainty of a fit and of everything derived from it: resampling, bootstrap, normal
+draws, derived quantities, percentile intervals."""
 
 from tsbudget.lazy import attach
 
@@ -7,9 +8,18 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "DEFAULT_BUDGETS": ".bootstrap",
-        "intervals": ".bootstrap",
-        "intervals_dict": ".bootstrap",
-        "normal_draws": ".bootstrap",
-        "resample_indices": ".bootstrap",
+        "check_draw_options": ".bootstrap",
+        "DERIVED_UNITS": ".derived",
+        "bootstrap_draws": ".derived",
+        "derived_quantities": ".derived",
+        "point_derived": ".derived",
+        "normal_draws": ".draws",
+        "intervals": ".intervals",
+        "intervals_dict": ".intervals",
+        "percentile_interval": ".intervals",
+        "cluster_attrs": ".resample",
+        "cluster_labels": ".resample",
+        "clusters": ".resample",
+        "resample_indices": ".resample",
     },
 )

@@ -1,0 +1,103 @@
+"""Percentile intervals: the one interval function, and the bootstrap summary of a fit.
+
+A ``level`` percentile interval of draws is the ``(1 − level)/2`` and ``(1 + level)/2``
+quantiles of the draws (Efron & Tibshirani 1993, ch. 13), as in Besiroglu et al. 2024 §4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from tsbudget.errors import InputError
+from tsbudget.uncertainty.derived import DERIVED_UNITS, bootstrap_draws, point_derived
+
+__all__ = ["intervals", "intervals_dict", "percentile_interval"]
+
+
+def percentile_interval(values, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)``: the ``(1 − level)/2`` and ``(1 + level)/2`` quantiles of ``values``
+    along ``axis`` (all values when ``None``), numpy's linear interpolation (Efron &
+    Tibshirani 1993, ch. 13). NaN entries are left out when there are any."""
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level!r}")
+    v = np.asarray(values, dtype=float)
+    quantile = np.nanquantile if np.isnan(v).any() else np.quantile
+    lower, upper = quantile(v, [(1 - level) / 2, (1 + level) / 2], axis=axis)
+    return lower, upper
+
+
+def _stats(v: np.ndarray, level: float) -> tuple[float, float, float, float]:
+    """Standard deviation, percentile interval and median of the finite ``v``."""
+    v = v[np.isfinite(v)]
+    lo, hi = percentile_interval(v, level)
+    return float(v.std(ddof=1)), float(lo), float(hi), float(np.quantile(v, 0.5))
+
+
+def intervals(result, level: float | None = None) -> pl.DataFrame:
+    """Bootstrap summary: name, budget (null for parameters and exponents), estimate (the
+    point fit), se, lower, upper (percentile interval at ``level``, default the one the
+    bootstrap recorded), median over draws, n (draws used)."""
+    draws = bootstrap_draws(result)
+    level = float(draws.attrs["level"]) if level is None else float(level)
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level!r}")
+    ok = ~draws["failed"].values
+    budgets = draws["budget"].values
+    point = point_derived(result, budgets, float(draws.attrs.get("flops_per_param_position", 6.0)))
+    fixed = set(result.fixed or {})
+    rows = []
+    for p in result.law.parameters:
+        if p.name in fixed:
+            continue
+        se, lo, hi, med = _stats(draws[p.name].values[ok], level)
+        rows.append((p.name, None, float(getattr(result.law, p.name)), se, lo, hi, med, int(ok.sum())))
+    for name in DERIVED_UNITS:
+        if name not in draws:
+            continue
+        arr = draws[name].values
+        if arr.ndim == 1:
+            se, lo, hi, med = _stats(arr[ok], level)
+            rows.append((name, None, float(point[name]), se, lo, hi, med, int(ok.sum())))
+            continue
+        for j, c in enumerate(budgets):
+            se, lo, hi, med = _stats(arr[ok, j], level)
+            rows.append((name, float(c), float(point[name][j]), se, lo, hi, med, int(ok.sum())))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "name": pl.Utf8,
+            "budget": pl.Float64,
+            "estimate": pl.Float64,
+            "se": pl.Float64,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+            "median": pl.Float64,
+            "n": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def intervals_dict(result, level: float | None = None) -> dict:
+    """:func:`intervals` for JSON: parameters and exponents by name, budget-dependent
+    quantities as a list per name, plus level, draw counts and the seed."""
+    draws = bootstrap_draws(result)
+    table = intervals(result, level)
+    out = {
+        "level": float(draws.attrs["level"]) if level is None else float(level),
+        "n_draws": int(draws.attrs["n_draws"]),
+        "n_failed": int(draws.attrs["n_failed"]),
+        "n_unconverged": int(draws.attrs["n_unconverged"]),
+        "seed": int(draws.attrs["seed"]),
+        "cluster": draws.attrs["cluster"],
+        "parameters": {},
+        "derived": {},
+    }
+    for row in table.to_dicts():
+        name, budget = row.pop("name"), row.pop("budget")
+        if budget is None:
+            out["derived" if name in DERIVED_UNITS else "parameters"][name] = row
+        else:
+            out["derived"].setdefault(name, []).append({"budget": budget, **row})
+    return out
