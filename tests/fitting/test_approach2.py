@@ -108,18 +108,6 @@ def test_no_minimum_is_flagged_not_nan():
     assert r.a == pytest.approx(0.4, rel=1e-10)  # the three good budgets still give the exponent
 
 
-def test_group_budgets_tolerance_and_nominal():
-    flops = np.array([0.95e19, 1.0e19, 1.04e19, 2.9e20, 3.1e20])
-    g = group_budgets(flops, tolerance=0.1)
-    assert len(np.unique(g)) == 2
-    assert g[0] == pytest.approx((0.95e19 * 1e19 * 1.04e19) ** (1 / 3))
-    snapped = group_budgets(flops, tolerance=0.1, budgets=[1e19, 3e20])
-    np.testing.assert_array_equal(snapped, [1e19, 1e19, 1e19, 3e20, 3e20])
-    with pytest.raises(SchemaError, match=r"9.5e\+18 in row 0"):
-        group_budgets(flops, tolerance=0.01, budgets=[1e19, 3e20])
-    np.testing.assert_array_equal(group_budgets(flops), flops)  # tolerance 0: exact values
-
-
 def test_grouping_noisy_budgets_matches_nominal():
     runs = synthetic()
     noise = np.random.default_rng(0).uniform(0.97, 1.03, runs.height)
@@ -165,15 +153,6 @@ def test_auto_grouping_is_the_default_and_finds_noisy_budgets():
     assert isoflop_profiles(clean).options["grouping"] == "exact FLOPs values (4 budgets)"
 
 
-def test_nominal_budgets_without_tolerance_snap_to_nearest():
-    flops = np.array([0.8e19, 1.3e19, 2.5e20, 3.4e20])
-    np.testing.assert_array_equal(group_budgets(flops, tolerance=None, budgets=[1e19, 3e20]),
-                                  [1e19, 1e19, 3e20, 3e20])
-    # beyond the largest budget by more than half the step to its neighbour
-    with pytest.raises(SchemaError, match=r"row 1 is not within half a budget step"):
-        group_budgets(np.array([1e19, 1e22]), tolerance=None, budgets=[1e19, 3e20])
-
-
 def test_too_few_budgets_message_counts_statuses():
     runs = synthetic(budgets=tuple(np.geomspace(1e18, 1e21, 40)), n=2)  # two runs per budget: no profile
     with pytest.raises(FitError) as exc:
@@ -206,15 +185,6 @@ def test_save_load_round_trip_is_exact(chinchilla, tmp_path):
             assert back.intervals().equals(r.intervals())
         assert repr(back) == repr(r)
         assert "pickle" not in path.read_text()
-
-
-def test_load_rejects_other_files(tmp_path):
-    from tsbudget.fitting.isoflop_result import IsoflopResult
-
-    p = tmp_path / "x.json"
-    p.write_text('{"law": "chinchilla"}')
-    with pytest.raises(InputError, match="does not hold an IsoFLOP result"):
-        IsoflopResult.load(p)
 
 
 def test_bad_values_are_named_as_plain_numbers():

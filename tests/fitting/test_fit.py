@@ -1,4 +1,4 @@
-"""fit / refit / prepare_runs / FitResult on the Chinchilla Figure 4 runs (Besiroglu et al. 2024 data)."""
+"""fit / refit / FitResult on the Chinchilla Figure 4 runs (Besiroglu et al. 2024 data)."""
 
 import json
 import math
@@ -10,7 +10,8 @@ import xarray as xr
 
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.errors import FitError, InputError, SchemaError
-from tsbudget.fitting.fit import FitResult, fit, prepare_runs, refit
+from tsbudget.fitting.fit import fit, refit
+from tsbudget.fitting.result import FitResult
 from tsbudget.laws.chinchilla import Chinchilla
 
 # 32 starts around the known optimum: enough for the tests, fast
@@ -81,16 +82,6 @@ def test_weights_reduction_and_penalty(runs, result):
     assert over(pen) < over(result)
 
 
-def test_tokens_from_flops_and_column_mapping():
-    raw = pl.read_csv("tsbudget/data/chinchilla_fig4_besiroglu2024.csv")
-    prepared = prepare_runs(raw, "chinchilla", columns={"N": "Model Size", "flops": "Training FLOP"})
-    assert prepared.columns[:5] == ["run", "N", "D", "loss", "flops"]
-    # D = C / (6 N) (dense tokens; Hoffmann et al. 2022 section 3)
-    np.testing.assert_allclose(prepared["D"], raw["Training FLOP"] / (6 * raw["Model Size"]), rtol=1e-12)
-    both = prepare_runs(load_chinchilla_runs().drop("flops"), "chinchilla")
-    np.testing.assert_allclose(both["flops"], 6 * both["N"] * both["D"], rtol=1e-12)
-
-
 @pytest.mark.parametrize(
     "change, error, words",
     [
@@ -158,7 +149,8 @@ def test_saved_unit_and_cost_settings_are_used_on_new_runs(tmp_path):
     from costmodels.hierarchical import HierarchicalCompression
     from units.cells import ChannelTimeCells
 
-    from tsbudget.fitting.fit import FitResult, refit
+    from tsbudget.fitting.fit import refit
+    from tsbudget.fitting.result import FitResult
     from tsbudget.laws.presets import get_preset
 
     law = get_preset("epoch2024")

@@ -1,0 +1,28 @@
+"""Budget groups of IsoFLOP runs: tolerance, nominal budgets, exact values."""
+
+import numpy as np
+import pytest
+
+from tsbudget.errors import SchemaError
+from tsbudget.fitting.budgets import group_budgets
+
+
+def test_group_budgets_tolerance_and_nominal():
+    flops = np.array([0.95e19, 1.0e19, 1.04e19, 2.9e20, 3.1e20])
+    g = group_budgets(flops, tolerance=0.1)
+    assert len(np.unique(g)) == 2
+    assert g[0] == pytest.approx((0.95e19 * 1e19 * 1.04e19) ** (1 / 3))
+    snapped = group_budgets(flops, tolerance=0.1, budgets=[1e19, 3e20])
+    np.testing.assert_array_equal(snapped, [1e19, 1e19, 1e19, 3e20, 3e20])
+    with pytest.raises(SchemaError, match=r"9.5e\+18 in row 0"):
+        group_budgets(flops, tolerance=0.01, budgets=[1e19, 3e20])
+    np.testing.assert_array_equal(group_budgets(flops), flops)  # tolerance 0: exact values
+
+
+def test_nominal_budgets_without_tolerance_snap_to_nearest():
+    flops = np.array([0.8e19, 1.3e19, 2.5e20, 3.4e20])
+    np.testing.assert_array_equal(group_budgets(flops, tolerance=None, budgets=[1e19, 3e20]),
+                                  [1e19, 1e19, 3e20, 3e20])
+    # beyond the largest budget by more than half the step to its neighbour
+    with pytest.raises(SchemaError, match=r"row 1 is not within half a budget step"):
+        group_budgets(np.array([1e19, 1e22]), tolerance=None, budgets=[1e19, 3e20])
