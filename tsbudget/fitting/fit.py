@@ -4,10 +4,11 @@ The method of Hoffmann et al. 2022 (App. D.2) as replicated by Besiroglu et al. 
 minimise ``Σ_i Huber_δ(log L̂_i − log L_i)`` (δ = 1e-3, summed) over the law's free
 parameters in fit coordinates (logs of scale parameters), with L-BFGS from every start
 of a grid (Chinchilla's: 4,500 starts). The grid runs batched
-(:func:`tsbudget.optim.multistart.minimize_batched`) and, by default, raced: successive halving
-keeps the most promising starts and runs only those to convergence. The best start is
-then polished with scipy's L-BFGS-B and damped Gauss-Newton steps so the optimum is exact. ``method="reference"`` runs one scipy L-BFGS-B
-call per start instead, the plain loop the batched path is tested against.
+(:func:`tsbudget.optim.multistart.minimize_batched`) and, by default, raced: successive
+halving keeps the most promising starts and runs only those to convergence. The best
+start is then polished (:func:`tsbudget.optim.polish.polish`: scipy's L-BFGS-B and damped
+Gauss-Newton steps) so the optimum is exact. ``method="reference"`` runs one scipy
+L-BFGS-B call per start instead, the plain loop the batched path is tested against.
 
 Options the literature disagrees on are keywords: δ, sum or mean, dropping the k
 highest-loss runs (Besiroglu et al. drop 5), a fit region, per-run weights, a factor on
@@ -145,7 +146,8 @@ def refit(result: FitResult, runs, init: Law | Mapping[str, float] | None = None
         cols = dict(o.get("columns") or {})
         if o.get("weights"):
             cols["weight"] = o["weights"]
-        prepared = select_runs(prepare_runs(df, law, cols, *fit_plugins(o)), o.get("region"), o.get("drop_highest_loss", 0))
+        prepared = prepare_runs(df, law, cols, *fit_plugins(o))
+        prepared = select_runs(prepared, o.get("region"), o.get("drop_highest_loss", 0))
     return _fit(prepared, law, dict(o), init)
 
 

@@ -61,8 +61,8 @@ class FitResult(Report):
     ``objective`` is the best value of the fit objective; ``n_starts`` how many starts
     ran, ``n_at_best`` how many of them ended within 1e-6 (relative) of the best, a
     measure of how sure the grid is to have found the global optimum. ``options`` holds
-    every keyword of :func:`~tsbudget.fitting.fit.fit` but ``init`` (names, JSON-able), so :func:`~tsbudget.fitting.fit.refit` repeats
-    the fit on other runs. ``runs`` are the prepared runs actually fitted. ``draws``
+    every keyword of :func:`~tsbudget.fitting.fit.fit` but ``init`` (names, JSON-able), so
+    :func:`~tsbudget.fitting.fit.refit` repeats the fit on other runs. ``runs`` are the prepared runs actually fitted. ``draws``
     holds bootstrap draws (one variable per parameter along dim ``draw``) when present.
     """
 

@@ -31,10 +31,6 @@ import numpy as np
 
 __all__ = ["Batch", "BatchResult", "minimize_rows", "project", "projected_gradient"]
 
-# reason a row stopped for, in BatchResult.reason
-STOP_REASONS = ("ftol", "gtol", "stall", "no_progress", "pruned", "max_iter")
-
-
 @attrs.frozen(eq=False)
 class BatchResult:
     """Final points of the rows a batched minimisation retired, in the order they retired.
@@ -121,7 +117,10 @@ class Batch:
         """Record the rows in ``mask`` as finished (``reason``, ``converged``: per active row or
         one value) and drop them; return the survivor index each one got."""
         idx = np.flatnonzero(mask)
-        pick = (lambda v: np.broadcast_to(np.asarray(v), mask.shape)[idx])
+
+        def pick(value):  # one value per active row, or one for all
+            return np.broadcast_to(np.asarray(value), mask.shape)[idx]
+
         self._done.append((self.x[idx], self.f[idx], self.g[idx], self.count[idx], pick(converged).astype(bool),
                            np.full(idx.size, self.iteration), np.full(idx.size, pruned),
                            pick(reason).astype(object), self.ids[idx]))

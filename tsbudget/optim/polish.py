@@ -110,7 +110,8 @@ def levenberg_marquardt(objective, theta, f, bounds, max_iter: int = 100):
             nfev += 1
             if math.isfinite(ft) and ft < f:
                 improved = True
-                converged = f - ft <= 1e-15 * f or np.all(np.abs(trial - theta) <= 1e-12 * np.maximum(1.0, np.abs(theta)))
+                small_step = np.all(np.abs(trial - theta) <= 1e-12 * np.maximum(1.0, np.abs(theta)))
+                converged = f - ft <= 1e-15 * f or small_step
                 theta, f, lam = trial, ft, max(lam / 10.0, 1e-12)
                 break
             lam *= 10.0

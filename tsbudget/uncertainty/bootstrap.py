@@ -12,8 +12,8 @@ the draws' standard deviation; intervals are percentile intervals (Efron & Tibsh
 ch. 13), as in Besiroglu et al. 2024 §4 (:mod:`tsbudget.uncertainty.intervals`).
 
 Draws are reproducible: draw ``i`` uses ``numpy.random.SeedSequence(seed).spawn(n)[i]``
-(:mod:`tsbudget.uncertainty.resample`), and the resampling indices are made before any refit, so the result does not depend on
-how chunks of draws are spread over an executor.
+(:mod:`tsbudget.uncertainty.resample`), and the resampling indices are made before any
+refit, so the result does not depend on how chunks of draws are spread over an executor.
 """
 
 from __future__ import annotations
