@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.laws.chinchilla import Chinchilla
 
 __all__ = ["DERIVED_UNITS", "bootstrap_draws", "derived_quantities", "point_derived"]
 
@@ -25,14 +26,14 @@ DERIVED_UNITS = {
 
 
 def derived_quantities(law, values: dict[str, np.ndarray], budgets: np.ndarray, k: float) -> dict[str, np.ndarray]:
-    """Closed-form optimum quantities over draws (rows) and budgets (columns)."""
-    optimum = getattr(type(law), "chinchilla_optimum", None)
-    if optimum is None or not {"E", "A", "B", "alpha", "beta"} <= set(values):
+    """Closed-form optimum quantities over draws (rows) and budgets (columns) of a
+    :class:`~tsbudget.laws.chinchilla.Chinchilla` law; ``{}`` for other laws."""
+    if not (isinstance(law, Chinchilla) and {"E", "A", "B", "alpha", "beta"} <= set(values)):
         return {}
     p = {name: np.asarray(values[name], dtype=float)[:, None] for name in ("E", "A", "B", "alpha", "beta")}
     good = np.all([np.isfinite(v[:, 0]) & (v[:, 0] > 0) for n, v in p.items() if n != "E"], axis=0)
     safe = {n: np.where(good[:, None], v, 1.0) for n, v in p.items()}  # failed draws: NaN below
-    n_opt, d_opt = optimum(**safe, flops=budgets[None, :], k=k)
+    n_opt, d_opt = law.optimal_allocation(budgets[None, :], k, params=safe)
     out = {"N_opt": n_opt, "D_opt": d_opt, "tokens_per_param": d_opt / n_opt}
     if set(law.required_inputs) <= {"N", "D"}:
         full = {name: np.asarray(v, dtype=float)[:, None] for name, v in values.items()}
