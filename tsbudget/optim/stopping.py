@@ -75,8 +75,10 @@ class Racing(Stopping):
         rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), np.finfo(float).tiny)
         small_g = np.max(np.abs(pg), axis=1) <= self.gtol
         converged = moved & (rel | small_g)
-        reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
-        self.retire(batch, converged | stalled, reason, converged | (stalled & small_g))
+        finished = converged | stalled
+        if np.any(finished):
+            reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
+            self.retire(batch, finished, reason, converged | (stalled & small_g))
         if batch.size and self.merge_tol > 0:
             self._merge(batch)
         if self.keep_fraction < 1.0 and batch.iteration == self.checkpoint:
@@ -143,5 +145,7 @@ class RowConvergence(Stopping):
         small_f = tiny & (gmax <= self.gstop)
         no_progress = tiny & ~small_f & (n_tiny > self.patience)
         batch.fresh[tiny & ~small_f] = True  # restart the model from the identity
-        reason = np.select([small_g, small_f, no_progress], ["gtol", "ftol", "no_progress"], "stall")
-        self.retire(batch, stalled | no_progress | small_f | small_g, reason, small_g | small_f)
+        finished = stalled | no_progress | small_f | small_g
+        if np.any(finished):
+            reason = np.select([small_g, small_f, no_progress], ["gtol", "ftol", "no_progress"], "stall")
+            self.retire(batch, finished, reason, small_g | small_f)
