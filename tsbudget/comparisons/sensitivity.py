@@ -179,7 +179,6 @@ def _summary(result, target: float, k: float) -> dict:
     row = {"success": bool(result.success), "objective": float(result.objective), "n_runs": int(result.n_runs)}
     values = law.values
     row.update(values)
-    optimum = getattr(type(law), "chinchilla_optimum", None)
     dense = result.options.get("cost_model", "dense") in (None, "dense") and not result.options.get("cost_settings")
     if not (dense and set(law.required_inputs) <= {"N", "D"}):
         # other cost models, units or variables: the planner, with the fit's own cost
@@ -194,17 +193,14 @@ def _summary(result, target: float, k: float) -> dict:
             return row
         row.update(N_opt=float(p.N), D_opt=float(p.D), tokens_per_param=float(p.D) / float(p.N),
                    loss_opt=float(p.loss))
-    elif optimum is not None and {"A", "B", "alpha", "beta"} <= set(values):
-        n_opt, d_opt = optimum(**{n: values[n] for n in ("E", "A", "B", "alpha", "beta")}, flops=target, k=k)
-        n_opt, d_opt = float(n_opt), float(d_opt)
-        s = values["alpha"] + values["beta"]
-        row.update(a=values["beta"] / s, b=values["alpha"] / s, N_opt=n_opt, D_opt=d_opt,
-                   tokens_per_param=d_opt / n_opt)
-        if set(law.required_inputs) <= {"N", "D"}:
-            row["loss_opt"] = float(law.loss(N=n_opt, D=d_opt))
     elif law.has_closed_form:
         n_opt, d_opt = (float(np.asarray(x)) for x in law.optimal_allocation(target, k))
         row.update(N_opt=n_opt, D_opt=d_opt, tokens_per_param=d_opt / n_opt)
+        if {"alpha", "beta"} <= set(values):
+            s = values["alpha"] + values["beta"]
+            row.update(a=values["beta"] / s, b=values["alpha"] / s)
+        if set(law.required_inputs) <= {"N", "D"}:
+            row["loss_opt"] = float(law.loss(N=n_opt, D=d_opt))
     return row
 
 

@@ -104,23 +104,18 @@ class Problem:
 
         Laws without a ``U`` input read Muennighoff et al. 2023 eq. 5 (per regime with
         :class:`~tsbudget.timeseries.regimes.RegimeData`) as computed by :meth:`law_data`. Laws that take
-        ``U`` apply their own repetition model: a law with an ``effective(params, inputs)``
-        method returning ``D_eff`` (the data-constrained law, eq. 5 with the law's own fitted
-        ``R_D*``) reports that; any other (the repetition penalty law, whose data term is
-        ``B/(U_D(1+R_D))^β = B/D^β`` and whose repeats cost through a separate penalty) counts
-        every unit seen. Law units are converted back through model positions.
+        ``U`` apply their own repetition model and report it through :meth:`Law.effective`
+        (the data-constrained law: eq. 5 with the law's own fitted ``R_D*``; the default, as for
+        the repetition penalty law, whose data term is ``B/(U_D(1+R_D))^β = B/D^β`` and whose
+        repeats cost through a separate penalty, counts every unit seen). Law units are converted back through model positions.
         """
         s = self.law_scale
         data = self.law_data(D)
         if "U" in self.law.required_inputs:
-            eff = getattr(self.law, "effective", None)
-            if callable(eff):
-                inputs = {"N": N, **data, **{k: variables[k] for k in self.law_vars}}
-                with np.errstate(all="ignore"):
-                    out = eff(self.params if params is None else params, inputs)
-                if isinstance(out, Mapping) and "D_eff" in out:
-                    return np.asarray(out["D_eff"], float) / s
-            return np.asarray(D, float) * np.ones(np.shape(data["D"]))
+            inputs = {"N": N, **data, **{k: variables[k] for k in self.law_vars}}
+            with np.errstate(all="ignore"):
+                out = self.law.effective(self.params if params is None else params, inputs)
+            return np.asarray(out["D_eff"], float) / s * np.ones(np.shape(data["D"]))
         return np.asarray(data["D"], float) / s
 
     def closed_form(self, params, k, flops=None, loss=None):
