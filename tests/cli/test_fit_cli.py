@@ -58,7 +58,7 @@ def test_fit_bootstrap_json_out_and_plot(chinchilla_csv, tmp_path):
     assert iv["parameters"]["alpha"]["lower"] < iv["parameters"]["alpha"]["upper"]
     assert iv["derived"]["tokens_per_param"][0]["budget"] == 5.88e23
     assert png.read_bytes()[:8] == PNG_MAGIC
-    from tsbudget.fitting.fit import FitResult
+    from tsbudget.fitting.result import FitResult
 
     loaded = FitResult.load(out_json)
     assert loaded.parameters == pytest.approx(out["parameters"], rel=1e-12)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsbudget.cli.main import cli, main
-from tsbudget.fitting.fit import FitResult
+from tsbudget.fitting.result import FitResult
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.extended import Extended
 from tsbudget.registry import costmodels, units
