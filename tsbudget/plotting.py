@@ -1,4 +1,4 @@
-"""Plots of a fit and of IsoFLOP profiles (matplotlib, Agg backend, imported on use).
+"""Plots of a fit, of IsoFLOP profiles and of a frontier (matplotlib, Agg backend, imported on use).
 
 :func:`plot_fit` draws three panels: observed vs predicted loss, IsoFLOP curves (loss vs
 N per budget group, with the fitted law along ``D = C/(k·N)``) and log-space residuals.
@@ -14,7 +14,9 @@ import numpy as np
 
 from tsbudget.errors import InputError
 
-__all__ = ["plot_fit", "plot_isoflop", "pyplot", "save_figure"]
+__all__ = ["PLOT_SUFFIXES", "check_plot_path", "plot_fit", "plot_frontier", "plot_isoflop", "pyplot", "save_figure"]
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def pyplot():
@@ -33,13 +35,18 @@ def _budget_groups(flops: np.ndarray) -> np.ndarray:
     return auto_budget_groups(flops)
 
 
+def check_plot_path(path) -> None:
+    """Raise InputError unless ``path`` names an image file matplotlib writes (.png, .pdf,
+    .svg, .jpg); called before any computation, so a bad name costs nothing."""
+    if Path(str(path)).suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"plot path {str(path)!r}: use a .png, .pdf, .svg or .jpg file name")
+
+
 def save_figure(fig, path):
     """Save ``fig`` to ``path`` (an image file name) when given; return ``fig``."""
     if path is not None:
-        path = Path(path)
-        if path.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
-            raise InputError(f"plot path {str(path)!r}: use a .png, .pdf, .svg or .jpg file name")
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        check_plot_path(path)
+        fig.savefig(Path(path), dpi=130, bbox_inches="tight")
     return fig
 
 
@@ -182,4 +189,32 @@ def plot_isoflop(result, path=None, *, title: str | None = None):
     ax.set_title("optimal allocation across budgets")
     ax.legend(fontsize=8)
     fig.suptitle(title or f"Approach 2: a = {result.a:.3f}, b = {result.b:.3f}", fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_frontier(ds, path=None):
+    """Optimal N, D, loss and every free variable against budget (log-log), with the
+    percentile band of the bootstrap draws where the Dataset has them. Returns the figure."""
+    if path is not None:
+        check_plot_path(path)
+    plt = pyplot()
+    free = [v for v in str(ds.attrs.get("free", "")).split(",") if v and v in ds]
+    panels = ["N", "D", "loss"] + free
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    b = ds.budget.values
+    for ax, name in zip(axes[0], panels):
+        ax.plot(b, ds[name].values, color="C0", lw=1.8, label="plan")
+        if f"{name}_lower" in ds:
+            ax.fill_between(b, ds[f"{name}_lower"].values, ds[f"{name}_upper"].values, color="C0", alpha=0.2,
+                            label=f"{ds.attrs.get('level', 0.95):.0%} of draws")
+        ax.set_xscale("log")
+        if name != "loss":
+            ax.set_yscale("log")
+        unit = ds[name].attrs.get("units", "")
+        ax.set_xlabel("budget (FLOPs)")
+        ax.set_ylabel(f"{name} ({unit})" if unit else name)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(f"frontier: {ds.attrs.get('law')}, {ds.attrs.get('cost_model')}, {ds.attrs.get('unit')}")
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -23,7 +23,8 @@ __all__ = ["command"]
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON records.")
 def command(budgets_text, max_draws, out, plot, as_json, **options):
     """Optimal N, D, loss and free variables across budgets (intervals from a fit's bootstrap draws)."""
-    from tsbudget.planning.frontier import check_plot_path, frontier, frontier_table, parse_budgets, plot_frontier
+    from tsbudget.planning.frontier import frontier, frontier_table, parse_budgets
+    from tsbudget.plotting import check_plot_path, plot_frontier
 
     # file names are checked before any computation: a bad one must not cost a frontier
     if out and not out.lower().endswith((".csv", ".parquet", ".pq")):

@@ -26,7 +26,7 @@ from tsbudget.variables import as_positive_array
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["check_plot_path", "frontier", "frontier_table", "parse_budgets", "plot_frontier"]
+__all__ = ["frontier", "frontier_table", "parse_budgets"]
 
 # per-draw quantities of the frontier (each gets ``_draw``, ``_median``, ``_lower``, ``_upper``)
 _DRAWN = ("N", "D", "data_per_param", "loss")
@@ -243,54 +243,6 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
     ds.attrs.setdefault("draws_used", 0)
     ds.attrs.setdefault("draws_available", 0)
     return ds
-
-
-PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
-
-
-def check_plot_path(path) -> None:
-    """Raise InputError unless ``path`` names an image file matplotlib writes (.png, .pdf,
-    .svg, .jpg); called before any computation, so a bad name costs nothing."""
-    from pathlib import Path
-
-    if Path(str(path)).suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"plot path {str(path)!r}: use a .png, .pdf, .svg or .jpg file name")
-
-
-def plot_frontier(ds: xr.Dataset, path=None):
-    """Optimal N, D, loss and every free variable against budget (log-log), with the
-    percentile band of the bootstrap draws where the Dataset has them. Returns the figure."""
-    if path is not None:
-        check_plot_path(path)
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)  # files only; never a GUI window
-    import matplotlib.pyplot as plt
-
-    free = [v for v in str(ds.attrs.get("free", "")).split(",") if v and v in ds]
-    panels = ["N", "D", "loss"] + free
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    b = ds.budget.values
-    for ax, name in zip(axes[0], panels):
-        ax.plot(b, ds[name].values, color="C0", lw=1.8, label="plan")
-        if f"{name}_lower" in ds:
-            ax.fill_between(b, ds[f"{name}_lower"].values, ds[f"{name}_upper"].values, color="C0", alpha=0.2,
-                            label=f"{ds.attrs.get('level', 0.95):.0%} of draws")
-        ax.set_xscale("log")
-        if name != "loss":
-            ax.set_yscale("log")
-        unit = ds[name].attrs.get("units", "")
-        ax.set_xlabel("budget (FLOPs)")
-        ax.set_ylabel(f"{name} ({unit})" if unit else name)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(loc="best", fontsize=8)
-    fig.suptitle(f"frontier: {ds.attrs.get('law')}, {ds.attrs.get('cost_model')}, {ds.attrs.get('unit')}")
-    fig.tight_layout()
-    if path is not None:
-        from pathlib import Path
-
-        fig.savefig(Path(path), dpi=130, bbox_inches="tight")
-    return fig
 
 
 def frontier_table(ds: xr.Dataset):
