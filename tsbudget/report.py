@@ -3,8 +3,9 @@
 Every result (a fit, a plan, a comparison, a redundancy report, ...) is a frozen attrs class
 that subclasses :class:`Report`. Its repr reads like a report, in one order for all of them:
 the headline (success and message), then the estimates, then the diagnostics. Subclasses
-say what goes in each part; :class:`Report` lays it out, and gives ``to_json`` from the
-subclass's ``to_dict``. Numbers are written by :func:`fmt`, and missing or non-finite
+say what goes in each part (:meth:`Report.estimate_lines`, :meth:`Report.diagnostic_lines`;
+named so that a result can keep a ``diagnostics`` field of numbers); :class:`Report` lays
+it out, and gives ``to_json`` from the subclass's ``to_dict``. Numbers are written by :func:`fmt`, and missing or non-finite
 values by one mark, :data:`MISSING`, everywhere (repr, CLI tables).
 """
 
@@ -14,6 +15,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,12 +57,15 @@ def jsonable(obj):
 class Report(ABC):
     """Base of every result: a repr in the order headline, estimates, diagnostics.
 
-    Subclasses define :meth:`to_dict` and override :meth:`title`, :meth:`estimates` and
-    :meth:`diagnostics` (each an iterable of text lines); results with a ``success`` and a
-    ``message`` get the headline ``Title: success: message`` (``FAILED`` otherwise).
+    Subclasses define :meth:`to_dict` and override :meth:`title`, :meth:`estimate_lines` and
+    :meth:`diagnostic_lines` (each an iterable of text lines); results with a ``success`` and
+    a ``message`` get the headline ``Title: success: message`` (``FAILED`` otherwise). A
+    result whose few lines speak for themselves sets ``captions = False``: its lines are then
+    indented under the headline without the ``estimates:``/``diagnostics:`` captions.
     """
 
     __slots__ = ()
+    captions: ClassVar[bool] = True
 
     def title(self) -> str:
         return type(self).__name__
@@ -72,25 +77,22 @@ class Report(ABC):
         status = "success" if success else "FAILED"
         return f"{self.title()}: {status}: {getattr(self, 'message', '')}"
 
-    def estimates(self) -> Iterable[str]:
+    def estimate_lines(self) -> Iterable[str]:
         return ()
 
-    def diagnostics(self) -> Iterable[str]:
+    def diagnostic_lines(self) -> Iterable[str]:
         return ()
 
-    def report_lines(self, sections: bool = True) -> list[str]:
-        """The repr's lines; ``sections=False`` leaves out the ``estimates:`` and
-        ``diagnostics:`` captions (for short results whose lines speak for themselves)."""
+    def report_lines(self) -> list[str]:
+        """The repr's lines: the headline, then the estimates, then the diagnostics."""
         lines = [self.headline()]
-        for caption, part in (("estimates", self.estimates()), ("diagnostics", self.diagnostics())):
+        for caption, part in (("estimates", self.estimate_lines()), ("diagnostics", self.diagnostic_lines())):
             part = list(part)
-            if not part:
-                continue
-            if sections:
+            if part and self.captions:
                 lines.append(f"  {caption}:")
                 lines.extend("    " + line for line in part)
             else:
-                lines.extend(part)
+                lines.extend("  " + line for line in part)
         return lines
 
     def __repr__(self) -> str:

@@ -103,7 +103,7 @@ class Comparison(Report):
         return (f"Comparison: {'success' if ok else 'some fits did not converge'}: {len(self.systems)} systems, "
                 f"{self.dataset.sizes['budget']} budgets, {o['n_draws']} bootstrap draws each ({o['frontier']} frontier)")
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         lines = []
         if self.reference:
             lines.append(f"reference: {self.reference}" + (f" ({self.reference_description})"
@@ -130,6 +130,6 @@ class Comparison(Report):
             lines.append("crossovers: none in the budget range")
         return lines
 
-    def diagnostics(self) -> list[str]:
+    def diagnostic_lines(self) -> list[str]:
         return [f"{s}: {f.law.name} on {f.n_runs} runs; {f.message}; {int(f.draws.attrs.get('n_failed', 0))} failed "
                 f"draws; {self.pairing[s]}" for s, f in self.fits.items()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -101,18 +100,11 @@ class IsoflopResult(Report):
         return out
 
     def save(self, path) -> Path:
-        """Write JSON to ``path``; bootstrap draws go to netCDF beside it (``<stem>.draws.nc``,
-        see :func:`tsbudget.io.save_dataset`), named in the JSON. No pickle."""
-        from tsbudget.io import save_dataset
+        """Write the result as JSON at ``path`` and its bootstrap draws as netCDF beside it
+        (:func:`tsbudget.io.save_result`). No pickle."""
+        from tsbudget.io import save_result
 
-        path = Path(path)
-        d = self.to_dict()
-        if self.draws is not None:
-            nc = path.with_name(path.stem + ".draws.nc")
-            save_dataset(self.draws, nc)
-            d["draws_file"] = nc.name
-        path.write_text(json.dumps(d, indent=1))
-        return path
+        return save_result(self.to_dict(), self.draws, path)
 
     @classmethod
     def from_dict(cls, d: Mapping, draws=None) -> IsoflopResult:
@@ -142,24 +134,19 @@ class IsoflopResult(Report):
 
     @classmethod
     def load(cls, path) -> IsoflopResult:
-        """Read a result written by :meth:`save` (and its draws, if any)."""
-        from tsbudget.io import load_dataset
+        """Read a result written by :meth:`save` (and its draws, if any; :func:`tsbudget.io.load_result`)."""
+        from tsbudget.io import load_result
 
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read an IsoFLOP result from {str(path)!r}: {exc}") from None
-        if not isinstance(d, dict) or d.get("method") != "isoflop_profiles":
+        d, draws = load_result(path, "an IsoFLOP result")
+        if d.get("method") != "isoflop_profiles":
             raise InputError(f"{str(path)!r} does not hold an IsoFLOP result (method 'isoflop_profiles')")
-        draws = load_dataset(path.with_name(d["draws_file"])) if d.get("draws_file") else None
         return cls.from_dict(d, draws)
 
     def title(self) -> str:
         return (f"IsoflopResult(Approach 2, degree {self.options['degree']}): "
                 f"{self.n_budgets_used} of {self.table.height} budgets used")
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         """The exponents, and their bootstrap standard errors and intervals when there are draws."""
         lines = [f"N_opt ∝ C^{self.a:.4f}   D_opt ∝ C^{self.b:.4f}"]
         if self.draws is not None:
@@ -169,7 +156,7 @@ class IsoflopResult(Report):
                                  f"[{r['lower']:.4f}, {r['upper']:.4f}]")
         return lines
 
-    def diagnostics(self) -> list[str]:
+    def diagnostic_lines(self) -> list[str]:
         """How the budgets were grouped, the bootstrap's draws, and each budget not used as it is."""
         lines = [f"budgets: {self.options.get('grouping', 'as given')}"]
         if self.draws is not None:

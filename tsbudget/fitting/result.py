@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -121,18 +120,11 @@ class FitResult(Report):
         return out
 
     def save(self, path) -> Path:
-        """Write JSON to ``path``; bootstrap draws go to netCDF beside it
-        (``<stem>.draws.nc``, scipy engine), named in the JSON. No pickle."""
-        path = Path(path)
-        d = self.to_dict()
-        if self.draws is not None:
-            nc = path.with_name(path.stem + ".draws.nc")
-            from tsbudget.io import save_dataset
+        """Write the result as JSON at ``path`` and its bootstrap draws as netCDF beside it
+        (:func:`tsbudget.io.save_result`). No pickle."""
+        from tsbudget.io import save_result
 
-            save_dataset(self.draws, nc)  # keeps dtypes and plain attribute types
-            d["draws_file"] = nc.name
-        path.write_text(json.dumps(d, indent=1))
-        return path
+        return save_result(self.to_dict(), self.draws, path)
 
     @classmethod
     def from_dict(cls, d: Mapping, draws=None) -> "FitResult":
@@ -154,23 +146,21 @@ class FitResult(Report):
 
     @classmethod
     def load(cls, path) -> "FitResult":
-        """Read a result written by :meth:`save` (and its draws, if any)."""
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read a fit result from {str(path)!r}: {exc}") from exc
-        draws = None
-        if d.get("draws_file"):
-            from tsbudget.io import load_dataset
+        """Read a result written by :meth:`save` (and its draws, if any; :func:`tsbudget.io.load_result`)."""
+        from tsbudget.io import load_result
 
-            draws = load_dataset(path.with_name(d["draws_file"]))
-        return cls.from_dict(d, draws)
+        d, draws = load_result(path, "a fit result")
+        try:
+            return cls.from_dict(d, draws)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{str(path)!r} is not a fit result: {type(exc).__name__}: {exc}") from None
+
+    captions = False  # a short report: parameters, then objective and starts
 
     def title(self) -> str:
         return f"FitResult({self.law.name})"
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         """One line per parameter: value, bootstrap standard error when there are draws, ``(fixed)``."""
         width = max(len(k) for k in self.parameters)
         sd = None
@@ -195,13 +185,3 @@ class FitResult(Report):
         if self.draws is not None:
             lines.append(f"bootstrap draws: {self.draws.sizes.get('draw', 0)}")
         return lines
-
-    def report_lines(self, sections: bool = False) -> list[str]:
-        """The repr's lines. The ``diagnostics`` field (public: the fit's numbers) hides
-        Report.diagnostics(), so the layout is applied here with :meth:`diagnostic_lines`;
-        by default without captions, each line indented under the headline."""
-        parts = (("estimates", self.estimates()), ("diagnostics", self.diagnostic_lines()))
-        if not sections:
-            return [self.headline(), *("  " + line for _, part in parts for line in part)]
-        return [self.headline(), *(line for caption, part in parts
-                                   for line in (f"  {caption}:", *("    " + x for x in part)))]

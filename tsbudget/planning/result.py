@@ -114,7 +114,7 @@ class Plan(Report):
         return (f"Plan: {status}: {self.message}\n"
                 f"  {goal}; law {self.law}, cost model {self.cost_model}, unit {self.unit}")
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         lines = [
             f"N (law / active)   {self.N:.4g} / {self.active_params:.4g}   total params {self.total_params:.4g}",
             f"D                  {self.D:.4g} {self.unit}  ({self.positions:.4g} positions, "
@@ -142,12 +142,4 @@ class Plan(Report):
         """The solver's method, what binds, and the ``diagnostics`` numbers."""
         lines = [f"method             {self.method}", f"binding            {', '.join(self.binding) or 'nothing'}"]
         lines.extend(f"{k:<18} {fmt(v)}" for k, v in self.diagnostics.items())
-        return lines
-
-    def report_lines(self, sections: bool = True) -> list[str]:
-        # The ``diagnostics`` field (public: the solver's numbers) hides Report.diagnostics(),
-        # so the base's layout is applied here with diagnostic_lines() in its place.
-        lines = [self.headline()]
-        for caption, part in (("estimates", self.estimates()), ("diagnostics", self.diagnostic_lines())):
-            lines.extend([f"  {caption}:", *("    " + line for line in part)] if sections else part)
         return lines

@@ -91,7 +91,7 @@ class Sweep(Report):
         return (f"Sweep: {t['runs']} runs over {len(o['budgets'])} budgets ({o['per_budget']} sizes per budget, "
                 f"spread ×{o['spread']:g} in N); law {o['law']}, cost model {o['cost_model']}, unit {o['unit']}")
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         t = self.totals
         lines = [f"total {t['flops']:.4g} FLOPs, {t['gpu_hours']:.4g} GPU-hours ({self.options['hardware']})"]
         if self.design:
@@ -104,7 +104,7 @@ class Sweep(Report):
                          f"{d['noise_effective']:.3g} effective under the Huber loss")
         return lines
 
-    def diagnostics(self) -> list[str]:
+    def diagnostic_lines(self) -> list[str]:
         """The run list, one row per run."""
         cols = ["budget", "N", "D", "predicted_loss", "gpu_hours", "flops_ratio", "extrapolates"]
         if "selected" in self.table.columns:

@@ -126,7 +126,7 @@ class RedundancyReport(Report):
         return (f"RedundancyReport: {self.windows} windows ({self.window_length} steps x {self.channels} channels) "
                 f"in {self.groups} groups")
 
-    def estimates(self) -> list[str]:
+    def estimate_lines(self) -> list[str]:
         lines = [
             f"effective data  {fmt(self.effective, 6)} of {fmt(self.raw, 6)} {self.unit} "
             f"({self.effective / self.raw:.1%}); unique {fmt(self.unique, 6)}",
@@ -138,7 +138,7 @@ class RedundancyReport(Report):
             lines.append(f"regime {n:<12} {fmt(a, 6)} {self.unit}, {fmt(u, 6)} unique, R* = {r:.4g}")
         return lines
 
-    def diagnostics(self) -> list[str]:
+    def diagnostic_lines(self) -> list[str]:
         lines = [f"grouping        {self.method}, RMS threshold {self.threshold:g}"]
         lines += [f"{k:<15} {fmt(v)}" for k, v in self.grouping_stats.items()]
         return lines
