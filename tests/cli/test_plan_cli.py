@@ -70,7 +70,7 @@ def test_plan_target_loss_and_unit_settings():
 
 
 def test_plan_from_a_fit_file_with_draws(tmp_path):
-    from tsbudget.fitting.fit import FitResult
+    from tsbudget.fitting.result import FitResult
 
     rng = np.random.default_rng(0)
     draws = xr.Dataset({k: ("draw", v * np.exp(0.02 * rng.standard_normal(50))) for k, v in EPOCH.items()})

@@ -592,7 +592,8 @@ def test_fit_in_patched_cells_plans_in_its_own_tokenization(tmp_path):
     # own tokenization, positions = D / 16.
     from units.cells import ChannelTimeCells
 
-    from tsbudget.fitting.fit import FitResult, fit
+    from tsbudget.fitting.fit import fit
+    from tsbudget.fitting.result import FitResult
 
     law = get_preset("epoch2024")
     n = np.repeat(np.geomspace(1e7, 1e9, 5), 4)

@@ -57,7 +57,7 @@ def planning_kwargs(o: dict) -> dict:
     if o["fit_path"] and o["law"]:
         raise InputError("give --fit or --law/--preset, not both")
     if o["fit_path"]:
-        from tsbudget.fitting.fit import FitResult
+        from tsbudget.fitting.result import FitResult
 
         law = FitResult.load(o["fit_path"])
     else:

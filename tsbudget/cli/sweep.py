@@ -39,7 +39,7 @@ def command(fit_path, preset, budgets_text, per_budget, spread, cost_model, vari
     if fit_path and preset:
         raise InputError("give --fit or --preset, not both")
     if fit_path:
-        from tsbudget.fitting.fit import FitResult
+        from tsbudget.fitting.result import FitResult
 
         law = FitResult.load(fit_path)
     else:

@@ -385,10 +385,10 @@ def sweep(
     totals = {"runs": df.height, "flops": float(df["flops"].sum()), "gpu_hours": float(df["gpu_hours"].sum()),
               "selected_runs": sel.height, "selected_flops": float(sel["flops"].sum()),
               "selected_gpu_hours": float(sel["gpu_hours"].sum())}
-    from tsbudget.fitting.runs import plugin_settings as _settings
+    from tsbudget.fitting.runs import plugin_settings
 
-    opts = {"law": label, "cost_model": cm.name, "cost_settings": _settings(cm), "unit": un.name,
-            "unit_settings": _settings(un), "law_unit_scale": law_scale, "hardware": hw.name,
+    opts = {"law": label, "cost_model": cm.name, "cost_settings": plugin_settings(cm), "unit": un.name,
+            "unit_settings": plugin_settings(un), "law_unit_scale": law_scale, "hardware": hw.name,
             "budgets": budgets.tolist(), "per_budget": int(per_budget), "spread": float(spread),
             "variables": list(variables or {}), "cost_variables": list(known), "level": float(level)}
     return Sweep(df, totals, design, opts)
