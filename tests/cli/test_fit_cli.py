@@ -135,6 +135,7 @@ def test_number_and_fix_parsing():
         parse_fix(["=3"])
 
 
+@pytest.mark.slow  # over 3 s; CI runs it in the slow pass
 def test_fit_no_race_runs_every_start_to_the_same_optimum():
     args = ["fit", str(ISOFLOPS), "--n-col", "params", "--flops-col", "budget", "--loss-col", "loss", "--json"]
     raced, full = run(args), run([*args, "--no-race"])

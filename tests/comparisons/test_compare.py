@@ -155,6 +155,7 @@ def shared_noise_runs(seed=0, shared=0.02, own=0.002):
     return pl.DataFrame(rows, orient="row", schema=["system", "N", "D", "flops", "loss"])
 
 
+@pytest.mark.slow  # over 3 s; CI runs it in the slow pass
 def test_pairing_narrows_the_spread_of_the_difference():
     """Measured (seeds 0-2, 30 draws, budgets 1e17, 1e18): std over draws of L_b − L_a is 0.03-0.12
     nats independent, 0.010-0.018 paired run for run, 0.005-0.017 paired on N; P(b beats a) goes
@@ -247,6 +248,7 @@ def test_fixed_data_frontier_documents_its_N():
     assert "N" in res.table.columns and "N_opt" not in res.table.columns
 
 
+@pytest.mark.slow  # over 3 s; CI runs it in the slow pass
 def test_failed_draws_on_the_general_optimizer_path(monkeypatch):
     """Review issue 1: a Kaplan-law system (general optimizer, fine grid by spline) with failed
     bootstrap draws used to raise ValueError from CubicSpline; now the comparison finishes,

@@ -26,6 +26,7 @@ def test_besiroglu_refit():
     assert result.n_at_best > 1  # more than one start found the optimum
 
 
+@pytest.mark.slow  # over 3 s; CI runs it in the slow pass
 def test_race_reaches_the_objective_of_every_start_run_to_convergence():
     runs = load_chinchilla_runs()
     raced = fit(runs, "chinchilla", drop_highest_loss=5)
