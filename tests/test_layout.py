@@ -180,3 +180,13 @@ def test_cli_help_loads_neither_numpy_nor_heavy_libraries():
     assert "numpy" not in sys.modules, "numpy loaded by --help"
     """
     assert loaded_after(code) == []
+
+
+def test_a_plan_from_the_cli_loads_no_heavy_library():
+    code = """
+    import contextlib, io
+    from tsbudget.cli.main import cli
+    with contextlib.redirect_stdout(io.StringIO()):
+        cli.main(args=["plan", "--budget", "1e21"], prog_name="tsbudget", standalone_mode=False)
+    """
+    assert loaded_after(code) == []
