@@ -26,3 +26,19 @@ def test_nominal_budgets_without_tolerance_snap_to_nearest():
     # beyond the largest budget by more than half the step to its neighbour
     with pytest.raises(SchemaError, match=r"row 1 is not within half a budget step"):
         group_budgets(np.array([1e19, 1e22]), tolerance=None, budgets=[1e19, 3e20])
+
+
+def test_close_budgets_that_each_have_enough_runs_are_never_merged():
+    import numpy as np
+
+    from tsbudget.fitting.budgets import auto_budget_grouping
+
+    budgets = 1e17 * 1.24 ** np.arange(20)  # more values than max_groups, 1.24x apart
+    flops = np.repeat(budgets, 3)
+    groups, how = auto_budget_grouping(flops)
+    assert np.unique(groups).size == 20
+    np.testing.assert_array_equal(groups, flops)
+    assert "exact FLOPs values (20 budgets, each with >= 3 runs)" in how
+    # one run short of a profile somewhere: the modes take over, as for digitised data
+    groups, how = auto_budget_grouping(np.concatenate([flops, [3.3e17]]))
+    assert how.startswith("automatic")

@@ -118,9 +118,11 @@ def _log_flops_modes(logc: np.ndarray, h: float, min_mass: float) -> np.ndarray:
 def auto_budget_grouping(flops, max_groups: int = 12, min_runs: int = 3) -> tuple[np.ndarray, str]:
     """:func:`auto_budget_groups` and a one-line description of the grouping used."""
     c = np.asarray(flops, dtype=float)
-    distinct = np.unique(c)
+    distinct, counts = np.unique(c, return_counts=True)
     if distinct.size <= max_groups:
         return group_budgets(c), f"exact FLOPs values ({distinct.size} budgets)"
+    if counts.min() >= min_runs:  # every value is a budget with a profile's worth of runs: never merge them
+        return group_budgets(c), f"exact FLOPs values ({distinct.size} budgets, each with >= {min_runs} runs)"
     logc = np.log(c)
     for spread in _AUTO_SPREADS:
         modes = _log_flops_modes(logc, math.log1p(spread), min_runs)
@@ -141,8 +143,10 @@ def auto_budget_grouping(flops, max_groups: int = 12, min_runs: int = 3) -> tupl
 def auto_budget_groups(flops, max_groups: int = 12, min_runs: int = 3) -> np.ndarray:
     """Budget groups for runs whose FLOPs may be noisy, as each run's budget value.
 
-    At most ``max_groups`` distinct values: the exact values (already nominal budgets).
-    Otherwise the budgets are the modes of the runs' log FLOPs: a Gaussian kernel density
+    At most ``max_groups`` distinct values, or any number of them each holding at least
+    ``min_runs`` runs: the exact values (already nominal budgets; distinct budgets that each
+    have a profile's worth of runs are never merged, however close: the sweep of Li et al.
+    2025, "(Mis)Fitting", has 26 budgets 1.24x apart). Otherwise the budgets are the modes of the runs' log FLOPs: a Gaussian kernel density
     with the smallest bandwidth among ±5%, ±10%, ±25%, ±50%, ×2, ×3, ×5 that has between 1
     and ``max_groups`` modes holding at least ``min_runs`` runs each (a profile needs 3
     runs), and every run goes to its nearest mode, labelled by the mode. Runs of an
