@@ -1,0 +1,155 @@
+"""Composition of cost models: an adaptive-patching front end (BLT) stacked on any cost model.
+
+Design. A hierarchy whose first level is adaptive patching could be written two ways: as a
+new *level kind* inside :class:`~costmodels.hierarchical.HierarchicalCompression`, or as a
+*composition* -- a front end that groups input positions into patches and hands the patch
+sequence to another cost model. The composition is the cleaner one and is what this module
+builds: the front end's accounting (local encoder and decoder on every input position, the
+model behind it once per patch) does not depend on what that model is, so it is written once
+and stacks on a hierarchy, a dense model, a mixture of experts or a recurrent-depth model
+unchanged; each part keeps its own variables and settings, and the reductions to each part
+hold by construction (tested exactly): ``compression = 1`` with no local models is the inner
+model; a dense inner model, or a one-level hierarchy, is :class:`AdaptivePatching`. A level
+kind would need the hierarchy's share bookkeeping (shares of ``N`` summing to 1) to hold the
+local models, whose sizes BLT fixes in parameters, not as fractions of the latent model.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from costmodels.adaptive_patching import AdaptivePatching
+from tsbudget.cost_model import CostModel, nonnegative
+from tsbudget.errors import InputError, PluginTypeError
+from tsbudget.variables import Variable, as_positive_array
+
+__all__ = ["Patched"]
+
+
+def _inner_name(instance, attribute, value):
+    if not isinstance(value, str) or not value:
+        raise InputError(f"Patched.inner must be a registered cost-model name, got {value!r}")
+    if value == Patched.name:
+        raise InputError("Patched.inner cannot be 'patched': one patching front end per model")
+
+
+def _settings(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"Patched.inner_settings must be a mapping of setting -> value, got {value!r}")
+    return dict(value)
+
+
+@attrs.frozen
+class Patched(CostModel):
+    """An adaptive-patching front end over the cost model named ``inner`` (default: a hierarchy).
+
+    Pagnoni et al. 2024 ("Byte Latent Transformer: Patches Scale Better Than Tokens", §2 and
+    the FLOPs accounting of §4/Appendix) group input positions into patches of dynamic length
+    ``p = compression`` (mean positions per patch); local models of ``encoder_params`` and
+    ``decoder_params`` parameters run on every input position, and the latent model -- here
+    any cost model, ``n`` being the parameter count the law sees -- runs once per patch. Each
+    part costs what it costs per position it processes, so per input position::
+
+        train = train_inner(N, v) / p + 6·(N_enc + N_dec)
+        serve = serve_inner(N, v) / p + 2·(N_enc + N_dec)
+        total = total_inner(N, v) + N_enc + N_dec + N_emb
+        active = active_inner(N, v) + N_enc + N_dec
+
+    where ``v`` are the inner model's own variables. With the default inner model,
+    :class:`~costmodels.hierarchical.HierarchicalCompression` (Nawrot et al. 2022, Hourglass;
+    Yu et al. 2023, MEGABYTE; Hwang et al. 2025, H-Net), this is a hierarchy whose first level
+    is adaptive patching: the hierarchy's level ratios compound on top of the patch
+    compression, so its first level sees one position per ``p·c_0`` input positions.
+
+    Settings: ``inner`` (a registered cost-model name) and ``inner_settings`` (its fields,
+    e.g. ``{"levels": [[1, 0.5], [4, 0.5]]}``), plus the front end's ``encoder_params``,
+    ``decoder_params`` and ``embedding_params`` (hash n-gram tables: held, no FLOPs).
+    Variables: ``compression`` (as in :class:`AdaptivePatching`) followed by the inner
+    model's variables, each free or fixed in the planner with its bounds, integrality and
+    default.
+    """
+
+    name: ClassVar[str] = "patched"
+    description: ClassVar[str] = (
+        "Adaptive patching (BLT) front end over any cost model (default: a hierarchy on the patches)"
+    )
+    citation: ClassVar[str] = (
+        "Pagnoni et al. 2024, Byte Latent Transformer: Patches Scale Better Than Tokens; "
+        "inner model's own source (hierarchical: Nawrot et al. 2022; Yu et al. 2023; Hwang et al. 2025)"
+    )
+
+    inner: str = attrs.field(default="hierarchical", validator=_inner_name)
+    # a plain dict (JSON round trip of saved fits); left out of the hash, kept in equality
+    inner_settings: dict = attrs.field(factory=dict, converter=_settings, hash=False)
+    encoder_params: float = attrs.field(default=0.0, validator=nonnegative)
+    decoder_params: float = attrs.field(default=0.0, validator=nonnegative)
+    embedding_params: float = attrs.field(default=0.0, validator=nonnegative)
+
+    def __attrs_post_init__(self):
+        names = [v.name for v in self.inner_model.variables]
+        if "compression" in names:
+            raise InputError(
+                f"Patched: inner cost model {self.inner!r} already declares a variable 'compression'; "
+                "stack the front end on a model without its own patching"
+            )
+
+    @classmethod
+    def over(cls, model: CostModel, **front_end) -> "Patched":
+        """The front end over a cost-model instance (rebuilt from its name and fields)."""
+        if not isinstance(model, CostModel):
+            raise InputError(f"Patched.over needs a CostModel instance, got {model!r}")
+        return cls(inner=model.name, inner_settings=attrs.asdict(model, recurse=True), **front_end)
+
+    @functools.cached_property
+    def inner_model(self) -> CostModel:
+        """The cost model behind the patches, built once from ``inner`` and ``inner_settings``."""
+        from tsbudget.registry import costmodels
+
+        try:
+            return costmodels.resolve(self.inner, **self.inner_settings)
+        except PluginTypeError as exc:
+            cls = costmodels.get(self.inner)
+            valid = [f.name for f in attrs.fields(cls)] if attrs.has(cls) else []
+            raise InputError(
+                f"Patched.inner_settings {sorted(self.inner_settings)} are not all settings of cost model "
+                f"{self.inner!r}; its settings are {valid or 'none'}"
+            ) from exc
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        return AdaptivePatching.declared_variables + self.inner_model.variables
+
+    @property
+    def local_params(self) -> float:
+        return float(self.encoder_params) + float(self.decoder_params)
+
+    def _split(self, variables) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``compression`` and the inner model's variables, checked and with defaults filled."""
+        resolved = self.resolve_variables(**variables)
+        p = resolved.pop("compression")
+        return p, resolved
+
+    def train_flops_per_position(self, n, **variables) -> np.ndarray:
+        p, inner = self._split(variables)
+        return self.inner_model.train_flops_per_position(n, **inner) / p + 6.0 * self.local_params
+
+    def inference_flops_per_position(self, n, **variables) -> np.ndarray:
+        p, inner = self._split(variables)
+        return self.inner_model.inference_flops_per_position(n, **inner) / p + 2.0 * self.local_params
+
+    def total_params(self, n, **variables) -> np.ndarray:
+        p, inner = self._split(variables)
+        held = self.local_params + float(self.embedding_params)
+        return self.inner_model.total_params(as_positive_array(n, "n"), **inner) + held + 0.0 * p
+
+    def active_params(self, n, **variables) -> np.ndarray:
+        """The inner model's active weights and the local models (every position passes both)."""
+        p, inner = self._split(variables)
+        return self.inner_model.active_params(as_positive_array(n, "n"), **inner) + self.local_params + 0.0 * p
