@@ -131,3 +131,113 @@ def test_at_fixed_variables_is_a_chinchilla_law_with_its_closed_form():
         LAW.at(experts=32.0)
     with pytest.raises(InputError, match="experts"):
         LAW.at(experts=-1.0, rate=1.0)
+
+
+# -- log-quadratic efficiencies ------------------------------------------------------------
+QUAD = Extended(variables=("experts", "compression"), references=(8.0, 4.0), kinds=("linear", "quadratic"),
+                gamma=(0.3, 0.05), eta=(0.05, 0.02), gamma2=(0.0, -0.1), eta2=(0.0, -0.25))
+QUAD_INPUTS = {"N": INPUTS["N"], "D": INPUTS["D"], "experts": INPUTS["experts"],
+               "compression": np.array([1.0, 16.0, 4.0])}
+
+
+def test_quadratic_kind_adds_curvature_parameters():
+    names = [p.name for p in QUAD.parameters]
+    assert names[5:] == ["gamma_experts", "eta_experts", "gamma_compression", "eta_compression",
+                         "gamma2_compression", "eta2_compression"]
+    assert list(QUAD.values) == names and QUAD.quadratic == ("compression",)
+    assert QUAD.replace(eta2_compression=-0.5).eta2 == (0.0, -0.5)
+    assert QUAD.to_dict()["kinds"] == ["linear", "quadratic"]
+    check_law(QUAD)
+    check_law(Extended(variables=("rate",), kinds=("quadratic",), eta2=(-0.2,)))
+    with pytest.raises(InputError, match="linear"):
+        Extended(variables=("experts",), gamma2=(0.1,))
+    with pytest.raises(InputError, match="kinds"):
+        Extended(variables=("experts",), kinds=("cubic",))
+    with pytest.raises(InputError, match="kinds"):
+        Extended(variables=("experts", "rate"), kinds=("linear",))
+
+
+def test_quadratic_effective_sizes_and_gradient():
+    lc = np.log(QUAD_INPUTS["compression"] / 4.0)
+    le = np.log(QUAD_INPUTS["experts"] / 8.0)
+    n_eff = QUAD_INPUTS["N"] * np.exp(0.3 * le + 0.05 * lc - 0.1 * lc**2)
+    d_eff = QUAD_INPUTS["D"] * np.exp(0.05 * le + 0.02 * lc - 0.25 * lc**2)
+    np.testing.assert_allclose(QUAD.loss(**QUAD_INPUTS), Chinchilla().loss(N=n_eff, D=d_eff), rtol=1e-13)
+    got = QUAD.effective(QUAD.values, QUAD_INPUTS)
+    np.testing.assert_allclose(got["D_eff"], d_eff, rtol=1e-13)
+    assert_gradient_matches(QUAD, QUAD_INPUTS)
+    assert_broadcasts(QUAD, QUAD_INPUTS)
+
+
+def test_quadratic_at_fixed_variables_is_chinchilla():
+    fixed = QUAD.at(experts=32.0, compression=16.0)
+    n, d = QUAD_INPUTS["N"], QUAD_INPUTS["D"]
+    inputs = {"N": n, "D": d, "experts": np.full(3, 32.0), "compression": np.full(3, 16.0)}
+    np.testing.assert_allclose(fixed.loss(N=n, D=d), QUAD.loss(**inputs), rtol=1e-13)
+    # draws broadcast through params_at
+    draws = {k: np.full(4, v) for k, v in QUAD.values.items()}
+    draws["eta2_compression"] = np.array([0.0, -0.1, -0.25, -0.5])
+    b = QUAD.params_at(draws, experts=8.0, compression=16.0)["B"]
+    lc = np.log(4.0)
+    np.testing.assert_allclose(b, QUAD.B * np.exp(-QUAD.beta * (0.02 * lc + draws["eta2_compression"] * lc**2)),
+                               rtol=1e-13)
+
+
+def test_efficiency_peak():
+    # eta 0.02, eta2 -0.25 around 4: peak at 4·exp(0.02/0.5)
+    assert QUAD.efficiency_peak("compression") == pytest.approx(4.0 * np.exp(0.04), rel=1e-14)
+    assert QUAD.efficiency_peak("compression", "parameters") == pytest.approx(4.0 * np.exp(0.25), rel=1e-14)
+    with pytest.raises(InputError, match="not a quadratic"):
+        QUAD.efficiency_peak("experts")
+    with pytest.raises(InputError, match="no peak"):
+        QUAD.replace(eta2_compression=0.1).efficiency_peak("compression")
+
+
+def test_for_cost_model_quadratic():
+    law = Extended.for_cost_model("adaptive_patching", quadratic=("compression",))
+    assert law.kinds == ("quadratic",) and law.references == (4.5,)
+    with pytest.raises(InputError, match="recurrence"):
+        Extended.for_cost_model("adaptive_patching", quadratic=("recurrence",))
+
+
+# A known valley in compression: the parameter and data efficiencies peak near the
+# reference, while the adaptive_patching cost (6·N/p per position) rewards compression.
+TRUE_VALLEY = Extended(E=1.8, A=480.0, B=2000.0, alpha=0.35, beta=0.36, variables=("compression",),
+                       references=(4.0,), kinds=("quadratic",), gamma=(0.05,), eta=(0.0,),
+                       gamma2=(-0.1,), eta2=(-0.25,))
+
+
+def _valley_runs(noise: float, seed: int = 0):
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in np.geomspace(2e7, 1e9, 5):
+        for tokens_per_param in (5.0, 20.0, 80.0):
+            for p in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
+                d = tokens_per_param * n
+                loss = float(TRUE_VALLEY.loss(N=n, D=d, compression=p)) * np.exp(rng.normal(0.0, noise))
+                rows.append({"N": n, "D": d, "compression": p, "loss": loss, "flops": 6.0 * n * d / p})
+    return pl.DataFrame(rows)
+
+
+def test_synthetic_valley_is_recovered_and_planned():
+    import tsbudget as tb
+    from tsbudget.fitting.fit import fit
+
+    runs = _valley_runs(noise=0.0)
+    start = Extended(variables=("compression",), references=(4.0,), kinds=("quadratic",))
+    result = fit(runs, start, cost_model="adaptive_patching")
+    got = result.law
+    for name in ("gamma_compression", "eta_compression", "gamma2_compression", "eta2_compression"):
+        assert got.values[name] == pytest.approx(TRUE_VALLEY.values[name], abs=2e-3), name
+    assert got.efficiency_peak("compression") == pytest.approx(TRUE_VALLEY.efficiency_peak("compression"), rel=1e-2)
+    # the planner frees compression with the fitted law, 10x beyond the largest run
+    budget = 10.0 * float(runs["flops"].max())
+    want = tb.plan(budget, law=TRUE_VALLEY, cost_model="adaptive_patching", free=["compression"])
+    plan = tb.plan(budget, law=result, cost_model="adaptive_patching", free=["compression"])
+    assert plan.success and want.success
+    p_want = want.variables["compression"]
+    assert 1.0 < p_want < 64.0  # an interior optimum, not a bound
+    assert plan.variables["compression"] == pytest.approx(p_want, rel=0.05)
+    assert plan.N == pytest.approx(want.N, rel=0.05)

@@ -21,7 +21,7 @@ from tsbudget.cli.common import (
     write_json,
 )
 from tsbudget.errors import InputError
-from tsbudget.laws.build import build_law
+from tsbudget.laws.build import build_law, parse_law_variable
 
 __all__ = ["check_bootstrap", "command", "fit_kwargs", "fit_options", "pop_fit_options"]
 
@@ -34,9 +34,10 @@ def fit_options(func):
     """The fitting choices shared by ``fit`` and ``sensitivity``; read them with :func:`fit_kwargs`."""
     options = [
         click.option("--law", default="chinchilla", show_default=True, help="Registered law name."),
-        click.option("--law-variable", "law_variables", multiple=True, metavar="NAME[=REF]",
+        click.option("--law-variable", "law_variables", multiple=True, metavar="NAME[=REF][:KIND]",
                      help="A variable of the extended law (e.g. experts, or experts=8 to measure it from a "
-                          "reference of 8; default reference 1); repeatable. Columns mapped with --col NAME=COLUMN "
+                          "reference of 8; default reference 1; compression:quadratic for a log-quadratic "
+                          "efficiency with a valley); repeatable. Columns mapped with --col NAME=COLUMN "
                           "are variables too."),
         click.option("--cost-model", default="dense", show_default=True,
                      help="Cost model that derives D from the FLOPs column (see `tsbudget plugins`)."),
@@ -69,23 +70,20 @@ def pop_fit_options(options: dict) -> dict:
     return {k: options.pop(k) for k in _FIT_OPTION_NAMES if k in options}
 
 
-def _law_variables(items, columns) -> dict[str, float | None]:
-    """``--law-variable NAME[=REF]`` plus the non-canonical ``--col`` names -> name -> reference (or None)."""
+def _law_variables(items, columns) -> tuple[dict[str, float | None], dict[str, str]]:
+    """``--law-variable NAME[=REF][:KIND]`` plus the non-canonical ``--col`` names -> (name -> reference
+    or None, name -> kind); see :func:`tsbudget.laws.build.parse_law_variable`."""
     out: dict[str, float | None] = {}
+    kinds: dict[str, str] = {}
     for item in items or ():
-        name, sep, ref = str(item).partition("=")
-        name = name.strip()
-        if not name.isidentifier():
-            raise InputError(f"--law-variable takes NAME or NAME=REFERENCE, got {item!r}")
+        name, ref, kind = parse_law_variable(item)
         if name in out:
             raise InputError(f"--law-variable {name} given twice")
-        out[name] = parse_number(ref, name=f"--law-variable {name}") if sep else None
-        if out[name] is not None and out[name] <= 0:
-            raise InputError(f"--law-variable {name}: the reference must be > 0, got {ref.strip()!r}")
+        out[name], kinds[name] = ref, kind
     for name in columns or {}:
         if name not in _BASE_COLUMNS:
             out.setdefault(name, None)
-    return out
+    return out, kinds
 
 
 def _plugin(kind: str, name: str, settings: dict):
@@ -103,7 +101,7 @@ def fit_kwargs(options: dict, columns: dict | None = None) -> dict:
     o = options
     out = {
         "race": not o.get("no_race", False),
-        "law": build_law(o.get("law", "chinchilla"), _law_variables(o.get("law_variables"), columns)),
+        "law": build_law(o.get("law", "chinchilla"), *_law_variables(o.get("law_variables"), columns)),
         "cost_model": _plugin("cost model", o.get("cost_model", "dense"),
                               parse_settings(o.get("cost_settings"), "--cost-setting")),
         "unit": _plugin("unit", o.get("unit", "tokens"), parse_settings(o.get("unit_settings"), "--unit-setting")),
