@@ -18,6 +18,7 @@ from tsbudget.laws.logsumexp import (
     softmax,
 )
 from tsbudget.laws.repetition_penalty import RepetitionPenalty
+from tsbudget.laws.routing import Routing
 
 N = np.array([1e7, 3e8, 2e9, 5e10])
 D = np.array([2e9, 1e10, 4e10, 3e11])
@@ -32,6 +33,12 @@ BUILT_IN = {
         Extended(variables=("experts", "rate"), references=(8.0, 2.0), gamma=(0.2, -0.05), eta=(0.1, 0.3)),
         {"N": N, "D": D, "experts": np.array([1.0, 8.0, 32.0, 64.0]), "rate": np.array([1.0, 2.0, 4.0, 2.0])},
     ),
+    "extended_quadratic": (
+        Extended(variables=("compression",), references=(4.0,), kinds=("quadratic",), gamma=(0.05,), eta=(0.1,),
+                 gamma2=(-0.1,), eta2=(-0.25,)),
+        {"N": N, "D": D, "compression": np.array([1.0, 4.0, 16.0, 64.0])},
+    ),
+    "routing": (Routing(), {"N": N, "experts": np.array([1.0, 8.0, 64.0, 512.0])}),
 }
 
 

@@ -32,7 +32,7 @@ import polars as pl
 
 from tsbudget.errors import InputError
 
-__all__ = ["ROUTING_FILE", "ROUTING_COMPARE", "load_routing_runs", "routing_systems", "ROUTERS"]
+__all__ = ["ROUTING_FILE", "ROUTING_COMPARE", "load_routing_runs", "routing_systems", "routing_law_runs", "ROUTERS"]
 
 ROUTING_FILE = "routing_clark2022_final.csv"
 ROUTERS = ("Dense", "Hash", "RL-R", "S-Base")
@@ -115,3 +115,21 @@ def routing_systems(experts=64, routers=ROUTERS) -> pl.DataFrame:
     )
     keep = (dense & pl.lit("Dense" in routers)) | routed
     return df.filter(keep).sort("system", "N", "run")
+
+
+def routing_law_runs(router: str) -> pl.DataFrame:
+    """The runs Clark et al. fit their eq. 1 on for one ``router`` (S-Base, RL-R or Hash), as
+    in the repository's example notebook (google-deepmind/scaling_laws_for_routing,
+    ``example.ipynb``): the dense models and that router's models with ``k = 1``, a routed
+    layer in every other block (routing frequency 0.5) and seed 42, every expert count;
+    dense models count as ``experts = 1``. Columns as :func:`load_routing_runs`."""
+    if router not in ROUTERS or router == "Dense":
+        raise InputError(f"router: {router!r} is not a routed system; choose one of {list(ROUTERS[1:])}")
+    df = load_routing_runs()
+    keep = (
+        pl.col("router").is_in(["Dense", router])
+        & (pl.col("top_k") == 1)
+        & (pl.col("routing_frequency") == 0.5)
+        & (pl.col("seed") == 42)
+    )
+    return df.filter(keep).sort("num_experts", "N")
