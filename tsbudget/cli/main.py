@@ -31,6 +31,7 @@ COMMANDS = {
     "compare": "compare",
     "sweep": "sweep",
     "redundancy": "redundancy",
+    "simulate": "simulate",
 }
 
 
@@ -45,6 +46,7 @@ SUMMARIES = {
     "plugins": "List installed data units, cost models and laws with their distribution.",
     "redundancy": "Group near-duplicate windows of SERIES and report the effective data they leave.",
     "sensitivity": "Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings).",
+    "simulate": "Simulate the runs of SWEEP (a run list from tsbudget sweep --out) from a known law, with seeded noise.",
     "sweep": "Design an IsoFLOP sweep around the predicted optimum of a fit or a preset.",
 }
 

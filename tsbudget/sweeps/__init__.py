@@ -1,4 +1,4 @@
-"""Designing the sweep of small runs that feeds a fit."""
+"""Designing the sweep of small runs that feeds a fit, and simulating it from a known law."""
 
 from tsbudget.lazy import attach
 
@@ -7,5 +7,7 @@ __getattr__, __dir__, __all__ = attach(
     {
         "Sweep": ".design",
         "sweep": ".design",
+        "Simulation": ".simulate",
+        "simulate_runs": ".simulate",
     },
 )
