@@ -13,6 +13,7 @@ import pytest
 import tsbudget
 from tsbudget.cost_model import CostModel
 from tsbudget.errors import (
+    InputError,
     PluginError,
     PluginNotFoundError,
     PluginTypeError,
@@ -119,7 +120,7 @@ def test_resolve_rejects_wrong_types():
     reg = registry_of(make_ep("flat", f"{HERE}:Flat"))
     with pytest.raises(PluginTypeError, match="expected a cost model name"):
         reg.resolve(3.0)
-    with pytest.raises(PluginTypeError, match="bad settings"):
+    with pytest.raises(InputError, match="has no setting 'no_such_field'; its settings are"):
         reg.resolve("flat", no_such_field=1)
 
 

@@ -18,7 +18,7 @@ import attrs
 
 from tsbudget.cost_model import CostModel
 from tsbudget.data_unit import DataUnit
-from tsbudget.errors import PluginError, PluginNotFoundError, PluginTypeError, PluginWarning
+from tsbudget.errors import InputError, PluginError, PluginNotFoundError, PluginTypeError, PluginWarning
 from tsbudget.law import Law
 
 __all__ = ["Registry", "PluginInfo", "units", "costmodels", "laws", "registries"]
@@ -152,19 +152,33 @@ class Registry:
         return out
 
     def resolve(self, obj: Any, **settings) -> Any:
-        """An instance from a registered name, a plugin class, or an instance (returned as is)."""
+        """An instance from a registered name, a plugin class, or an instance (returned as is).
+        A setting the plugin does not have is an InputError listing the ones it has."""
         if isinstance(obj, self.base):
             if settings:
+                self._check_settings(type(obj), settings)
                 return attrs.evolve(obj, **settings)
             return obj
         if isinstance(obj, str):
             obj = self.get(obj)
         if isinstance(obj, type) and issubclass(obj, self.base):
+            self._check_settings(obj, settings)
             try:
                 return obj(**settings)
             except TypeError as exc:
                 raise PluginTypeError(f"{self.kind} {obj.name!r}: bad settings {settings}: {exc}") from exc
         raise PluginTypeError(f"expected a {self.kind} name or {self.base.__qualname__}, got {obj!r}")
+
+    def _check_settings(self, plugin: type, settings) -> None:
+        if not attrs.has(plugin):
+            return
+        known = [getattr(f, "alias", None) or f.name for f in attrs.fields(plugin) if f.init]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise InputError(
+                f"{self.kind} {plugin.name!r} has no setting {unknown[0]!r}; its settings are "
+                f"{', '.join(known) or 'none'}"
+            )
 
     def info(self) -> list[PluginInfo]:
         """One :class:`PluginInfo` per plugin that loads (broken ones warned about)."""

@@ -50,7 +50,7 @@ def test_plan_with_every_option(tmp_path):
         "plan", "--budget", "1e22", "--preset", "chinchilla2022", "--cost-model", "moe",
         "--cost-setting", "d_model=2048", "--cost-setting", "n_layer=24", "--unit", "tokens",
         "--unique", "1e11", "--serve", "1e11", "--serve-utilization", "0.5", "--fix", "top_k=2",
-        "--free", "experts", "--hardware", "a100", "--json", "--out", str(out_file),
+        "--fix", "experts=4", "--hardware", "a100", "--json", "--out", str(out_file),
     ])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
@@ -116,10 +116,26 @@ def test_errors_are_one_line_and_exit_2(args, match, capsys):
     assert captured.err.count("\n") == 1
 
 
+def extended_fit_file(tmp_path, law, cost_model):
+    """A saved fit of ``law`` (an Extended law) for ``cost_model``: the CLI's way to a law with variables."""
+    from tsbudget.fitting.result import FitResult
+
+    result = FitResult(
+        law=law, success=True, message="test", objective=0.0, n_runs=1, n_starts=1, n_at_best=1,
+        free=tuple(EPOCH), fixed={}, options={"unit": "tokens", "cost_model": cost_model},
+        runs=pl.DataFrame({"N": [1e8], "D": [1e9], "loss": [3.0], **{v: [1.0] for v in law.variables}}),
+    )
+    return result.save(tmp_path / "fit.json")
+
+
 def test_frontier_table_and_free_variable(tmp_path):
+    from tsbudget.laws.extended import Extended
+
     out = tmp_path / "f.parquet"
+    law = Extended(**EPOCH, variables=("ratio_inner",), references=(1.0,), gamma=(-0.3,), eta=(0.0,))
+    fit = extended_fit_file(tmp_path, law, "hierarchical")
     r = run([
-        "frontier", "--budgets", "1e19,1e21", "--cost-model", "hierarchical", "--free", "ratio_inner",
+        "frontier", "--budgets", "1e19,1e21", "--fit", str(fit), "--free", "ratio_inner",
         "--out", str(out), "--json",
     ])
     assert r.exit_code == 0, r.output

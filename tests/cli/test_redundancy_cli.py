@@ -141,8 +141,8 @@ def test_ambiguous_time_columns_and_conflicts_are_one_line_errors(tmp_path, caps
     p = tmp_path / "two.csv"
     _pattern_table("ts").with_columns(timestamp=np.arange(320)).write_csv(p)
     for args, message in (
-        ([], "columns ['ts', 'timestamp'] could each be the time column; name it with --time-col"),
-        (["--time-col", "ts", "--channels", "ts,a"], "--time-col 'ts' is also listed in --channels"),
+        ([], "columns ['ts', 'timestamp'] could each be the time column; name it (time_col=..., --time-col)"),
+        (["--time-col", "ts", "--channels", "ts,a"], "time column 'ts' is also listed as a channel"),
         (["--time-col", "nope"], "lacks column 'nope'"),
         (["--groups-out", tmp_path / "g.txt"], "--groups-out"),
     ):

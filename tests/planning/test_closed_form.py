@@ -131,4 +131,4 @@ def test_closed_form_validity_is_one_test_for_point_and_draws():
     _, _, free = closed_form_plan(t.problem, k, loss=2.4)
     assert bool(free) and not bool(capped)
     # serving or a free variable: no closed form
-    assert closed_form_coefficient(PlanRequest.build(1e21, serving=1e9).problem) is None
+    assert closed_form_coefficient(PlanRequest.build(1e21, serving={"positions": 1e9}).problem) is None

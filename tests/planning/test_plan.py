@@ -59,7 +59,7 @@ def test_plan_reports_everything():
 
 def test_method_closed_form_refuses_when_it_does_not_apply():
     with pytest.raises(InputError, match="closed form does not apply"):
-        plan(1e21, method="closed_form", serving=1e12)
+        plan(1e21, method="closed_form", serving=Serving(positions=1e12))
     with pytest.raises(InputError, match="method"):
         plan(1e21, method="fast")
 
@@ -110,7 +110,7 @@ def test_target_below_E_names_the_limit_and_the_gap():
 def test_budget_below_the_smallest_model():
     # serving alone on the smallest allowed model (1e9 parameters) costs 2e9 · 1e12 = 2e21
     with pytest.raises(InfeasibleError, match=r"below the smallest allowed model.*costs 2e\+21.*short by 1\.9e\+21"):
-        plan(1e20, serving=1e12, n_bounds=(1e9, 1e12))
+        plan(1e20, serving=Serving(positions=1e12), n_bounds=(1e9, 1e12))
 
 
 def test_target_unreachable_within_n_bounds():
@@ -377,12 +377,17 @@ def test_finite_differences_that_meet_infeasible_points_warn_nothing():
         warnings.simplefilter("error")
         _, _, ok = module._derivatives(Stub(), np.array([1.0, 0.5]), np.zeros(0), 1e-3)
         assert not ok
-        # the audit's call: the smallest allowed model, one expert, the whole budget
-        p = plan(1e21, cost_model="moe", free=["experts"], n_bounds=(1e15, 1e16))
+        # the audit's call: the smallest allowed model, one expert, the whole budget (a law under
+        # which experts hurt, since a free variable the law ignores is refused)
+        from tsbudget.laws.extended import Extended
+
+        law = Extended(**EPOCH, variables=("experts",), references=(1.0,), gamma=(-0.05,), eta=(0.0,))
+        p = plan(1e21, law=law, cost_model="moe", free=["experts"], n_bounds=(1e15, 1e16))
     assert p.N == 1e15 and p.variables["experts"] == 1 and p.train_flops == pytest.approx(1e21, rel=1e-12)
-    assert "N lower bound" in p.binding and "experts lower bound" in p.binding
-    for experts in (2, 8):  # more experts only add router FLOPs (epoch2024 ignores them): never better
-        assert plan(1e21, cost_model="moe", fixed={"experts": experts}, n_bounds=(1e15, 1e16)).loss >= p.loss
+    assert "N lower bound" in p.binding and "experts lower bound" in p.binding and p.at_bound == ("experts",)
+    for experts in (2, 8):  # more experts cost router FLOPs and (under this law) value: never better
+        q = plan(1e21, law=law, cost_model="moe", fixed={"experts": experts}, n_bounds=(1e15, 1e16))
+        assert q.loss >= p.loss
 
 
 def test_fixed_variables_use_the_closed_form_with_their_cost():

@@ -16,9 +16,11 @@ def test_positions_or_requests_times_length():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({}, "needs positions"),
-        ({"requests": 10}, "needs positions"),
-        ({"positions": 1e9, "requests": 3, "positions_per_request": 2}, "not both"),
+        ({}, "needs units"),
+        ({"requests": 10}, "needs units"),
+        ({"positions": 1e9, "requests": 3, "positions_per_request": 2}, "one of units, positions"),
+        ({"positions": 1e9, "units": 3}, "one of units, positions"),
+        ({"units": -1}, "units must be finite and > 0"),
         ({"positions": -1}, "positions must be finite and > 0"),
         ({"positions": float("inf")}, "positions must be finite"),
         ({"positions": 1e9, "utilization": 1.5}, "utilization"),
@@ -54,10 +56,26 @@ def test_serving_variables_are_checked_against_the_cost_model():
 
 def test_as_serving():
     assert as_serving(None) is None
-    assert as_serving(3e9).served_positions == 3e9
+    with pytest.raises(InputError, match=r"serving=3000000000.0 is ambiguous: pass Serving\(units=.*Serving\(positions="):
+        as_serving(3e9)
+    assert as_serving({"positions": 3e9}).served_positions == 3e9
     assert as_serving({"requests": 2, "positions_per_request": 5}).served_positions == 10
     with pytest.raises(InputError, match="bad serving"):
         as_serving({"bogus": 1})
     with pytest.raises(InputError, match="serving must be"):
         as_serving("lots")
     assert Serving(positions=4, utilization=0.5).to_dict()["positions"] == 4
+
+
+def test_served_units_convert_through_the_plan_unit():
+    # 1.6e13 cells served with patch length 16 are 1e12 model positions (issue 11)
+    from tsbudget.registry import units
+
+    cells = units.resolve("cells", patch_length=16)
+    s = Serving(units=1.6e13).in_unit(cells)
+    assert s.served_positions == pytest.approx(1e12, rel=1e-15)
+    assert s.served_units() == 1.6e13 and s.to_dict()["unit"] == "cells"
+    p = Serving(positions=1e12).in_unit(cells)
+    assert p.served_units() == pytest.approx(1.6e13, rel=1e-15)
+    with pytest.raises(InputError, match="known once a unit is given"):
+        Serving(units=5.0).served_positions

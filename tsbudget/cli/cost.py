@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from tsbudget.cli.common import SETTING, SettingType, parse_settings
+from tsbudget.errors import InputError
 from tsbudget.hardware import HARDWARE, get_hardware
 from tsbudget.registry import costmodels, units
 
@@ -75,7 +76,10 @@ def _float(x) -> float:
     "--cost-setting", "cost_settings", multiple=True, type=SETTING, help="Cost-model field KEY=VALUE."
 )
 @click.option("--set", "variables", multiple=True, type=_Variable(), help="Cost-model variable VAR=VALUE.")
-@click.option("--serve", default=0.0, type=_Number(0.0), show_default=True, help="Positions served over deployment.")
+@click.option("--serve", default=None, type=_Number(0.0),
+              help="Data served over the deployment, counted in --unit like --data [default: 0].")
+@click.option("--serve-positions", default=None, type=_Number(0.0),
+              help="The served load in model positions instead (after tokenization).")
 @click.option("--serve-set", "serve_variables", multiple=True, type=_Variable(),
               help="Serving-time variable VAR=VALUE (e.g. recurrence=32), over the --set values.")
 @click.option("--hardware", default="h100-sxm", show_default=True, type=click.Choice(sorted(HARDWARE)))
@@ -83,7 +87,8 @@ def _float(x) -> float:
 @click.option("--serve-utilization", type=_Number(0.0, strict=True), help="Serving utilisation in (0, 1].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(
-    n, data, unit, unit_settings, cost_model, cost_settings, variables, serve, serve_variables, hardware,
+    n, data, unit, unit_settings, cost_model, cost_settings, variables, serve, serve_positions, serve_variables,
+    hardware,
     train_utilization, serve_utilization, as_json,
 ):
     """Training and serving FLOPs and GPU-hours for N parameters trained on DATA units."""
@@ -96,6 +101,14 @@ def command(
     hw = get_hardware(hardware, train_utilization=train_utilization, serve_utilization=serve_utilization)
 
     positions = _float(data_unit.to_positions(data))
+    if serve is not None and serve_positions is not None:
+        raise InputError("give --serve AMOUNT (in --unit) or --serve-positions POSITIONS, not both")
+    if serve_positions is None:
+        serve = serve or 0.0
+        serve_positions = _float(data_unit.to_positions(serve))
+    else:
+        serve = _float(serve_positions / data_unit.positions_per_unit())
+    serve_units, serve = serve, serve_positions
     train = _float(cm.train_flops(n, positions, **resolved))
     inference = _float(cm.inference_flops(n, serve, **served))
     report = {
@@ -104,6 +117,7 @@ def command(
         "unit": data_unit.name,
         "unit_settings": _fields(data_unit),
         "positions": positions,
+        "serve": serve_units,
         "serve_positions": serve,
         "cost_model": cm.name,
         "cost_settings": _fields(cm),
@@ -143,7 +157,7 @@ def _print_table(r: dict) -> None:
         ("serving variables", serve_vars),
         (f"data ({r['unit']})", f"{r['data']:.4g}"),
         ("trained positions", f"{r['positions']:.4g}"),
-        ("served positions", f"{r['serve_positions']:.4g}"),
+        (f"served data ({r['unit']}) / positions", f"{r['serve']:.4g} / {r['serve_positions']:.4g}"),
         ("training FLOPs", f"{r['train_flops']:.4g}"),
         ("serving FLOPs", f"{r['inference_flops']:.4g}"),
         ("lifetime FLOPs", f"{r['lifetime_flops']:.4g}"),

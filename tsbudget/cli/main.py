@@ -22,6 +22,7 @@ __all__ = ["main", "cli"]
 # command name -> module in this package; imported only when the command runs.
 COMMANDS = {
     "plugins": "plugins",
+    "presets": "presets",
     "cost": "cost",
     "fit": "fit",
     "isoflop": "isoflop",
@@ -44,6 +45,7 @@ SUMMARIES = {
     "isoflop": "Fit a parabola in log N per budget, then N_opt ∝ C^a and D_opt ∝ C^b.",
     "plan": "Plan model size, data, architecture variables and expected loss for a budget or target loss.",
     "plugins": "List installed data units, cost models and laws with their distribution.",
+    "presets": "List the shipped law presets with their law, data unit and source.",
     "redundancy": "Group near-duplicate windows of SERIES and report the effective data they leave.",
     "sensitivity": "Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings).",
     "simulate": "Simulate the runs of SWEEP (a run list from tsbudget sweep --out) from a known law, with seeded noise.",

@@ -26,8 +26,19 @@ def planning_options(func):
         click.option("--unit", default=None, help="Data unit (default: the fit's unit, else tokens)."),
         click.option("--unit-setting", "unit_settings", multiple=True, metavar="KEY=VALUE",
                      help="Unit setting, e.g. patch_length=16; repeatable."),
-        click.option("--unique", type=NUMBER, default=None, help="Unique data available, in the unit."),
-        click.option("--serve", type=NUMBER, default=None, help="Positions served over the deployment."),
+        click.option("--unique", type=NUMBER, default=None, help="Unique data available, in the plan's unit."),
+        click.option("--regimes", "regimes_path", type=click.Path(dir_okay=False), default=None,
+                     help="Per-regime unique and total data with R* (tsbudget redundancy --out regimes.json); "
+                          "the plan's unit defaults to the file's."),
+        click.option("--scale-to", type=NUMBER, default=None, metavar="AMOUNT",
+                     help="With --regimes measured on a sample: the whole corpus's size in the file's unit "
+                          "(every regime scaled alike, keeping the sample's redundancy)."),
+        click.option("--mix", type=click.Choice(["optimal", "natural"]), default="optimal", show_default=True,
+                     help="With --regimes: sample regimes by the best mix or by their shares of the corpus."),
+        click.option("--serve", type=NUMBER, default=None, metavar="AMOUNT",
+                     help="Data served over the deployment, in the plan's unit (like --unique, --d-min, --d-max)."),
+        click.option("--serve-positions", type=NUMBER, default=None,
+                     help="The served load in model positions instead (after tokenization)."),
         click.option("--serve-utilization", type=NUMBER, default=None, help="Serving utilisation in (0, 1]."),
         click.option("--serve-set", "serve_vars", multiple=True, metavar="VAR=VALUE",
                      help="Serving-time value of a cost-model variable (e.g. recurrence=32)."),
@@ -63,12 +74,26 @@ def planning_kwargs(o: dict) -> dict:
     else:
         law = o["law"] or "epoch2024"
     serving = None
-    if o["serve"] is not None:
-        serving = Serving(
-            positions=o["serve"], utilization=o["serve_utilization"], variables=parse_fix(o["serve_vars"])
-        )
+    if o["serve"] is not None and o["serve_positions"] is not None:
+        raise InputError("give --serve AMOUNT (in the plan's unit) or --serve-positions POSITIONS, not both")
+    if o["serve"] is not None or o["serve_positions"] is not None:
+        load = {"units": o["serve"]} if o["serve"] is not None else {"positions": o["serve_positions"]}
+        serving = Serving(**load, utilization=o["serve_utilization"], variables=parse_fix(o["serve_vars"]))
     elif o["serve_vars"] or o["serve_utilization"] is not None:
-        raise InputError("--serve-set and --serve-utilization need --serve POSITIONS")
+        raise InputError("--serve-set and --serve-utilization need --serve AMOUNT or --serve-positions")
+    unique, unit = o["unique"], o["unit"]
+    if o["regimes_path"]:
+        from tsbudget.timeseries.regimes import RegimeData
+
+        if unique is not None:
+            raise InputError("give --unique or --regimes (whose regimes carry the unique data), not both")
+        unique = RegimeData.load(o["regimes_path"])
+        if o["scale_to"] is not None:
+            unique = unique.scaled_to(o["scale_to"])
+        if unit is None and not o["fit_path"]:
+            unit = unique.unit
+    elif o["scale_to"] is not None:
+        raise InputError("--scale-to scales measured regimes: it needs --regimes FILE")
     n_bounds = None
     if o["n_min"] is not None or o["n_max"] is not None:
         from tsbudget.planning.request import DEFAULT_N_BOUNDS
@@ -82,9 +107,10 @@ def planning_kwargs(o: dict) -> dict:
         "law": law,
         "cost_model": o["cost_model"],
         "cost_settings": parse_settings(o["cost_settings"], "--cost-setting"),
-        "unit": o["unit"],
+        "unit": unit,
         "unit_settings": parse_settings(o["unit_settings"], "--unit-setting"),
-        "unique": o["unique"],
+        "unique": unique,
+        "mix": o["mix"],
         "serving": serving,
         "fixed": parse_fix(o["fix"]),
         "free": "all" if free == ("all",) else free,
@@ -127,3 +153,8 @@ def command(budget, budget_min, budget_max, target_loss, as_json, out, **options
         click.echo(write_json(payload))
     else:
         click.echo(repr(result))
+        if result.at_bound:
+            click.echo(
+                f"warning: free variable(s) {', '.join(result.at_bound)} settled on a bound of their range: "
+                f"a corner of the search, not an interior optimum", err=True,
+            )

@@ -7,44 +7,18 @@ from pathlib import Path
 import click
 
 from tsbudget.cli.common import NUMBER, write_json
-from tsbudget.errors import InputError, SchemaError
+from tsbudget.errors import InputError
 
 __all__ = ["command", "read_series"]
 
 
-# Column names taken as the time axis when --time-col is not given and no column is named
-# "time" (case-insensitive); a column of temporal dtype (date, datetime, duration) also is.
-TIME_NAMES = ("time", "timestamp", "ts", "t", "datetime", "date")
-
-
-def _detect_time_col(df, label_col, channels) -> str | None:
-    """The time column of a table when none was named: ``time`` if present, else the one
-    column of temporal dtype or with a name in :data:`TIME_NAMES` (case-insensitive).
-    A column the user listed as a channel is never taken; two candidates are an error."""
-    taken = set(channels or ()) | {label_col}
-    if "time" in df.columns and "time" not in taken:
-        return "time"
-    found = [c for c in df.columns if c not in taken and (df[c].dtype.is_temporal() or c.lower() in TIME_NAMES)]
-    if len(found) > 1:
-        raise SchemaError(
-            f"columns {found} could each be the time column; name it with --time-col "
-            f"(or list the channels with --channels)"
-        )
-    return found[0] if found else None
-
-
 def read_series(path, *, time_col=None, label_col=None, channels=None):
     """``(values (time, channels) float64, step labels or None, channel names, time column or
-    None)`` from CSV/Parquet.
-
-    Rows are sorted by ``time_col``; without it, by the column :func:`_detect_time_col` finds
-    (``time``, else a temporal column or one named ``timestamp``, ``ts``, ``t``, ``datetime``
-    or ``date``), or kept in file order when there is none. Channel columns default to every
-    numeric column other than the time and label columns.
-    """
+    None)`` from a CSV/Parquet file, read as :func:`~tsbudget.timeseries.series_table.series_from_table`
+    reads a table (rows sorted by the time column, which is never a channel)."""
     import polars as pl
 
-    from tsbudget import tables
+    from tsbudget.timeseries.series_table import series_from_table
 
     p = Path(path)
     if not p.exists():
@@ -61,30 +35,7 @@ def read_series(path, *, time_col=None, label_col=None, channels=None):
         raise
     except Exception as exc:  # polars raises many kinds; name the file and the cause
         raise InputError(f"cannot read series file {str(p)!r}: {type(exc).__name__}: {exc}") from None
-    name = f"series {p.name!r}"
-    if df.height == 0:
-        raise SchemaError(f"{name} has no rows")
-    needed = [c for c in (time_col, label_col) if c] + list(channels or [])
-    tables.require_columns(df, needed, name=name)
-    if time_col is None:
-        time_col = _detect_time_col(df, label_col, channels)
-    elif channels and time_col in channels:
-        raise InputError(f"--time-col {time_col!r} is also listed in --channels; a column is one or the other")
-    if time_col:
-        df = df.sort(time_col)
-    if channels is None:
-        channels = [c for c in df.columns if c not in (time_col, label_col) and df[c].dtype.is_numeric()]
-        if not channels:
-            raise SchemaError(f"{name} has no numeric channel columns besides {time_col!r}; columns are {df.columns}")
-    for c in channels:
-        tables.check_numbers(df, c, minimum=None, name=name)
-    labels = None
-    if label_col:
-        if df[label_col].null_count():
-            row = int(df[label_col].is_null().arg_max())
-            raise SchemaError(f"{name} column {label_col!r}, row {row}: label is missing (null)")
-        labels = df[label_col].cast(pl.String).to_numpy()
-    return df.select(channels).to_numpy().astype(float), labels, list(channels), time_col
+    return series_from_table(df, time_col=time_col, label_col=label_col, channels=channels, name=f"series {p.name!r}")
 
 
 def _table_suffix(path, option: str) -> str:

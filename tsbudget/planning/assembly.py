@@ -15,7 +15,7 @@ from tsbudget.planning.quantities import plan_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
-__all__ = ["assemble", "binding"]
+__all__ = ["assemble", "at_bound", "binding", "corner_note"]
 
 
 def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str, diagnostics: dict) -> Plan:
@@ -33,9 +33,12 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
         diagnostics = {**diagnostics, **{f"mix[{r}]": float(x) for r, x in zip(p.regimes.regimes, shares)}}
         diagnostics.update({f"epochs[{r}]": float(x) for r, x in zip(p.regimes.regimes, D * shares / p.regimes.unique)})
     bound = binding(s, N, D, free_values, q["train_flops"] + q["inference_flops"])
+    corner = at_bound(p, free_values)
     message = "compute-optimal allocation found" if s.mode == "budget" else "cheapest allocation reaching the target"
     if bound:
         message += f" (binding: {', '.join(bound)})"
+    if corner:
+        message += "; " + corner_note(p, free_values, corner)
     integer = {v.name for v in p.cost_model.variables if v.integer}
     serving = p.serving
     return Plan(
@@ -70,14 +73,45 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
         level=s.level,
         binding=tuple(bound),
         diagnostics=diagnostics,
+        at_bound=tuple(corner),
+        served_units=float(serving.served_units()) if serving is not None else 0.0,
     )
+
+
+def at_bound(p, free_values) -> list[str]:
+    """The free variables whose value lies on a bound of their range (within 1e-6 relative)."""
+    return [v.name for v in p.ints + p.reals if _side(v, free_values[v.name])]
+
+
+def _side(var, x) -> str:
+    if _near(x, var.lower):
+        return "lower"
+    if _near(x, var.upper):
+        return "upper"
+    return ""
+
+
+def _near(a, b) -> bool:
+    return abs(a - b) <= 1e-6 * max(abs(b), 1e-300)
+
+
+def corner_note(p, free_values, names) -> str:
+    """A sentence for the plan's message naming each free variable settled on a bound."""
+    parts = []
+    for v in p.ints + p.reals:
+        if v.name in names:
+            side = _side(v, free_values[v.name])
+            parts.append(f"{v.name}={free_values[v.name]:g} (its {side} bound)")
+    return (f"warning: free variable{'s' if len(parts) > 1 else ''} at a bound: {', '.join(parts)}; the best "
+            f"value in the range is the bound itself, so this is a corner of the search, not an interior "
+            f"optimum (the law may prefer values past the bound; check the range or fix the variable)")
 
 
 def binding(s: PlanRequest, N, D, free_values, cost) -> list[str]:
     """The bounds and constraints that bind at ``(N, D, free_values)`` costing ``cost`` FLOPs
     (within 1e-6 relative), and ``unique data`` when the plan repeats data."""
     p, out = s.problem, []
-    near = lambda a, b: abs(a - b) <= 1e-6 * max(abs(b), 1e-300)  # noqa: E731
+    near = _near
     if s.mode == "budget":
         if s.lb == s.ub:
             out.append("budget")
@@ -96,11 +130,9 @@ def binding(s: PlanRequest, N, D, free_values, cost) -> list[str]:
         if math.isfinite(hi) and near(x, hi):
             out.append(f"{name} upper bound")
     for v in p.ints + p.reals:
-        x = free_values[v.name]
-        if near(x, v.lower):
-            out.append(f"{v.name} lower bound")
-        elif near(x, v.upper):
-            out.append(f"{v.name} upper bound")
+        side = _side(v, free_values[v.name])
+        if side:
+            out.append(f"{v.name} {side} bound")
     if p.unique is not None and D > p.unique:
         out.append(f"unique data ({D / p.unique:.3g} epochs)")
     return out

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import attrs
+import numpy as np
 
 from tsbudget.errors import InputError, PluginTypeError
 from tsbudget.hardware import get_hardware
@@ -24,7 +25,7 @@ from tsbudget.planning.serving import as_serving
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 from tsbudget.variables import positive_number
 
-__all__ = ["DEFAULT_N_BOUNDS", "METHODS", "PlanRequest", "resolve_law"]
+__all__ = ["DEFAULT_N_BOUNDS", "METHODS", "PlanRequest", "refuse_unvalued", "resolve_law"]
 
 #: Model sizes searched when ``n_bounds`` is not given: 100 parameters to 1e16.
 DEFAULT_N_BOUNDS = (1e2, 1e16)
@@ -122,8 +123,10 @@ class PlanRequest:
         db = (max(db[0], one_position), db[1])  # a run trains on at least one position
         r_star = positive_number(repetition_decay, "repetition_decay") if repetition_decay != math.inf else math.inf
         fixed_values, free_vars = _split_variables(cm, fixed, free)
+        refuse_unvalued(law_obj, cm, free_vars, fixed_values)
         serving = as_serving(serving)
         if serving is not None:
+            serving = serving.in_unit(un)  # served units -> positions through the plan's unit
             serving.serving_variables(cm)  # names checked now, not mid-optimisation
         law_unit = options.get("unit")
         law_ppu = None
@@ -234,6 +237,58 @@ def _split_variables(cost_model, fixed, free):
     return fixed_values, free_vars
 
 
+def refuse_unvalued(law, cost_model, free_vars, fixed_values) -> None:
+    """Refuse a free variable the law does not value (an :class:`~tsbudget.errors.InputError`).
+
+    A plan trades loss against cost. A variable the law does not take as an input changes
+    only the cost (router FLOPs per expert, encoder FLOPs per patch, ...), so the optimiser
+    would push it to whichever bound is cheapest and report that corner as an optimum; a
+    variable that changes neither is left wherever the search happened to stop. Either way
+    the answer comes from the variable's bounds, not from data, so it is refused, naming the
+    variable, the law and the two ways forward. A variable the law takes as an input but
+    whose loss does not move across the variable's range at the law's parameter values
+    (e.g. an extended law with both efficiency exponents fixed at 0) is refused the same way.
+    """
+    inputs = set(law.required_inputs)
+    for var in free_vars:
+        if var.name not in inputs:
+            others = sorted(k for k in inputs if k not in ("N", "D", "U"))
+            raise InputError(
+                f"free variable {var.name!r}: law {law.name!r} does not depend on it (its inputs are "
+                f"{', '.join(sorted(inputs))}{'' if others else '; it values no architecture variable'}), so "
+                f"only the cost of cost model {cost_model.name!r} would decide it and the plan would settle at a "
+                f"bound of [{var.lower:g}, {var.upper:g}]. Either fix it (fixed={{{var.name!r}: value}}, "
+                f"--fix {var.name}=VALUE) or fit a law that includes it (e.g. the 'extended' law with variable "
+                f"{var.name!r}) and plan with that fit"
+            )
+        if _flat_in(law, var, {**{v.name: v.default for v in cost_model.variables}, **fixed_values}):
+            raise InputError(
+                f"free variable {var.name!r}: law {law.name!r} takes it as an input, but at its parameter values "
+                f"the predicted loss does not change anywhere in [{var.lower:g}, {var.upper:g}] (e.g. its "
+                f"efficiency exponents are 0), so only the cost would decide it and the plan would settle at a "
+                f"bound. Either fix it (--fix {var.name}=VALUE) or fit a law whose terms in {var.name!r} are free"
+            )
+
+
+def _flat_in(law, var, values) -> bool:
+    """True when the law's loss is the same (to 1e-12 relative) at 9 points across the range of
+    ``var`` (geometric for a log variable), at a 1e9-parameter model on 2e10 units with every other
+    variable at ``values`` (fixed or default). A loss that is not finite there says nothing: False."""
+    grid = (np.geomspace(var.lower, var.upper, 9) if var.log and var.lower > 0
+            else np.linspace(var.lower, var.upper, 9))
+    inputs = {"N": np.full(9, 1e9), "D": np.full(9, 2e10), "U": np.full(9, 2e10)}
+    for name in law.required_inputs:
+        if name not in inputs and name != var.name and name not in values:
+            return False  # an input no cost model declares: Problem names it
+        if name not in inputs:
+            inputs[name] = grid if name == var.name else np.full(9, float(values[name]))
+    with np.errstate(all="ignore"):
+        loss = np.asarray(law.evaluate(law.values, inputs), float)
+    if not np.all(np.isfinite(loss)):
+        return False
+    return bool(np.ptp(loss) <= 1e-12 * np.max(np.abs(loss)))
+
+
 def resolve_law(law):
     """``(Law instance, draws or None, label, fit options)`` from a preset name, a registered
     law name, a Law instance or a FitResult (duck-typed: ``.law`` and ``.draws``)."""
@@ -249,8 +304,9 @@ def resolve_law(law):
             PRESETS, get_preset = {}, None
         if law in PRESETS:
             inst = get_preset(law)
-            # every shipped preset was fitted to language-model tokens, one position each
-            return inst, None, f"{law} ({inst.name})", {"unit": "tokens"}
+            # the preset's data unit; a preset without one was fitted to language-model tokens
+            fields = attrs.asdict(PRESETS[law], recurse=False)
+            return inst, None, f"{law} ({inst.name})", {"unit": fields.get("unit") or "tokens"}
         from tsbudget.registry import laws
 
         try:

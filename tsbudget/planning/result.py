@@ -18,7 +18,10 @@ class Plan(Report):
     ``loss_interval`` is the ``level`` percentile interval of this allocation's
     predicted loss across the law's bootstrap draws; ``intervals`` holds
     ``(median, lower, upper)`` of the per-draw *optimal* quantities where they were
-    computed (closed form). ``binding`` names the bounds and constraints that bind.
+    computed (closed form). ``binding`` names the bounds and constraints that bind;
+    ``at_bound`` names the free variables whose optimum landed on a bound of their range (the
+    law would move them further: the plan is a corner of the search, said in ``message``).
+    ``served_units`` is the served load in ``unit``, ``served_positions`` the same in model positions.
     """
 
     success: bool
@@ -52,6 +55,8 @@ class Plan(Report):
     intervals: dict = attrs.field(factory=dict)
     binding: tuple = ()
     diagnostics: dict = attrs.field(factory=dict)
+    at_bound: tuple = ()
+    served_units: float = 0.0
 
     @property
     def total_flops(self) -> float:
@@ -87,6 +92,7 @@ class Plan(Report):
             "train_flops": self.train_flops,
             "inference_flops": self.inference_flops,
             "total_flops": self.total_flops,
+            "served_units": self.served_units,
             "served_positions": self.served_positions,
             "train_gpu_hours": self.train_gpu_hours,
             "serve_gpu_hours": self.serve_gpu_hours,
@@ -97,6 +103,7 @@ class Plan(Report):
             "target_loss": self.target_loss,
             "intervals": {k: list(v) for k, v in self.intervals.items()},
             "binding": list(self.binding),
+            "at_bound": list(self.at_bound),
             "diagnostics": dict(self.diagnostics),
         }
 
@@ -131,8 +138,8 @@ class Plan(Report):
         lines.append(f"training FLOPs     {self.train_flops:.4g}  ({self.train_gpu_hours:.4g} GPU-hours, {self.hardware})")
         if self.served_positions:
             lines.append(
-                f"serving FLOPs      {self.inference_flops:.4g}  ({self.serve_gpu_hours:.4g} GPU-hours, "
-                f"{self.served_positions:.4g} positions)"
+                f"serving FLOPs      {self.inference_flops:.4g}  ({self.serve_gpu_hours:.4g} GPU-hours; served "
+                f"{self.served_units:.4g} {self.unit} = {self.served_positions:.4g} positions)"
             )
         for name, (med, lo, hi) in self.intervals.items():
             lines.append(f"{name:<18} median {med:.4g}  [{lo:.4g}, {hi:.4g}] over draws")

@@ -35,6 +35,7 @@ from tsbudget.timeseries.hashing import exact_groups, lsh_groups
 from tsbudget.timeseries.normalise import DEFAULT_THRESHOLD, default_floor, normalise_windows
 from tsbudget.timeseries.regimes import RegimeData
 from tsbudget.timeseries.report import RedundancyReport
+from tsbudget.timeseries.series_table import is_table, series_from_table
 from tsbudget.timeseries.windows import DEFAULT_CHUNK, window_labels, window_source
 
 __all__ = ["measure_redundancy"]
@@ -62,13 +63,20 @@ def measure_redundancy(
     window_dim: str = "window",
     time_dim: str = "time",
     channel_dim: str = "channel",
+    time_col: str | None = None,
+    label_col: str | None = None,
+    channels=None,
     **lsh_options,
 ) -> RedundancyReport:
     """Group near-duplicate windows of ``data`` and report redundancy and effective data.
 
     ``data``: windows ``(n, T, C)``; a series ``(time[, channels])`` with ``window`` (and
-    ``stride``, default ``window``); an xarray DataArray with dims ``(window, time, channel)``
-    or ``(time[, channel])``; a ``.npy`` path; or an iterable of window chunks.
+    ``stride``, default ``window``); a polars or pandas table of a series, read as
+    ``tsbudget redundancy`` reads one (:func:`~tsbudget.timeseries.series_table.series_from_table`:
+    rows sorted by ``time_col`` or the detected time column, which is never a channel;
+    ``channels`` default to the other numeric columns; per-step labels from ``label_col``);
+    an xarray DataArray with dims ``(window, time, channel)`` or ``(time[, channel])``; a
+    ``.npy`` path; or an iterable of window chunks.
     ``labels``: per-window regime labels (length n), or per-step labels of a series (length
     time; see :func:`window_labels`); without them regimes come from group sizes.
     ``unit``: ``"windows"`` or ``"cells"`` (``window × channels`` per window); with
@@ -82,6 +90,13 @@ def measure_redundancy(
     if unit not in ("windows", "cells"):
         raise InputError(f"unit must be 'windows' or 'cells', got {unit!r}")
     normal_min_size = int_setting("normal_min_size")(normal_min_size)
+    if is_table(data):
+        if labels is not None and label_col is not None:
+            raise InputError("give labels or label_col, not both")
+        data, step_labels, _, _ = series_from_table(data, time_col=time_col, label_col=label_col, channels=channels)
+        labels = step_labels if label_col is not None else labels
+    elif time_col is not None or label_col is not None or channels is not None:
+        raise InputError("time_col, label_col and channels apply to a table (polars or pandas DataFrame)")
     source, kind, steps = window_source(data, window, stride, window_dim, time_dim, channel_dim, chunk)
     if kind == "windows":
         arr = source

@@ -61,12 +61,15 @@ from tsbudget.report import fmt
 __all__ = [
     "DEFAULT_R_STAR",
     "NORMAL_R_STAR",
+    "REGIMES_FORMAT",
     "RegimeData",
     "default_r_star",
     "fitted_r_star",
     "regime_effective_data",
 ]
 
+#: the ``format`` field of a regimes file (:meth:`RegimeData.save`)
+REGIMES_FORMAT = "tsbudget.regimes/1"
 NORMAL_R_STAR = 5.0
 # Regime name -> decay constant; names not listed use Muennighoff et al.'s R_D*.
 DEFAULT_R_STAR: Mapping[str, float] = {
@@ -84,7 +87,7 @@ def default_r_star(regime: str) -> float:
 def fitted_r_star(fit_result, regime: str | None = None) -> float:
     """The decay constant ``R_D_star`` fitted by a data-constrained law fit.
 
-    ``fit_result`` is a :class:`tsbudget.fitting.fit.FitResult` of a law with an ``R_D_star``
+    ``fit_result`` is a :class:`tsbudget.fitting.result.FitResult` of a law with an ``R_D_star``
     parameter (the ``data_constrained`` law, Muennighoff et al. 2023 eq. 5) fitted on runs
     that repeat one regime. Raises :class:`~tsbudget.errors.InputError` when it is not such
     a result or ``R_D_star`` was held fixed (nothing was fitted), and
@@ -286,17 +289,72 @@ class RegimeData:
             raise InputError(f"with_fitted_r_star: regime {regime!r} is not in the data; regimes are {list(self.regimes)}")
         return self.with_r_star(**{str(regime): fitted_r_star(fit_result, str(regime))})
 
+    def scaled_to(self, total: float) -> "RegimeData":
+        """The same corpus scaled to ``total`` units in all (same unit): every regime's unique
+        and available counts times ``total / total_available``. For a measured sample of a
+        larger corpus, this assumes the sample's redundancy (unique share per regime) holds
+        for the whole corpus."""
+        from tsbudget.variables import positive_number
+
+        return self.scaled(positive_number(total, "scale-to total") / self.total_available, self.unit)
+
     def to_dict(self) -> dict:
+        """Per regime its unique and available (total) amounts in :attr:`unit`, its R* (the
+        string ``"inf"`` for no decay: JSON has no infinity) and its share of the corpus (the
+        natural mix); then the totals. :meth:`from_dict` reads it back."""
         return {
+            "format": REGIMES_FORMAT,
             "unit": self.unit,
             "regimes": {
-                n: {"unique": float(u), "available": float(a), "r_star": float(r), "share": float(s)}
+                n: {"unique": float(u), "available": float(a), "r_star": float(r) if np.isfinite(r) else "inf",
+                    "share": float(s)}
                 for n, u, a, r, s in zip(self.regimes, self.unique, self.available, self.r_star, self.natural_mix)
             },
             "unique": self.total_unique,
             "available": self.total_available,
             "effective_one_epoch": float(self.effective(self.total_available)),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping, where: str = "regime data") -> "RegimeData":
+        """A RegimeData from :meth:`to_dict`'s mapping (``unit``; ``regimes``: name -> ``unique``,
+        ``available``, ``r_star``). Totals, shares and other keys are derived, not read. A missing
+        or malformed field is an InputError naming ``where`` and the field."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"{where} must be a JSON object, got {type(data).__name__}")
+        unit, regimes = data.get("unit"), data.get("regimes")
+        if not isinstance(unit, str) or not unit:
+            raise InputError(f"{where}: 'unit' must name the unit the counts are in, got {unit!r}")
+        if not isinstance(regimes, Mapping) or not regimes:
+            raise InputError(f"{where}: 'regimes' must map each regime to its counts, got {regimes!r}")
+        values = {"unique": [], "available": [], "r_star": []}
+        for name, row in regimes.items():
+            if not isinstance(row, Mapping):
+                raise InputError(f"{where}: regime {name!r} must be an object of counts, got {row!r}")
+            for key, out in values.items():
+                value = row.get(key)
+                if key == "r_star" and isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+                    value = np.inf
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise InputError(f"{where}: regime {name!r} field {key!r} must be a number, got {value!r}")
+                out.append(float(value))
+        return cls(tuple(regimes), values["unique"], values["r_star"], values["available"], unit)
+
+    def save(self, path) -> None:
+        """Write :meth:`to_dict` as JSON to ``path`` (atomically, through :func:`tsbudget.io.write_json`)."""
+        from tsbudget.io import write_json
+
+        write_json(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path) -> "RegimeData":
+        """Read a file written by :meth:`save` (or ``tsbudget redundancy --out``)."""
+        from tsbudget.io import load_result
+
+        data, _ = load_result(path, "regime data")
+        if data.get("format", REGIMES_FORMAT) != REGIMES_FORMAT:
+            raise InputError(f"{str(path)!r} is a {data.get('format')!r} file, not {REGIMES_FORMAT!r}")
+        return cls.from_dict(data, where=f"regime data {str(path)!r}")
 
     def __repr__(self) -> str:
         rows = ", ".join(
