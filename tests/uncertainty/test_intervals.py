@@ -1,28 +1,31 @@
-"""The one percentile-interval function."""
+"""The bootstrap summary tables of a fit: intervals() and intervals_dict()."""
 
-import numpy as np
+import json
+
 import pytest
 
 from tsbudget.errors import InputError
-from tsbudget.uncertainty.intervals import percentile_interval
+from tsbudget.uncertainty.intervals import intervals, intervals_dict
 
 
-def test_matches_the_quantiles_of_the_level():
-    v = np.random.default_rng(0).normal(size=1001)
-    lo, hi = percentile_interval(v, 0.9)
-    assert lo == pytest.approx(np.quantile(v, 0.05), rel=1e-12) and hi == pytest.approx(np.quantile(v, 0.95), rel=1e-12)
+def test_golden_intervals(golden, golden_draws):
+    r = golden_draws
+    table = intervals(r)
+    assert set(table.columns) >= {"name", "estimate", "se", "lower", "upper"}
+    rows = {(row["name"], row["budget"]): row for row in table.to_dicts()}
+    for p in ("E", "A", "B", "alpha", "beta"):
+        row = rows[(p, None)]
+        assert row["se"] > 0 and row["lower"] < row["upper"]
+        assert row["estimate"] == pytest.approx(golden.parameters[p])
+    # the spread is of the size Besiroglu et al. 2024 Table 1 report (se of alpha ~0.02)
+    assert 0.003 < rows[("alpha", None)]["se"] < 0.1
+    tpp = rows[("tokens_per_param", 5.88e23)]
+    assert 5 < tpp["median"] < 80
+    d = intervals_dict(r)
+    json.dumps(d)
+    assert d["derived"]["N_opt"][0]["budget"] == 5.88e23 and d["n_draws"] == 24
 
 
-def test_nan_is_left_out_along_an_axis():
-    v = np.arange(20.0).reshape(4, 5)
-    v[0, 0] = np.nan
-    lo, hi = percentile_interval(v, 0.5, axis=0)
-    assert lo.shape == hi.shape == (5,)
-    np.testing.assert_allclose(lo[0], np.quantile(v[1:, 0], 0.25))
-    np.testing.assert_allclose(hi[1:], np.quantile(v[:, 1:], 0.75, axis=0))
-
-
-@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.1])
-def test_level_outside_0_1_is_refused(level):
-    with pytest.raises(InputError, match="level"):
-        percentile_interval([1.0, 2.0], level)
+def test_a_fit_without_draws_has_no_intervals(golden):
+    with pytest.raises(InputError, match="no bootstrap draws"):
+        intervals(golden)

@@ -1,5 +1,7 @@
-"""Uncertainty of a fit and of everything derived from it: resampling, bootstrap, normal
-draws, derived quantities, percentile intervals."""
+"""Uncertainty of a fit and of everything derived from it: bootstrap clusters, bootstrap,
+normal draws, derived quantities, interval tables. The resampler and the percentile
+interval themselves are core modules (:mod:`tsbudget.resampling`,
+:mod:`tsbudget.percentiles`), re-exported here."""
 
 from tsbudget.lazy import attach
 
@@ -16,10 +18,10 @@ __getattr__, __dir__, __all__ = attach(
         "normal_draws": ".draws",
         "intervals": ".intervals",
         "intervals_dict": ".intervals",
-        "percentile_interval": ".intervals",
-        "cluster_attrs": ".resample",
-        "cluster_labels": ".resample",
-        "clusters": ".resample",
-        "resample_indices": ".resample",
+        "percentile_interval": "tsbudget.percentiles",
+        "cluster_attrs": ".clustering",
+        "cluster_labels": ".clustering",
+        "clusters": ".clustering",
+        "resample_indices": "tsbudget.resampling",
     },
 )

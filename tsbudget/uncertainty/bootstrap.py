@@ -9,10 +9,11 @@ Hoffmann et al. 2022 App. D.2 eq. 4), N_opt, D_opt, tokens per parameter and the
 optimal loss at the given budgets, and the allocation exponents
 ``a = β/(α+β)``, ``b = α/(α+β)`` (:mod:`tsbudget.uncertainty.derived`). Standard errors are
 the draws' standard deviation; intervals are percentile intervals (Efron & Tibshirani 1993,
-ch. 13), as in Besiroglu et al. 2024 §4 (:mod:`tsbudget.uncertainty.intervals`).
+ch. 13), as in Besiroglu et al. 2024 §4 (:mod:`tsbudget.percentiles`, tables in
+:mod:`tsbudget.uncertainty.intervals`).
 
 Draws are reproducible: draw ``i`` uses ``numpy.random.SeedSequence(seed).spawn(n)[i]``
-(:mod:`tsbudget.uncertainty.resample`), and the resampling indices are made before any
+(:mod:`tsbudget.resampling`), and the resampling indices are made before any
 refit, so the result does not depend on how chunks of draws are spread over an executor.
 """
 
@@ -32,8 +33,9 @@ from tsbudget.fitting import fit as fit_module  # the module: refit is looked up
 from tsbudget.fitting.fit import fit_objective, stationarity_tolerance
 from tsbudget.optim.bfgs import minimize_rows, projected_gradient
 from tsbudget.optim.stopping import RowConvergence
+from tsbudget.resampling import resample_indices
+from tsbudget.uncertainty.clustering import cluster_attrs, clusters
 from tsbudget.uncertainty.derived import DERIVED_UNITS, derived_quantities
-from tsbudget.uncertainty.resample import cluster_attrs, clusters, resample_indices
 
 __all__ = ["DEFAULT_BUDGETS", "bootstrap", "check_draw_options"]
 

@@ -1,7 +1,8 @@
-"""Percentile intervals: the one interval function, and the bootstrap summary of a fit.
+"""The bootstrap summary of a fit: a table of estimates, standard errors and percentile intervals.
 
-A ``level`` percentile interval of draws is the ``(1 − level)/2`` and ``(1 + level)/2``
-quantiles of the draws (Efron & Tibshirani 1993, ch. 13), as in Besiroglu et al. 2024 §4.
+The intervals are :func:`tsbudget.percentiles.percentile_interval` of the draws, the
+``(1 − level)/2`` and ``(1 + level)/2`` quantiles (Efron & Tibshirani 1993, ch. 13), as in
+Besiroglu et al. 2024 §4.
 """
 
 from __future__ import annotations
@@ -10,21 +11,10 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.uncertainty.derived import DERIVED_UNITS, bootstrap_draws, point_derived
 
-__all__ = ["intervals", "intervals_dict", "percentile_interval"]
-
-
-def percentile_interval(values, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(lower, upper)``: the ``(1 − level)/2`` and ``(1 + level)/2`` quantiles of ``values``
-    along ``axis`` (all values when ``None``), numpy's linear interpolation (Efron &
-    Tibshirani 1993, ch. 13). NaN entries are left out when there are any."""
-    if not 0 < level < 1:
-        raise InputError(f"level must be in (0, 1), got {level!r}")
-    v = np.asarray(values, dtype=float)
-    quantile = np.nanquantile if np.isnan(v).any() else np.quantile
-    lower, upper = quantile(v, [(1 - level) / 2, (1 + level) / 2], axis=axis)
-    return lower, upper
+__all__ = ["intervals", "intervals_dict"]
 
 
 def _stats(v: np.ndarray, level: float) -> tuple[float, float, float, float]:

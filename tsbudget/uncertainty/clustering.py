@@ -1,40 +1,19 @@
-"""Resampling runs for the bootstrap: which rows of the fitted runs each draw takes.
+"""The clusters of a fit's bootstrap: one label per fitted run, from a column or the caller.
 
-A plain bootstrap draws runs with replacement; a cluster bootstrap (Davison & Hinkley 1997
-§3.8) draws whole clusters of runs (IsoFLOP budgets, model sizes, or labels the caller
-gives) with replacement, so runs that share a budget stay together. Draw ``i`` uses its own
-generator from ``numpy.random.SeedSequence(seed).spawn(n_draws)[i]``, so a draw does not
-depend on how many draws there are after it or on how draws are spread over workers.
+A cluster bootstrap (Davison & Hinkley 1997 §3.8) draws whole clusters of runs (IsoFLOP
+budgets, model sizes, or labels the caller gives) with replacement, so runs that share a
+budget stay together. This module turns ``bootstrap(..., cluster=...)`` into labels; the
+resampling itself is :func:`tsbudget.resampling.resample_indices`.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from tsbudget.errors import BootstrapWarning, InputError, SchemaError
+from tsbudget.errors import InputError, SchemaError
+from tsbudget.resampling import warn_degenerate_groups
 
-__all__ = ["cluster_attrs", "cluster_labels", "clusters", "resample_indices"]
-
-
-def resample_indices(n_runs: int, n_draws: int, seed: int = 0, clusters=None) -> list[np.ndarray]:
-    """Row indices of each draw: ``n_runs`` rows with replacement, or, with ``clusters``
-    (a label per run), as many whole clusters as there are, with replacement.
-
-    Draw ``i`` uses its own generator from ``SeedSequence(seed).spawn(n_draws)[i]``.
-    """
-    children = np.random.SeedSequence(seed).spawn(n_draws)
-    if clusters is None:
-        return [np.random.default_rng(c).integers(0, n_runs, size=n_runs) for c in children]
-    labels = np.asarray(clusters)
-    _, inverse = np.unique(labels, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
-    out = []
-    for c in children:
-        picks = np.random.default_rng(c).integers(0, len(members), size=len(members))
-        out.append(np.concatenate([members[p] for p in picks]))
-    return out
+__all__ = ["cluster_attrs", "cluster_labels", "clusters"]
 
 
 def cluster_labels(result, cluster):
@@ -72,14 +51,9 @@ def clusters(result, cluster):
     if labels is None:
         return None
     name = repr(cluster) if isinstance(cluster, str) else "labels"
-    _, sizes = np.unique(labels, return_counts=True)
-    if sizes.size > 1 and np.all(sizes == 1):
-        warnings.warn(f"cluster={name}: each of the {sizes.size} clusters is a single run, so this cluster "
-                      "bootstrap is a plain bootstrap over runs; group the runs (e.g. cluster='flops', which "
-                      "groups nearby budgets) or pass one label per group", BootstrapWarning, stacklevel=3)
-    elif sizes.size == 1:
-        warnings.warn(f"cluster={name}: all {labels.size} runs form one cluster, so every draw is the whole "
-                      "data set and the bootstrap spread is zero", BootstrapWarning, stacklevel=3)
+    warn_degenerate_groups(labels, f"cluster={name}", "cluster",
+                           single_runs="this cluster bootstrap is a plain bootstrap over runs; group the runs (e.g. "
+                           "cluster='flops', which groups nearby budgets) or pass one label per group", stacklevel=3)
     return labels
 
 

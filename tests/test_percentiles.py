@@ -1,0 +1,75 @@
+"""The one percentile-interval function (tsbudget.percentiles)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
+
+
+def test_matches_the_quantiles_of_the_level():
+    v = np.random.default_rng(0).normal(size=1001)
+    lo, hi = percentile_interval(v, 0.9)
+    assert lo == pytest.approx(np.quantile(v, 0.05), rel=1e-12) and hi == pytest.approx(np.quantile(v, 0.95), rel=1e-12)
+
+
+def test_nan_is_left_out_along_an_axis():
+    v = np.arange(20.0).reshape(4, 5)
+    v[0, 0] = np.nan
+    lo, hi = percentile_interval(v, 0.5, axis=0)
+    assert lo.shape == hi.shape == (5,)
+    np.testing.assert_allclose(lo[0], np.quantile(v[1:, 0], 0.25))
+    np.testing.assert_allclose(hi[1:], np.quantile(v[:, 1:], 0.75, axis=0))
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.1])
+def test_level_outside_0_1_is_refused(level):
+    with pytest.raises(InputError, match="level"):
+        percentile_interval([1.0, 2.0], level)
+
+
+@pytest.mark.parametrize("level", [0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
+def test_bit_identical_to_both_forms_it_replaced(level):
+    # the call sites it replaced wrote the upper quantile as 1 - (1 - level)/2 (and used
+    # nanquantile) or as (1 + level)/2; at the levels in use the two are the same float
+    v = np.random.default_rng(1).lognormal(size=(257, 3))
+    lo, hi = percentile_interval(v, level, axis=0)
+    a = (1 - level) / 2
+    np.testing.assert_array_equal(lo, np.quantile(v, a, axis=0))
+    np.testing.assert_array_equal(hi, np.quantile(v, (1 + level) / 2, axis=0))
+    np.testing.assert_array_equal(np.stack([lo, hi]), np.nanquantile(v, [a, 1 - a], axis=0))
+
+
+def test_all_values_when_no_axis_and_lower_below_upper():
+    v = np.random.default_rng(2).normal(size=(40, 7))
+    lo, hi = percentile_interval(v, 0.8)
+    assert np.ndim(lo) == np.ndim(hi) == 0
+    assert lo == np.quantile(v.ravel(), (1 - 0.8) / 2) and hi == np.quantile(v.ravel(), (1 + 0.8) / 2) and lo < hi
+    # a wider level gives a wider interval
+    lo95, hi95 = percentile_interval(v, 0.95)
+    assert lo95 < lo and hi95 > hi
+
+
+def test_a_column_of_only_nan_gives_nan():
+    v = np.ones((5, 2))
+    v[:, 1] = np.nan
+    with pytest.warns(RuntimeWarning, match="All-NaN"):
+        lo, hi = percentile_interval(v, 0.9, axis=0)
+    assert lo[0] == hi[0] == 1.0 and np.isnan(lo[1]) and np.isnan(hi[1])
+
+
+def test_accepts_lists_and_interpolates_linearly():
+    assert percentile_interval([0.0, 1.0, 2.0, 3.0, 4.0], 0.5) == (1.0, 3.0)
+    # (1 - 0.9)/2 of the way from 10 to 20: position 0.05 of 1
+    lo, hi = percentile_interval([10.0, 20.0], 0.9)
+    assert lo == pytest.approx(10.5, rel=1e-12) and hi == pytest.approx(19.5, rel=1e-12)
+
+
+def test_imports_numpy_only():
+    code = ("import sys, tsbudget.percentiles\n"
+            "print(','.join(m for m in ('polars', 'xarray', 'pandas', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
