@@ -6,8 +6,8 @@ import polars as pl
 
 def test_paired_draws_resample_the_same_key_values():
     from tsbudget.comparisons.systems import ResamplingUnits as _Units
-    from tsbudget.comparisons.systems import draw_indices as _indices
-    from tsbudget.comparisons.systems import draw_uniforms as _draw_uniforms
+    from tsbudget.resampling import draw_indices as _indices
+    from tsbudget.resampling import draw_uniforms as _draw_uniforms
 
     # the same three key values, different group sizes and row orders
     a = _Units("N", (1.0, 2.0, 3.0), (np.array([0, 1]), np.array([2]), np.array([3, 4])))
@@ -18,7 +18,7 @@ def test_paired_draws_resample_the_same_key_values():
 
     u = _draw_uniforms(5, 50, 3)
     seen = set()
-    for ia, ib in zip(_indices(a, u), _indices(b, u)):
+    for ia, ib in zip(_indices(a.members, u), _indices(b.members, u)):
         ma, mb = multiplicities(a, ia), multiplicities(b, ib)
         assert ma == mb and sum(ma) == 3
         seen.add(tuple(ma))

@@ -31,8 +31,6 @@ from tsbudget.comparisons.systems import (
     System,
     canonical_runs,
     content_key,
-    draw_indices,
-    draw_uniforms,
     fit_system,
     pairing_notes,
     resampling_units,
@@ -41,6 +39,8 @@ from tsbudget.comparisons.systems import (
     system_spec,
 )
 from tsbudget.errors import FitError, InputError
+from tsbudget.percentiles import percentile_interval
+from tsbudget.resampling import draw_indices, draw_uniforms
 
 __all__ = ["Comparison", "compare", "DEFAULT_COMPARE_BUDGETS"]
 
@@ -117,9 +117,9 @@ def compare(
         uniforms = {lab: draw_uniforms(seed_for(seed, keys[lab]), int(n_draws), units[lab].size) for lab in labels}
     fitted = {}
     for lab in labels:
-        res = bootstrap(points[lab], int(n_draws), seed=int(seed), indices=draw_indices(units[lab], uniforms[lab]),
-                        executor=executor, level=level, progress=progress)
         u = units[lab]
+        res = bootstrap(points[lab], int(n_draws), seed=int(seed), indices=draw_indices(u.members, uniforms[lab]),
+                        executor=executor, level=level, progress=progress)
         res = attrs.evolve(res, draws=res.draws.assign_attrs(
             cluster=u.on or "none", n_clusters=u.size,
             resampling=(f"{'paired' if paired else 'independent'} draws over {u.describe()}"
@@ -146,8 +146,8 @@ def compare(
     pairing = pairing_notes(labels, units, ref_label or labels[0], bool(paired))
 
     # per-budget statistics on the requested budgets
-    a = (1 - level) / 2
-    q = np.nanquantile(Ld[:, :, :B], [0.5, a, 1 - a], axis=1)  # (3, S, B)
+    median = np.nanquantile(Ld[:, :, :B], 0.5, axis=1)  # (S, B)
+    lower, upper = percentile_interval(Ld[:, :, :B], level, axis=1)
     best_idx = np.argmin(Lp[:, :B], axis=0)
     best = np.array([labels[i] for i in best_idx], dtype=object)
     share_best = np.stack([p_best(Ld[:, :, j]) for j in range(B)], axis=1)  # (S, B)
@@ -174,9 +174,9 @@ def compare(
     ds = xr.Dataset(
         {
             "loss": (("system", "budget"), Lp[:, :B], {"units": "loss (nats)", "long_name": "frontier loss, point fit"}),
-            "loss_median": (("system", "budget"), q[0], {"units": "loss (nats)"}),
-            "loss_lower": (("system", "budget"), q[1], {"units": "loss (nats)"}),
-            "loss_upper": (("system", "budget"), q[2], {"units": "loss (nats)"}),
+            "loss_median": (("system", "budget"), median, {"units": "loss (nats)"}),
+            "loss_lower": (("system", "budget"), lower, {"units": "loss (nats)"}),
+            "loss_upper": (("system", "budget"), upper, {"units": "loss (nats)"}),
             "loss_draw": (("system", "draw", "budget"), Ld[:, :, :B], {"units": "loss (nats)"}),
             "N": (("system", "budget"), Np[:, :B], {"units": "parameters", "long_name": n_long}),
             "N_draw": (("system", "draw", "budget"), Nd[:, :, :B], {"units": "parameters", "long_name": n_long}),
@@ -197,7 +197,7 @@ def compare(
     rows = []
     for j, b in enumerate(budgets):
         for i, lab in enumerate(labels):
-            rows.append((float(b), lab, float(Lp[i, j]), float(q[0, i, j]), float(q[1, i, j]), float(q[2, i, j]),
+            rows.append((float(b), lab, float(Lp[i, j]), float(median[i, j]), float(lower[i, j]), float(upper[i, j]),
                          float(Np[i, j]), float(share_best[i, j]), None if math.isnan(p_ref[i, j]) else float(p_ref[i, j]),
                          best[j] == lab, bool(extrap[i, j]), bool(n_extrap[i, j])))
     table = pl.DataFrame(rows, orient="row", schema={

@@ -22,6 +22,8 @@ import math
 import numpy as np
 import polars as pl
 
+from tsbudget.percentiles import percentile_interval
+
 __all__ = ["crossovers", "p_best", "p_less"]
 
 
@@ -71,7 +73,6 @@ def crossovers(labels, fine, Lp, Ld, level, fmin, fmax) -> pl.DataFrame:
     logc = np.log(fine)
     win = np.argmin(Lp, axis=0)
     rows = []
-    a = (1 - level) / 2
     rel = 1e-9
     for t in np.flatnonzero(win[1:] != win[:-1]):
         i, k = int(win[t]), int(win[t + 1])
@@ -85,7 +86,7 @@ def crossovers(labels, fine, Lp, Ld, level, fmin, fmax) -> pl.DataFrame:
         per = np.asarray(per)
         lo = hi = None
         if per.size >= 2:
-            lo, hi = (float(np.exp(v)) for v in np.quantile(per, [a, 1 - a]))
+            lo, hi = (float(np.exp(v)) for v in percentile_interval(per, level))
         c = float(np.exp(x))
         outside = any(c > fmax[s] * (1 + rel) or c < fmin[s] * (1 - rel) for s in (i, k))
         rows.append((c, lo, hi, labels[i], labels[k], per.size / Ld.shape[1], outside))

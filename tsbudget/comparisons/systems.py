@@ -8,7 +8,7 @@ key values. Exactly:
    ``pair_on=COLUMN``, the groups of runs sharing a value of that column (a canonical column
    such as ``"N"`` or ``"flops"``, or any column of the system's runs), resampled whole as in
    a cluster bootstrap; ``"flops"`` groups nearby budgets with
-   :func:`tsbudget.fitting.approach2.auto_budget_groups`, as :func:`tsbudget.uncertainty.bootstrap.bootstrap`'s
+   :func:`tsbudget.fitting.budgets.auto_budget_groups`, as :func:`tsbudget.uncertainty.bootstrap.bootstrap`'s
    ``cluster="flops"`` does (measured or digitised FLOPs are rarely exactly equal), and a
    :class:`~tsbudget.errors.BootstrapWarning` says when every budget group is a single run
    (a plain bootstrap), or when any key leaves one group (zero spread); without
@@ -16,10 +16,11 @@ key values. Exactly:
    ``"flops"`` the group's budget), or for single runs ``(flops, N, D, loss)``.
 2. Draw ``i`` draws ``M`` uniforms ``u_0 … u_{M−1}`` from
    ``numpy.random.default_rng(SeedSequence(seed).spawn(n_draws)[i])``, ``M`` the largest
-   unit count of any system; the same uniforms serve every system (:func:`draw_uniforms`).
+   unit count of any system; the same uniforms serve every system
+   (:func:`tsbudget.resampling.draw_uniforms`).
 3. A system with ``G`` units takes, for ``j < G``, its unit number ``⌊u_j·G⌋`` (in key
    order), and refits on the union of the picked units' runs (a unit picked twice counts
-   twice; :func:`draw_indices`).
+   twice; :func:`tsbudget.resampling.draw_indices`).
 
 Each system on its own thus gets an ordinary bootstrap (``G`` units drawn uniformly with
 replacement; Efron & Tibshirani 1993 ch. 6, clusters per Davison & Hinkley 1997 §3.8).
@@ -36,17 +37,17 @@ another label or in another order get identical draws (:func:`canonical_runs`).
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Mapping
 
 import attrs
 import numpy as np
 import polars as pl
 
-from tsbudget.errors import BootstrapWarning, FitError, InputError, SchemaError
+from tsbudget.errors import FitError, InputError, SchemaError
+from tsbudget.resampling import group_members, warn_degenerate_groups
 
 __all__ = [
-    "SPEC_KEYS", "ResamplingUnits", "System", "canonical_runs", "content_key", "draw_indices", "draw_uniforms",
+    "SPEC_KEYS", "ResamplingUnits", "System", "canonical_runs", "content_key",
     "fit_system", "pairing_notes", "resampling_units", "seed_for", "split_systems", "system_spec",
 ]
 
@@ -186,29 +187,13 @@ def resampling_units(label, df: pl.DataFrame, result, on: str | None) -> Resampl
         from tsbudget.fitting.budgets import auto_budget_groups
 
         values = auto_budget_groups(values.astype(float))
-    uniq, inverse, sizes = np.unique(values, return_inverse=True, return_counts=True)
-    if on == "flops" and sizes.size > 1 and np.all(sizes == 1):
-        # (another key of single runs, e.g. "N" with one run per size, still pairs sizes across systems)
-        warnings.warn(f"system {label!r}: pair_on='flops': each of the {sizes.size} budget groups is a single run, "
-                      "so its draws are a plain bootstrap over runs, not over IsoFLOP budgets",
-                      BootstrapWarning, stacklevel=3)
-    elif sizes.size == 1:
-        warnings.warn(f"system {label!r}: pair_on={on!r}: all {values.size} runs form one group, so every draw is "
-                      "the whole data set and the bootstrap spread is zero", BootstrapWarning, stacklevel=3)
-    return ResamplingUnits(on, tuple(uniq.tolist()), tuple(np.flatnonzero(inverse == g) for g in range(uniq.size)))
-
-
-def draw_uniforms(seed: int, n_draws: int, m: int) -> np.ndarray:
-    """``(n_draws, m)`` uniforms; row ``i`` from ``SeedSequence(seed).spawn(n_draws)[i]``, so its first
-    ``g`` entries do not depend on ``m``."""
-    return np.stack([np.random.default_rng(c).random(m) for c in np.random.SeedSequence(seed).spawn(n_draws)])
-
-
-def draw_indices(units: ResamplingUnits, uniforms: np.ndarray) -> list[np.ndarray]:
-    """Run indices of each draw: unit ``⌊u_j·G⌋`` for ``j < G`` (module docstring, step 3)."""
-    g = units.size
-    picks = np.minimum((uniforms[:, :g] * g).astype(np.int64), g - 1)
-    return [np.concatenate([units.members[k] for k in row]) for row in picks]
+    # only 'flops' warns about single runs: another key of single runs (e.g. "N" with one run
+    # per size) still pairs sizes across systems
+    warn_degenerate_groups(values, f"system {label!r}: pair_on={on!r}", "budget group" if on == "flops" else "group",
+                           single_runs=("its draws are a plain bootstrap over runs, not over IsoFLOP budgets"
+                                        if on == "flops" else None), stacklevel=3)
+    uniq, members = group_members(values)
+    return ResamplingUnits(on, tuple(uniq.tolist()), tuple(members))
 
 
 def pairing_notes(labels, units: dict, anchor: str, paired: bool) -> dict[str, str]:

@@ -19,6 +19,7 @@ import xarray as xr
 from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.fitting.budgets import auto_budget_grouping, group_budgets
 from tsbudget.fitting.isoflop_result import STATUS_FEW, STATUS_NO_MIN, STATUS_OK, STATUS_OUTSIDE, IsoflopResult
+from tsbudget.resampling import resample_within_groups
 from tsbudget.tables import check_positive
 
 __all__ = ["isoflop_profiles", "profile_minimum"]
@@ -271,13 +272,7 @@ def isoflop_profiles(
     }
     draws, n_failed = None, 0
     if n_bootstrap:
-        children = np.random.SeedSequence(seed).spawn(n_bootstrap)
-        index_sets = [np.empty((n_bootstrap, len(mm)), dtype=np.intp) for mm in members]
-        for i, child in enumerate(children):
-            rng = np.random.default_rng(child)
-            for j, mm in enumerate(members):
-                index_sets[j][i] = rng.integers(0, len(mm), size=len(mm))
-        bn, bd, _, bst, _ = solve(index_sets)
+        bn, bd, _, bst, _ = solve(resample_within_groups([len(mm) for mm in members], n_bootstrap, seed))
         ba, bb, _, _, _, _ = laws(bn, bd, bst)
         failed = ~(np.isfinite(ba) & np.isfinite(bb))
         n_failed = int(failed.sum())

@@ -11,6 +11,7 @@ import polars as pl
 import xarray as xr
 
 from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.report import Report
 
 __all__ = ["STATUS_FEW", "STATUS_NO_MIN", "STATUS_OK", "STATUS_OUTSIDE", "IsoflopResult"]
@@ -70,7 +71,7 @@ class IsoflopResult(Report):
             if v.size < 2:
                 rows.append((name, est, None, None, None))
                 continue
-            lo, hi = np.quantile(v, [(1 - level) / 2, (1 + level) / 2])
+            lo, hi = percentile_interval(v, level)
             rows.append((name, est, float(v.std(ddof=1)), float(lo), float(hi)))
         return pl.DataFrame(rows, schema=["name", "estimate", "se", "lower", "upper"], orient="row")
 

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InfeasibleError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
@@ -33,8 +34,8 @@ def draw_quantiles(x, level: float) -> tuple[float, float, float]:
     x = x[np.isfinite(x)]
     if x.size == 0:
         return math.nan, math.nan, math.nan
-    a = (1 - level) / 2
-    return float(np.median(x)), float(np.quantile(x, a)), float(np.quantile(x, 1 - a))
+    lower, upper = percentile_interval(x, level)
+    return float(np.median(x)), float(lower), float(upper)
 
 
 def solve_draw(s: PlanRequest, params, i: int) -> Plan | None:

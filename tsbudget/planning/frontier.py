@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import solve_draw
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
@@ -174,14 +175,13 @@ def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
 
 
 def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
-    a = (1 - level) / 2
     for name, arr in drawn.items():
         arr = np.asarray(arr, float)
         ds[f"{name}_draw"] = (("draw", "budget"), arr)
-        q = np.nanquantile(arr, [0.5, a, 1 - a], axis=0)
-        ds[f"{name}_median"] = ("budget", q[0])
-        ds[f"{name}_lower"] = ("budget", q[1])
-        ds[f"{name}_upper"] = ("budget", q[2])
+        lower, upper = percentile_interval(arr, level, axis=0)
+        ds[f"{name}_median"] = ("budget", np.nanquantile(arr, 0.5, axis=0))
+        ds[f"{name}_lower"] = ("budget", lower)
+        ds[f"{name}_upper"] = ("budget", upper)
     ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
     return ds
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import parameter_arrays
 from tsbudget.planning.optimizer import integer_candidates
 from tsbudget.planning.quantities import plan_quantities
@@ -116,7 +117,6 @@ def isoflop(
     }
     if request.draws is not None:
         params = parameter_arrays(p.law, request.draws)
-        a = (1 - request.level) / 2
         lo = np.empty(shape)
         hi = np.empty(shape)
         flat = np.ravel_multi_index(np.indices(shape).reshape(len(shape), -1), shape)
@@ -124,8 +124,7 @@ def isoflop(
             idx = np.unravel_index(chunk, shape)
             vv = {k: np.asarray(v)[idx][None, :] for k, v in variables.items()}
             L = p.loss(N[idx][None, :], Dsafe[idx][None, :], vv, params={k: v[:, None] for k, v in params.items()})
-            q = np.quantile(L, [a, 1 - a], axis=0)
-            lo[idx], hi[idx] = q[0], q[1]
+            lo[idx], hi[idx] = percentile_interval(L, request.level, axis=0)
         data["loss_lower"] = (dims, np.where(feasible, lo, np.nan))
         data["loss_upper"] = (dims, np.where(feasible, hi, np.nan))
     ds = xr.Dataset(data, coords=axes)

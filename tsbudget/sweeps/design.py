@@ -52,6 +52,7 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
+from tsbudget.percentiles import percentile_interval
 from tsbudget.report import Report, fmt, jsonable
 from tsbudget.variables import as_positive_array, positive_number
 
@@ -331,8 +332,7 @@ def sweep(
         col = {n: v[:, None] for n, v in params.items()}
         with np.errstate(all="ignore"):
             Ld = np.asarray(law_obj.evaluate(col, {k: v[None, :] for k, v in inputs.items()}), float)
-        a = (1 - level) / 2
-        table["loss_lower"], table["loss_upper"] = np.nanquantile(Ld, [a, 1 - a], axis=0)
+        table["loss_lower"], table["loss_upper"] = percentile_interval(Ld, level, axis=0)
     if fitted:
         table["flops_ratio"] = B / fitted[1]
         table["n_ratio"] = N / fitted[3]
@@ -370,9 +370,9 @@ def sweep(
         rank[order] = np.arange(len(order))
         table["selected"] = rank >= 0
         table["order"] = rank
+        n_lower, n_upper = np.exp(percentile_interval(q[good], level))
         design = {"target_budget": target, "N_opt": float(ds["N"].values[0]),
-                  "N_opt_lower": float(np.exp(np.quantile(q[good], (1 - level) / 2))),
-                  "N_opt_upper": float(np.exp(np.quantile(q[good], (1 + level) / 2))),
+                  "N_opt_lower": float(n_lower), "N_opt_upper": float(n_upper),
                   "sd_log_n_before": float(np.std(q[good], ddof=1)), "sd_log_n_after": sd_after,
                   "noise": sigma, "noise_effective": sigma_eff, "noise_source": noise_source,
                   "sweep_budget": sweep_budget, "n_draws": int(good.sum()),
