@@ -53,7 +53,7 @@ def save_figure(fig, path):
 def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title: str | None = None):
     """Observed vs predicted loss, IsoFLOP curves with the fitted law, residuals.
 
-    ``result`` is a :class:`~tsbudget.fitting.fit.FitResult`; its prepared runs give ``N``, ``D``,
+    ``result`` is a :class:`~tsbudget.fitting.result.FitResult`; its prepared runs give ``N``, ``D``,
     ``loss`` and ``flops``. The IsoFLOP panel groups runs by budget (exact budgets when
     there are few, else groups within ±25%) and draws the law at each group's budget
     along ``D = C/(k·N)``; a dot marks the law's optimum where the law has a closed form.
@@ -133,7 +133,7 @@ def plot_fit(result, path=None, *, flops_per_param_position: float = 6.0, title:
 def plot_isoflop(result, path=None, *, title: str | None = None):
     """Approach 2: loss vs N per budget with each fitted profile and its minimum; and
     N_opt, D_opt vs C with the fitted power laws (log-log). ``result`` is an
-    :class:`~tsbudget.fitting.approach2.IsoflopResult`. Hollow markers: budgets left out
+    :class:`~tsbudget.fitting.isoflop_result.IsoflopResult`. Hollow markers: budgets left out
     of the power law (minimum outside the sampled range, or no minimum)."""
     plt = pyplot()
     from matplotlib import colors

@@ -35,7 +35,7 @@ class Variant:
 
     ``round_loss``: round the loss column to that many decimals. ``drop_budgets``:
     ``"smallest"`` or ``"largest"`` budget group (see
-    :func:`~tsbudget.fitting.approach2.auto_budget_groups`). ``drop_outliers``: drop the
+    :func:`~tsbudget.fitting.budgets.auto_budget_groups`). ``drop_outliers``: drop the
     runs :func:`residual_outliers` flags at this many robust standard deviations from the
     baseline fit (the variant's ``options`` still apply, e.g. its ``drop_highest_loss``).
     ``n_col``: take N from this column instead (parameters with or without embeddings;
