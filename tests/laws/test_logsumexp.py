@@ -19,6 +19,7 @@ from tsbudget.laws.logsumexp import (
 )
 from tsbudget.laws.repetition_penalty import RepetitionPenalty
 from tsbudget.laws.routing import Routing
+from tsbudget.laws.fine_grained_moe import FineGrainedMoE
 
 N = np.array([1e7, 3e8, 2e9, 5e10])
 D = np.array([2e9, 1e10, 4e10, 3e11])
@@ -39,6 +40,7 @@ BUILT_IN = {
         {"N": N, "D": D, "compression": np.array([1.0, 4.0, 16.0, 64.0])},
     ),
     "routing": (Routing(), {"N": N, "experts": np.array([1.0, 8.0, 64.0, 512.0])}),
+    "fine_grained_moe": (FineGrainedMoE(), {"N": N, "D": D, "granularity": np.array([1.0, 4.0, 16.0, 64.0])}),
 }
 
 

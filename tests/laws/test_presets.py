@@ -66,3 +66,25 @@ def test_unknown_preset_lists_the_known_names():
     for name in ("chinchilla2022", "epoch2024", "muennighoff2023", "kaplan2020"):
         assert name in message
     assert isinstance(err.value, LookupError)
+
+
+def test_every_preset_names_its_source_and_unit():
+    from tsbudget.registry import units
+
+    for preset in PRESETS.values():
+        d = preset.to_dict()
+        assert d["unit"] == preset.unit and units.get(preset.unit)
+        assert d["source"] and ("Table" in d["source"] or "eq." in d["source"])
+        check_law(preset.build())
+
+
+def test_architecture_presets():
+    from tsbudget.laws.fine_grained_moe import KRAJEWSKI_TABLE1, FineGrainedMoE
+    from tsbudget.laws.routing import CLARK_TABLE3, Routing
+
+    assert get_preset("clark2022_sbase") == Routing(**CLARK_TABLE3["S-Base"])
+    assert get_preset("clark2022_rlr").values == CLARK_TABLE3["RL-R"]
+    assert get_preset("clark2022_hash").values["E_start"] == 4.175
+    assert get_preset("krajewski2024") == FineGrainedMoE(**KRAJEWSKI_TABLE1)
+    with pytest.raises(TypeError):
+        Preset("x", "chinchilla", {}, "somewhere")  # the unit is required

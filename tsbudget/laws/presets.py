@@ -14,19 +14,24 @@ from tsbudget.errors import PluginNotFoundError
 from tsbudget.law import Law
 from tsbudget.laws.chinchilla import HOFFMANN_A, HOFFMANN_ALPHA, HOFFMANN_B, HOFFMANN_BETA, HOFFMANN_E
 from tsbudget.laws.data_constrained import MUENNIGHOFF_C4
+from tsbudget.laws.fine_grained_moe import KRAJEWSKI_TABLE1
+from tsbudget.laws.routing import CLARK_TABLE3
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
 
 
 @attrs.frozen
 class Preset:
-    """A named published fit: the law it instantiates, its parameter values, its source."""
+    """A named published fit: the law it instantiates, its parameter values, its source
+    (citation with the table or equation the numbers come from) and the data unit its ``D``
+    counts (a registered data-unit name; every published fit so far counts tokens)."""
 
     name: str
     law: str
     values: MappingProxyType = attrs.field(converter=lambda v: MappingProxyType(dict(v)))
     source: str
     note: str = ""
+    unit: str = attrs.field(kw_only=True)
 
     def build(self) -> Law:
         """The law instance with these values."""
@@ -35,7 +40,14 @@ class Preset:
         return laws.get(self.law)(**self.values)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "law": self.law, "values": dict(self.values), "source": self.source}
+        return {
+            "name": self.name,
+            "law": self.law,
+            "values": dict(self.values),
+            "source": self.source,
+            "unit": self.unit,
+            "note": self.note,
+        }
 
 
 _PRESETS = (
@@ -46,12 +58,14 @@ _PRESETS = (
         {"E": HOFFMANN_E, "A": HOFFMANN_A, "B": HOFFMANN_B, "alpha": HOFFMANN_ALPHA, "beta": HOFFMANN_BETA},
         "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, eq. 10 (approach 3)",
         "unrounded values as used by Besiroglu et al. 2024",
+        unit="tokens",
     ),
     Preset(
         "epoch2024",
         "chinchilla",
         {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658},
         "Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt, eq. 3 (refit of approach 3)",
+        unit="tokens",
     ),
     Preset(
         "muennighoff2023",
@@ -59,6 +73,7 @@ _PRESETS = (
         # The C4 fit at the precision of the repository huggingface/datablations.
         MUENNIGHOFF_C4,
         "Muennighoff et al. 2023, Scaling Data-Constrained Language Models, eq. 17 and App. A (C4)",
+        unit="tokens",
     ),
     Preset(
         "kaplan2020",
@@ -67,6 +82,28 @@ _PRESETS = (
         "Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5 with Table 2",
         "N counts non-embedding parameters; the separate fits eq. 1.1/1.2 give α_D 0.095, "
         "N_c 8.8e13, D_c 5.4e13, but the joint law uses the Table 2 values",
+        unit="tokens",
+    ),
+    *(
+        Preset(
+            f"clark2022_{router.lower().replace('-', '')}",
+            "routing",
+            CLARK_TABLE3[router],
+            f"Clark et al. 2022, Unified Scaling Laws for Routed Language Models, eq. 1 and Table 3 ({router} row)",
+            "logs base 10; N = dense parameters a token sees, experts = expert count; at fixed data "
+            "(130B tokens), no data term; read from transcriptions of Table 3 (see CLARK_TABLE3)",
+            unit="tokens",
+        )
+        for router in ("S-Base", "RL-R", "Hash")
+    ),
+    Preset(
+        "krajewski2024",
+        "fine_grained_moe",
+        KRAJEWSKI_TABLE1,
+        "Krajewski et al. 2024, Scaling Laws for Fine-Grained Mixture of Experts, eq. 9 and Table 1 (MoE row)",
+        "expansion rate E = 64, C4; read from transcriptions of Table 1 (see KRAJEWSKI_TABLE1); Table 2's "
+        "printed losses lie 0.03-0.09 nats above eq. 9 at N = 64 x active (tests/golden)",
+        unit="tokens",
     ),
 )
 
