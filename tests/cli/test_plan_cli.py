@@ -195,3 +195,27 @@ def test_frontier_rejects_bad_file_names_before_computing(tmp_path, capsys, monk
     assert not out.exists()
     code, captured = exit_code(["frontier", "--budgets", "1e18:1e20:3", "--out", str(tmp_path / "x.txt")], capsys)
     assert code == 2 and "csv or .parquet" in captured.err
+
+
+def test_a_free_variable_the_law_ignores_exits_2_naming_it(capsys):
+    # issue 11: the law (epoch2024, Chinchilla) has no term in compression
+    code, captured = exit_code(["plan", "--budget", "1e21", "--cost-model", "adaptive_patching",
+                                "--free", "compression"], capsys)
+    assert code == 2 and captured.err.count("\n") == 1
+    for part in ("free variable 'compression'", "law 'chinchilla'", "--fix compression=VALUE",
+                 "fit a law that includes it"):
+        assert part in captured.err
+
+
+def test_an_optimum_on_a_bound_warns_and_json_carries_at_bound(tmp_path):
+    from tsbudget.laws.extended import Extended
+
+    law = Extended(**EPOCH, variables=("compression",), references=(4.0,), gamma=(0.2,), eta=(0.0,))
+    fit = extended_fit_file(tmp_path, law, "adaptive_patching")
+    args = ["plan", "--budget", "1e21", "--fit", str(fit), "--free", "compression"]
+    text = run(args)
+    assert text.exit_code == 0, text.output
+    assert "warning: free variable(s) compression settled on a bound" in text.stderr
+    assert "compression=64 (its upper bound)" in text.stdout
+    out = json.loads(run(args + ["--json"]).stdout)
+    assert out["at_bound"] == ["compression"] and "compression upper bound" in out["binding"]

@@ -198,3 +198,53 @@ def test_fitted_r_star_refuses_what_is_not_a_fit_of_it():
                fixed={k: truth[k] for k in ("E", "A", "alpha")}, init={"B": truth["B"], "beta": 0.35})
     with pytest.raises(InputError, match="law 'chinchilla' has no R_D_star"):
         data.with_fitted_r_star("rare", chin)
+
+
+def test_dict_and_file_round_trip_exactly(tmp_path):
+    data = RegimeData.from_counts({"normal": 4.5, "rare": 9.25, "pump": 3.0}, {"normal": 40.125, "rare": 9.25,
+                                  "pump": 7.0}, r_star={"pump": np.inf}, unit="cells")
+    d = data.to_dict()
+    assert d["regimes"]["pump"]["r_star"] == "inf"  # JSON has no infinity
+    back = RegimeData.from_dict(d)
+    assert back.regimes == data.regimes and back.unit == "cells"
+    for field in ("unique", "available", "r_star"):
+        assert getattr(back, field).tolist() == getattr(data, field).tolist()
+    data.save(tmp_path / "r.json")
+    loaded = RegimeData.load(tmp_path / "r.json")
+    assert loaded.unique.tolist() == data.unique.tolist() and np.isinf(loaded.r_star[2])
+    assert float(loaded.effective(123.0)) == float(data.effective(123.0))
+
+
+def test_scaled_to_keeps_the_shares_and_the_unique_fraction():
+    data = RegimeData.from_counts({"normal": 4.0, "rare": 9.0}, {"normal": 40.0, "rare": 9.0}, unit="cells")
+    big = data.scaled_to(4.9e12)
+    assert big.total_available == pytest.approx(4.9e12, rel=1e-15) and big.unit == "cells"
+    np.testing.assert_allclose(big.natural_mix, data.natural_mix, rtol=1e-15)
+    np.testing.assert_allclose(big.unique / big.available, data.unique / data.available, rtol=1e-15)
+    with pytest.raises(InputError, match="scale-to total"):
+        data.scaled_to(-1)
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        ([], "must be a JSON object"),
+        ({"regimes": {"a": {"unique": 1, "available": 1, "r_star": 1}}}, "'unit' must name the unit"),
+        ({"unit": "cells", "regimes": {}}, "'regimes' must map each regime"),
+        ({"unit": "cells", "regimes": {"a": 3}}, "regime 'a' must be an object"),
+        ({"unit": "cells", "regimes": {"a": {"unique": 1, "available": 1}}}, "regime 'a' field 'r_star' must be a number, got None"),
+        ({"unit": "cells", "regimes": {"a": {"unique": 2, "available": 1, "r_star": 5}}}, "available must be"),
+    ],
+)
+def test_from_dict_names_the_bad_field(payload, match):
+    with pytest.raises(InputError, match=match):
+        RegimeData.from_dict(payload)
+
+
+def test_load_refuses_another_kind_of_file(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"format": "something/2", "unit": "cells", "regimes": {}}')
+    with pytest.raises(InputError, match="is a 'something/2' file"):
+        RegimeData.load(path)
+    with pytest.raises(InputError, match="cannot read regime data"):
+        RegimeData.load(tmp_path / "missing.json")

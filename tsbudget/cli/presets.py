@@ -19,15 +19,14 @@ def command(as_json: bool):
     from tsbudget.report import jsonable
 
     rows = [{f.name: getattr(p, f.name) for f in attrs.fields(type(p))} for p in PRESETS.values()]
-    rows = [{**r, "values": dict(r["values"])} for r in rows]
+    # a preset without a unit field was fitted on language-model tokens (as the planner reads it)
+    rows = [{"unit": "tokens", **r, "values": dict(r["values"])} for r in rows]
     if as_json:
         click.echo(json.dumps({"presets": jsonable(rows)}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    # a preset without a unit field was fitted on language-model tokens (as the planner reads it)
-    rows = [{"unit": "tokens", **r} for r in rows]
     columns = ["name", "law", "unit", "source", "note"]
     table = Table(title="tsbudget presets (use with --law/--preset NAME)")
     for col in columns:

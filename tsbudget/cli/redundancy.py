@@ -127,11 +127,14 @@ def plot_report(report, path, epochs: float = 16.0) -> None:
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Write a PNG: group-size distribution and effective vs raw data over epochs.")
 @click.option("--epochs", type=NUMBER, default=16.0, show_default=True, help="Epochs shown on the plot.")
+@click.option("--out", "regimes_out", default=None, type=click.Path(dir_okay=False),
+              help="Write the regimes (per regime unique and total data in --unit, R* and share of the corpus) "
+                   "as JSON for `tsbudget plan --regimes`.")
 @click.option("--groups-out", default=None, type=click.Path(dir_okay=False),
               help="Write one row per group (.csv or .parquet): group, size (repetition count), first_window, "
                    "regime, regime_share.")
 def command(series, window, stride, threshold, time_col, label_col, channels, method, normal_min_size, unit,
-            r_star, as_json, plot_path, epochs, groups_out):
+            r_star, as_json, plot_path, epochs, regimes_out, groups_out):
     """Group near-duplicate windows of SERIES and report the effective data they leave.
 
     SERIES is a CSV or Parquet table (time column, channel columns, optional label column)
@@ -174,8 +177,15 @@ def command(series, window, stride, threshold, time_col, label_col, channels, me
                 table.write_parquet(groups_out)
         except OSError as exc:
             raise InputError(f"--groups-out {groups_out!r}: cannot write: {exc.strerror or exc}") from None
+    if regimes_out:
+        write_json({**report.regime_data.to_dict(), "measured": {
+            "series": str(path), "windows": report.windows, "window_length": report.window_length,
+            "channels": report.channels, "threshold": report.threshold, "method": report.method,
+        }}, regimes_out)
     if as_json:
         out = report.to_dict()
+        if regimes_out:
+            out["regimes_out"] = str(regimes_out)
         if columns is not None:
             out["columns"] = columns
         if groups_out:
@@ -191,3 +201,5 @@ def command(series, window, stride, threshold, time_col, label_col, channels, me
             click.echo(f"plot written to {plot_path}")
         if groups_out:
             click.echo(f"groups written to {groups_out} ({report.groups} rows)")
+        if regimes_out:
+            click.echo(f"regimes written to {regimes_out} (plan with: tsbudget plan --regimes {regimes_out} ...)")
