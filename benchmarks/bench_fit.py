@@ -1,37 +1,40 @@
-"""Benchmark: the 4,500-start Chinchilla fit, batched vs the one-scipy-call-per-start loop.
+"""Benchmark: the 4,500-start Chinchilla fit against the loop a competent user writes, in one run.
 
-Data and setting of the golden test (Besiroglu et al. 2024: Chinchilla Figure 4 runs,
-tokens = FLOP/(6N), 5 highest-loss runs dropped, Hoffmann grid, summed Huber δ = 1e-3).
-Measured in one run, on this machine:
+Setting of the golden test (Besiroglu et al. 2024: Chinchilla Figure 4 runs, tokens = FLOP/(6N),
+5 highest-loss runs dropped -> 240 runs, Hoffmann grid of 4,500 starts, summed Huber δ = 1e-3).
+Everything below runs under ``threadpoolctl.threadpool_limits(1)`` (one BLAS thread for
+tsbudget and for the reference alike); the peer package runs as it ships (2 processes).
 
-1. ``fit(...)`` batched (all starts as one array, raced by successive halving, then one
-   L-BFGS-B polish), and ``fit(..., race=False)`` (every start run to convergence);
-2. the plain loop: scipy L-BFGS-B per start with scipy's default tolerances (as the
-   published replications run it), same objective and analytic gradient;
-3. ``fit(..., method="reference")``: the loop with the batched path's tolerances, timed
-   on every 45th start (100 starts) and scaled to 4,500 (it is ~50x slower per start);
-4. warm-started refits (the bootstrap's inner step) on resamples of the runs;
+1. ``fit(...)`` (raced by successive halving, the default; best of 3) and ``race=False`` (once);
+2. the fair loop (``fair_reference.py``): a fused numpy value-and-gradient of the same objective,
+   scipy L-BFGS-B from the same 4,500 starts, scipy's default tolerances, which reach the same
+   best objective (checked: to 1e-9 relative);
+3. the floor: seconds per start×run element of one vectorised value-and-gradient (blocks of 32
+   starts; one start per block for the large fit), times the start-evaluations the fit does,
+   times the runs;
+4. a 24,000-run fit: the golden (N, D) pairs resampled with 10% log-normal jitter, loss from the
+   golden law times log-normal noise of the golden fit's residual spread; and its floor;
 5. the PyPI ``chinchilla`` package (Takano) on the same data and grid, if importable.
 
-Run: ``python benchmarks/bench_fit.py`` (add ``--skip-peers`` to leave out 5).
+Run: ``python benchmarks/bench_fit.py [--skip-peers] [--runs 24000]``
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
-import sys
+import os
 import tempfile
 import time
 
 import numpy as np
-from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
+from fair_reference import element_cost, lbfgsb, value_and_grad
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
-from tsbudget.fitting.fit import fit, refit
-from tsbudget.optim.multistart import start_grid as _starts
-from tsbudget.optim.polish import POLISH_OPTIONS as _POLISH
-from tsbudget.fitting.objective import Objective
+from tsbudget.fitting.fit import fit
+from tsbudget.optim.multistart import start_grid
 
 
 def timed(fn, repeat=1):
@@ -43,79 +46,104 @@ def timed(fn, repeat=1):
     return best, out
 
 
-def main(skip_peers=False):
-    runs = load_chinchilla_runs()
-    t_batch, res = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5), repeat=3)
-    print(f"batched fit: {t_batch:.3f} s, objective {res.objective!r}, {res.n_at_best}/{res.n_starts} at best")
-    print(f"  parameters {res.parameters}")
-    print(f"  diagnostics {res.diagnostics}")
-    t_full, full = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5, race=False))
-    print(f"batched fit, race=False: {t_full:.3f} s, objective {full.objective!r}, {full.n_at_best}/{full.n_starts} "
-          f"at best, {full.diagnostics['n_evaluations']} evaluations (raced: {res.diagnostics['n_evaluations']})")
+def logs(table):
+    return tuple(np.log(table[k].to_numpy()) for k in ("N", "D", "loss"))
 
-    law = res.law
-    df = res.runs
-    ob = Objective(law, law.parameters, {}, {k: df[k].to_numpy() for k in ("N", "D")},
-                   np.log(df["loss"].to_numpy()), np.ones(df.height))
-    starts = _starts(law.parameters, None)
 
-    def plain_loop():
-        out = []
-        for x0 in starts:
-            r = minimize(ob.value_and_grad, x0, jac=True, method="L-BFGS-B")
-            out.append(r.fun)
-        return np.array(out)
+def synthetic_runs(result, n, seed=0):
+    """``n`` runs around the golden data: its (N, D) pairs resampled with 10% log-normal jitter,
+    loss = golden law × exp(σ·z), σ the golden fit's residual standard deviation in log loss."""
+    df = result.runs
+    N0, D0, L0 = (df[k].to_numpy() for k in ("N", "D", "loss"))
+    sigma = float(np.std(np.log(L0) - np.log(result.law.loss(N=N0, D=D0))))
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, N0.size, n)
+    N = N0[i] * np.exp(0.1 * rng.standard_normal(n))
+    D = D0[i] * np.exp(0.1 * rng.standard_normal(n))
+    return {"N": N, "D": D, "loss": result.law.loss(N=N, D=D) * np.exp(sigma * rng.standard_normal(n))}, sigma
 
-    t_loop, funs = timed(plain_loop)
-    best_loop = float(np.nanmin(funs))
-    n_loop = int(np.sum(funs <= best_loop * (1 + 1e-6)))
-    print(f"plain scipy loop (default tolerances): {t_loop:.2f} s, best {best_loop!r}, {n_loop} starts at best; "
-          f"ratio {t_loop / t_batch:.1f}x (race=False: {t_loop / t_full:.1f}x); "
-          f"best objectives agree to {abs(best_loop / res.objective - 1):.1e}")
 
-    idx = np.arange(0, len(starts), 45)
-    t0 = time.perf_counter()
-    bounds = [(None, None)] * 5
-    for x0 in starts[idx]:
-        minimize(ob.value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=_POLISH)
-    per_start = (time.perf_counter() - t0) / len(idx)
-    t_ref = per_start * len(starts)
-    print(f"reference path (batched tolerances): {per_start * 1e3:.1f} ms/start on {len(idx)} starts -> "
-          f"{t_ref:.1f} s for 4500; ratio {t_ref / t_batch:.0f}x")
+def fair_loop(starts, lN, lD, lL):
+    """The reference: one scipy L-BFGS-B call per start on the fused numpy objective."""
+    return np.array([lbfgsb(x0, lN, lD, lL).fun for x0 in starts])
 
-    rng = np.random.default_rng(0)
-    samples = [df[rng.integers(0, df.height, df.height)] for _ in range(100)]
-    t_refit, _ = timed(lambda: [refit(res, s, init=res.law) for s in samples])
-    print(f"warm-started refit: {t_refit / len(samples) * 1e3:.1f} ms each -> 1000 draws ~{t_refit * 10:.1f} s on one core")
 
-    if skip_peers:
-        return
-    try:
-        import pandas as pd
-        from chinchilla import Chinchilla as PeerChinchilla
-        from chinchilla._metrics import log_huber
-    except Exception as exc:  # noqa: BLE001 (report any import failure)
-        print(f"chinchilla package not importable: {exc}")
-        return
-    grid = {
-        "e": np.array([-1.0, -0.5, 0.0, 0.5, 1.0]),
-        "a": np.arange(0.0, 25.1, 5.0),
-        "b": np.arange(0.0, 25.1, 5.0),
-        "alpha": np.arange(0.0, 2.01, 0.5),
-        "beta": np.arange(0.0, 2.01, 0.5),
-    }
+def peer(df, our_objective_at):
+    """The PyPI ``chinchilla`` package on the same runs and the same 4,500-point grid."""
+    import pandas as pd
+    from chinchilla import Chinchilla as PeerChinchilla
+    from chinchilla._metrics import log_huber
+
+    grid = {"e": np.array([-1.0, -0.5, 0.0, 0.5, 1.0]), "a": np.arange(0.0, 25.1, 5.0),
+            "b": np.arange(0.0, 25.1, 5.0), "alpha": np.arange(0.0, 2.01, 0.5), "beta": np.arange(0.0, 2.01, 0.5)}
     with tempfile.TemporaryDirectory() as tmp:
         cc = PeerChinchilla(project_dir=tmp + "/cc", param_grid=grid,
                             loss_fn=functools.partial(log_huber, delta=1e-3), log_level=40)
         cc.database.df = pd.DataFrame({"C": df["flops"].to_numpy(), "N": df["N"].to_numpy(),
                                        "D": df["D"].to_numpy(), "loss": df["loss"].to_numpy()})
-        t_peer, _ = timed(lambda: cc.fit(parallel=True))
-        peer = {"E": float(cc.E), "A": float(cc.A), "B": float(cc.B), "alpha": float(cc.alpha), "beta": float(cc.beta)}
-    f_peer = ob(ob.to_theta(peer))
-    print(f"chinchilla package (BFGS, float128, mean log-Huber, {__import__('os').cpu_count()} processes): "
-          f"{t_peer:.2f} s; ratio {t_peer / t_batch:.1f}x; parameters {peer}; our objective at its optimum {f_peer!r} "
-          f"({f_peer / res.objective - 1:+.2e} relative)")
+        t, _ = timed(lambda: cc.fit(parallel=True))
+        x = np.array([math.log(float(cc.E)), math.log(float(cc.A)), math.log(float(cc.B)),
+                      float(cc.alpha), float(cc.beta)])
+    return t, our_objective_at(x)
+
+
+def main(skip_peers=False, n_big=24_000):
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared)")
+    runs = load_chinchilla_runs()
+    with threadpool_limits(1):
+        t_race, res = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5), repeat=3)
+        t_full, full = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5, race=False))
+        lN, lD, lL = logs(res.runs)
+        starts = start_grid(res.law.parameters, None)  # (log E, log A, log B, α, β), the Hoffmann grid
+        t_loop, funs = timed(lambda: fair_loop(starts, lN, lD, lL))
+        per_element = element_cost(starts, lN, lD, lL, block=32)
+        t_call, _ = timed(lambda: [value_and_grad(starts[0], lN, lD, lL) for _ in range(2000)], repeat=3)
+        big, sigma = synthetic_runs(res, n_big)
+        t_big, big_res = timed(lambda: fit(big, "chinchilla"))
+        bN, bD, bL = (np.log(big[k]) for k in ("N", "D", "loss"))
+        per_element_big = element_cost(starts[::18], bN, bD, bL, block=1, repeat=3)  # 250 starts, one per block
+
+    n_runs = lN.size
+    best_loop = float(np.min(funs))
+    agree = abs(best_loop / res.objective - 1)
+    n_eval = res.diagnostics["n_evaluations"]
+    floor = n_eval * n_runs * per_element
+    print(f"raced fit (default): {t_race:.3f} s, objective {res.objective!r}, "
+          f"{res.n_at_best}/{res.n_starts} at best, {n_eval} start-evaluations")
+    print(f"  parameters {res.parameters}")
+    print(f"race=False: {t_full:.3f} s, objective {full.objective!r}, {full.n_at_best} at best, "
+          f"{full.diagnostics['n_evaluations']} start-evaluations")
+    print(f"fair loop (fused numpy objective {t_call / 2000 * 1e6:.1f} us/call, L-BFGS-B default tolerances, "
+          f"1 BLAS thread): {t_loop:.2f} s, best {best_loop!r}, "
+          f"{int(np.sum(funs <= best_loop * (1 + 1e-6)))} starts within 1e-6 of it")
+    print(f"  best objectives agree to {agree:.1e} relative ({'<=' if agree <= 1e-9 else 'NOT <='} 1e-9); "
+          f"race=False agrees to {abs(full.objective / res.objective - 1):.1e}")
+    print(f"ratio raced fit / fair loop: {t_loop / t_race:.1f}x; race=False: {t_loop / t_full:.2f}x")
+    print(f"floor: {per_element * 1e9:.1f} ns per start x run element (vectorised value and gradient) x "
+          f"{n_eval} start-evaluations x {n_runs} runs = {floor:.3f} s; raced fit is {t_race / floor:.1f}x its floor")
+    n_big_eval = big_res.diagnostics["n_evaluations"]
+    big_floor = n_big_eval * n_big * per_element_big
+    print(f"{n_big:,}-run fit (synthetic, noise sigma {sigma:.4f} in log loss): {t_big:.2f} s, "
+          f"{n_big_eval} start-evaluations, {t_big / (n_big_eval * n_big) * 1e9:.0f} ns per element; "
+          f"floor {per_element_big * 1e9:.1f} ns x evaluations x runs = {big_floor:.2f} s ({t_big / big_floor:.1f}x)")
+    print(f"  parameters {big_res.parameters}")
+
+    if skip_peers:
+        return
+    try:
+        t_peer, f_peer = peer(res.runs, lambda x: value_and_grad(x, lN, lD, lL)[0])
+    except ImportError as exc:
+        print(f"chinchilla package not importable: {exc}")
+        return
+    print(f"chinchilla package 0.2.0 (BFGS, float128, mean log-Huber, 2 processes): {t_peer:.2f} s; "
+          f"ratio {t_peer / t_race:.0f}x; summed objective at its optimum {f_peer!r} "
+          f"({f_peer / res.objective - 1:+.1e} relative)")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
-    main(skip_peers="--skip-peers" in sys.argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--runs", type=int, default=24_000, help="runs of the large synthetic fit")
+    a = ap.parse_args()
+    main(a.skip_peers, a.runs)

@@ -1,18 +1,14 @@
-"""Benchmark: the planner's two speed targets, each against a reference measured in the same run.
+"""Benchmark: a plan with two free integers and one real, against scipy in the same run.
 
-    python benchmarks/bench_plan.py [--budgets 1000] [--draws 1000] [--repeat 5]
+    python benchmarks/bench_plan.py [--repeat 5]
 
-1. Frontier: ``tsbudget.planning.frontier.frontier`` over 1,000 log-spaced budgets with 1,000 bootstrap
-   draws through the closed form (Hoffmann et al. 2022 App. D.2 eq. 4), i.e. 10^6 allocations
-   with their losses, medians and percentile intervals. Target: < 2 s. Reference: the same
-   closed form in a plain Python loop (math module, one allocation at a time) on a subset,
-   extrapolated linearly to 10^6 allocations.
-2. A plan with two free integer variables and one real variable: a mixture of experts
-   (``experts`` 1..4096, ``top_k`` 1..8, both integer) over adaptively patched input (a real
-   ``compression`` 1..64), with an Extended law that values experts, top-k and compression.
-   Target: < 0.5 s. Reference: scipy's ``differential_evolution`` with ``integrality`` on the
-   same reduced problem (budget eliminated, minimise loss over log N and the three variables).
-   Both answers are checked against each other (the planner's loss must be <= the reference's).
+(The frontier benchmarks are in ``bench_frontier.py``.)
+
+A mixture of experts (``experts`` 1..4096, ``top_k`` 1..8, both integer) over adaptively patched
+input (a real ``compression`` 1..64), with an Extended law that values experts, top-k and
+compression. Target: < 0.5 s. Reference: scipy's ``differential_evolution`` with ``integrality``
+on the same reduced problem (budget eliminated, minimise loss over log N and the three variables).
+Both answers are checked against each other (the planner's loss must be <= the reference's).
 """
 
 from __future__ import annotations
@@ -25,45 +21,6 @@ from typing import ClassVar
 
 import attrs
 import numpy as np
-import xarray as xr
-
-
-def bench_frontier(n_budgets: int, n_draws: int, repeat: int) -> dict:
-    from tsbudget.planning.frontier import frontier
-    from tsbudget.laws.presets import get_preset
-
-    values = get_preset("epoch2024").values
-    rng = np.random.default_rng(0)
-    draws = xr.Dataset({k: ("draw", v * np.exp(0.03 * rng.standard_normal(n_draws))) for k, v in values.items()})
-    budgets = np.geomspace(1e18, 1e25, n_budgets)
-    frontier(budgets[:3], draws=draws)  # imports, registry
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        ds = frontier(budgets, draws=draws)
-        times.append(time.perf_counter() - t)
-    assert ds.attrs["method"] == "closed form" and ds.N_draw.shape == (n_draws, n_budgets)
-    # reference: scalar closed form per (draw, budget), plus its loss
-    d = {k: draws[k].values for k in values}
-    sub = 20_000
-    t = time.perf_counter()
-    count = 0
-    for i in range(n_draws):
-        E, A, B, a, b = (float(d[k][i]) for k in ("E", "A", "B", "alpha", "beta"))
-        G = (a * A / (b * B)) ** (1 / (a + b))
-        for C in budgets:
-            N = G * (C / 6) ** (b / (a + b))
-            D = C / 6 / N
-            _ = E + A / N**a + B / D**b
-            count += 1
-            if count >= sub:
-                break
-        if count >= sub:
-            break
-    ref = (time.perf_counter() - t) * (n_budgets * n_draws) / count
-    best = min(times)
-    return {"budgets": n_budgets, "draws": n_draws, "seconds_best": best, "seconds_median": float(np.median(times)),
-            "reference_loop_seconds_extrapolated": ref, "speedup": ref / best, "target_seconds": 2.0}
 
 
 def patched_moe_class():
@@ -146,11 +103,9 @@ def bench_integer_plan(repeat: int) -> dict:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--budgets", type=int, default=1000)
-    ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
-    out = {"frontier": bench_frontier(a.budgets, a.draws, a.repeat), "integer_plan": bench_integer_plan(a.repeat)}
+    out = {"integer_plan": bench_integer_plan(a.repeat)}
     print(json.dumps(out, indent=2))
 
 
