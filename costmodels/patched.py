@@ -114,13 +114,8 @@ class Patched(CostModel):
 
         try:
             return costmodels.resolve(self.inner, **self.inner_settings)
-        except PluginTypeError as exc:
-            cls = costmodels.get(self.inner)
-            valid = [f.name for f in attrs.fields(cls)] if attrs.has(cls) else []
-            raise InputError(
-                f"Patched.inner_settings {sorted(self.inner_settings)} are not all settings of cost model "
-                f"{self.inner!r}; its settings are {valid or 'none'}"
-            ) from exc
+        except (InputError, PluginTypeError) as exc:  # a bad or unknown setting of the inner model
+            raise InputError(f"Patched.inner_settings {self.inner_settings!r}: {exc}") from exc
 
     @property
     def variables(self) -> tuple[Variable, ...]:
