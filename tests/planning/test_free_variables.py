@@ -66,3 +66,11 @@ def test_an_optimum_on_a_bound_is_named_in_message_binding_and_at_bound():
         plan(1e21, law=law, cost_model="adaptive_patching", fixed={"compression": c}).loss
         for c in np.geomspace(1, 64, 7)
     ) + 1e-12
+
+
+def test_the_spending_floor_plan_still_names_a_variable_at_its_bound():
+    law = Extended(**EPOCH, variables=("compression",), references=(4.0,), gamma=(0.2,), eta=(0.0,))
+    p = plan(target_loss=3.0, budget_bounds=(1e21, 1e22), law=law, cost_model="adaptive_patching",
+             free=("compression",))
+    assert "budget lower limit" in p.binding and p.loss < 3.0
+    assert p.at_bound == ("compression",) and "compression=64 (its upper bound)" in p.message

@@ -14,7 +14,7 @@ from __future__ import annotations
 import attrs
 
 from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.planning.assembly import assemble
+from tsbudget.planning.assembly import assemble, corner_note
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
@@ -57,6 +57,8 @@ def _spend_lower_limit(s: PlanRequest, cheapest: Plan) -> tuple[Plan, PlanReques
         f"budget lower limit {s.lb:.4g}; spending the lower limit, the best loss is {at_lb.loss:.6g} "
         f"(binding: {', '.join(bound)})"
     )
+    if at_lb.at_bound:
+        message += "; " + corner_note(s.problem, at_lb.variables, at_lb.at_bound)
     diagnostics = {
         **at_lb.diagnostics,
         "cheapest_reaching_target_flops": cheapest.total_flops,
