@@ -251,31 +251,72 @@ def _numeric_text_to_float(df):
     return df.with_columns(fixes) if fixes else df
 
 
+def _check_header(header: list[str], where: str) -> None:
+    """Refuse a header that names a column twice or leaves one unnamed (polars would rename
+    the second copy to ``<name>_duplicated_0`` and the wrong one could be read)."""
+    seen = set()
+    for i, name in enumerate(header):
+        name = name.strip()
+        if not name:
+            raise SchemaError(f"{where}: column {i + 1} of the header has no name")
+        if name in seen:
+            raise SchemaError(f"{where}: column {name!r} appears twice in the header")
+        seen.add(name)
+
+
+def _csv_header(data: bytes, separator: str, where: str) -> None:
+    import csv
+    import io
+
+    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    row = next(csv.reader(io.StringIO(first), delimiter=separator), [])
+    _check_header(row, where)
+
+
 def read_runs(path):
-    """Runs from a CSV or Parquet file as a polars DataFrame (by extension; ``-`` reads CSV on stdin)."""
+    """Runs from a CSV or Parquet file as a polars DataFrame (by extension; ``-`` reads CSV on stdin).
+
+    Any failure (missing file, unknown format, unreadable bytes, a header naming a column
+    twice, no rows) is an :class:`InputError` naming the file."""
+    import gzip
+    import io
+
     import polars as pl
 
-    if str(path) == "-":
-        try:
-            df = pl.read_csv(sys.stdin.buffer, infer_schema_length=10_000)
-        except Exception as exc:  # polars raises many kinds; the user needs the cause
-            raise InputError(f"cannot read runs from standard input: {type(exc).__name__}: {exc}") from None
-        return _numeric_text_to_float(df)
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"runs file {str(p)!r} does not exist")
-    suffixes = "".join(p.suffixes[-2:]).lower()
-    try:
-        if suffixes.endswith((".parquet", ".pq")):
-            df = pl.read_parquet(p)
-        elif suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-            df = pl.read_csv(p, separator="\t" if ".tsv" in suffixes else ",", infer_schema_length=10_000)
-        else:
+    if str(path) == "-":
+        where = "runs from standard input"
+        data = sys.stdin.buffer.read()
+        separator = ","
+    else:
+        where = f"runs file {str(p)!r}"
+        if not p.exists():
+            raise InputError(f"runs file {str(p)!r} does not exist")
+        if p.is_dir():
+            raise InputError(f"runs file {str(p)!r} is a folder, not a table")
+        suffixes = "".join(p.suffixes[-2:]).lower()
+        if not suffixes.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".txt")):
             raise InputError(f"runs file {str(p)!r}: unknown format; use .csv, .csv.gz, .tsv or .parquet")
+        separator = "\t" if ".tsv" in suffixes else ","
+        data = None if suffixes.endswith((".parquet", ".pq")) else p.read_bytes()
+        if data is not None and suffixes.endswith(".gz"):
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                raise InputError(f"cannot read {where}: {exc}") from None
+    try:
+        if data is None:
+            df = pl.read_parquet(p)
+            _check_header(df.columns, where)
+        else:
+            if not data.strip():
+                raise SchemaError(f"{where}: empty (no header, no rows)")
+            _csv_header(data, separator, where)
+            df = pl.read_csv(io.BytesIO(data), separator=separator, infer_schema_length=10_000)
     except InputError:
         raise
     except Exception as exc:  # polars raises many kinds; the user needs the file and the cause
-        raise InputError(f"cannot read runs file {str(p)!r}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"cannot read {where}: {type(exc).__name__}: {exc}") from None
     if df.height == 0:
-        raise SchemaError(f"runs file {str(p)!r} has no rows")
+        raise SchemaError(f"{where} has no rows")
     return _numeric_text_to_float(df)

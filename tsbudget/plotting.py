@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.io import atomic_path
 
 __all__ = ["PLOT_SUFFIXES", "check_plot_path", "plot_fit", "plot_frontier", "plot_isoflop", "pyplot", "save_figure"]
 
@@ -46,7 +47,8 @@ def save_figure(fig, path):
     """Save ``fig`` to ``path`` (an image file name) when given; return ``fig``."""
     if path is not None:
         check_plot_path(path)
-        fig.savefig(Path(path), dpi=130, bbox_inches="tight")
+        with atomic_path(path) as tmp:  # never a half-written image under the real name
+            fig.savefig(tmp, format=Path(path).suffix[1:].lower(), dpi=130, bbox_inches="tight")
     return fig
 
 

@@ -17,7 +17,12 @@ from tsbudget.io import read_runs, write_json
 from tsbudget.report import fmt, jsonable
 
 __all__ = [
+    "LEVEL",
     "NUMBER",
+    "POSITIVE",
+    "TABLE_SUFFIXES",
+    "check_output",
+    "check_plot",
     "SETTING",
     "column_options",
     "columns_from_options",
@@ -32,6 +37,7 @@ __all__ = [
     "write_json",
     "jsonable",
     "use_progress",
+    "write_table",
 ]
 
 
@@ -64,6 +70,76 @@ class _Number(click.ParamType):
 NUMBER = _Number()
 
 
+class _Positive(_Number):
+    """A finite float > 0 (budgets, sizes, amounts)."""
+
+    name = "positive number"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not number > 0:
+            self.fail(f"must be > 0, got {value!r}", param, ctx)
+        return number
+
+
+POSITIVE = _Positive()
+
+
+class _Level(_Number):
+    """An interval level: a finite float strictly between 0 and 1 (``nan`` refused)."""
+
+    name = "level"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not 0 < number < 1:
+            self.fail(f"must be strictly between 0 and 1, got {value!r}", param, ctx)
+        return number
+
+
+LEVEL = _Level()
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def check_output(path, option: str, suffixes=None) -> None:
+    """Refuse an output path before any work: its folder must exist, it must not be a folder,
+    and its name must end in one of ``suffixes`` (when given). An :class:`InputError` names the option."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    p = Path(path)
+    if not str(path).strip() or p.is_dir():
+        raise InputError(f"{option} {str(path)!r}: give a file name, not a folder")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
+    if suffixes and not str(path).lower().endswith(tuple(suffixes)):
+        raise InputError(f"{option} {str(path)!r}: use a file name ending in {', '.join(suffixes)}")
+
+
+def check_plot(path, option: str = "--plot") -> None:
+    """An image path matplotlib writes (.png, .pdf, .svg, .jpg) in a folder that exists."""
+    from tsbudget.plotting import PLOT_SUFFIXES
+
+    check_output(path, option, PLOT_SUFFIXES)
+
+
+def write_table(table, path, option: str = "--out") -> None:
+    """Write a polars table atomically as Parquet (``.parquet``/``.pq``) or CSV (anything else)."""
+    from tsbudget.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        try:
+            if str(path).lower().endswith((".parquet", ".pq")):
+                table.write_parquet(tmp)
+            else:
+                table.write_csv(tmp)
+        except OSError as exc:
+            raise InputError(f"{option} {str(path)!r}: cannot write: {exc.strerror or exc}") from None
+
+
 def parse_fix(items, option: str = "--fix") -> dict[str, float]:
     """``("alpha=0.34", "E=1.69")`` -> ``{"alpha": 0.34, "E": 1.69}`` (``--fix NAME=VALUE``)."""
     out: dict[str, float] = {}
@@ -72,6 +148,8 @@ def parse_fix(items, option: str = "--fix") -> dict[str, float]:
         name = name.strip()
         if not sep or not name:
             raise InputError(f"{option} takes NAME=VALUE, got {item!r}")
+        if name in out:
+            raise InputError(f"{option} {name} given twice ({out[name]:g} and {value.strip()})")
         out[name] = parse_number(value, name=f"{option} {name}")
     return out
 
@@ -160,6 +238,11 @@ def columns_from_options(options: dict, runs=None) -> dict[str, str]:
         if not sep or not name.strip() or not column.strip():
             raise InputError(f"--col takes NAME=COLUMN, got {item!r}")
         cols[name.strip()] = column.strip()
+    seen: dict[str, str] = {}
+    for canonical, column in cols.items():
+        if column in seen:
+            raise InputError(f"column {column!r} is given for both {seen[column]} and {canonical}")
+        seen[column] = canonical
     if runs is not None:
         for canonical, column in cols.items():
             if column not in runs.columns:
@@ -216,6 +299,14 @@ def print_table(df, columns=None, title: str | None = None) -> None:
     Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
-def parse_numbers(text, *, name: str) -> list[float]:
-    """``"6e18,1e19, 3e19"`` -> ``[6e18, 1e19, 3e19]``."""
-    return [parse_number(t, name=name) for t in str(text).split(",") if t.strip()]
+def parse_numbers(text, *, name: str, positive: bool = False) -> list[float]:
+    """``"6e18,1e19, 3e19"`` -> ``[6e18, 1e19, 3e19]``; an empty list is refused, and with
+    ``positive`` so is a number <= 0."""
+    values = [parse_number(t, name=name) for t in str(text).split(",") if t.strip()]
+    if not values:
+        raise InputError(f"{name} takes a comma-separated list of numbers, got {text!r}")
+    if positive:
+        for v in values:
+            if not v > 0:
+                raise InputError(f"{name}: every value must be > 0, got {v:g}")
+    return values

@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from tsbudget.cli.common import (
+    LEVEL,
     NUMBER,
+    POSITIVE,
+    check_output,
+    check_plot,
     SETTING,
     column_options,
     columns_from_options,
@@ -49,7 +53,7 @@ def fit_options(func):
         click.option("--fix", multiple=True, metavar="NAME=VALUE", help="Hold a parameter at a value; repeatable."),
         click.option("--init", multiple=True, metavar="NAME=VALUE",
                      help="Start from these values (one polish, no grid search); repeatable."),
-        click.option("--delta", type=NUMBER, default=1e-3, show_default=True, help="Huber delta on log residuals."),
+        click.option("--delta", type=POSITIVE, default=1e-3, show_default=True, help="Huber delta on log residuals."),
         click.option("--mean", is_flag=True, help="Average the per-run losses instead of summing them."),
         click.option("--drop-highest-loss", type=click.IntRange(min=0), default=0, show_default=True,
                      metavar="K", help="Drop the K highest-loss runs before fitting."),
@@ -87,11 +91,21 @@ def _law_variables(items, columns) -> tuple[dict[str, float | None], dict[str, s
 
 
 def _plugin(kind: str, name: str, settings: dict):
+    """The plugin's name (no settings) or an instance with its settings; an unknown name or
+    setting is refused now, not saved into the fit."""
     from tsbudget.registry import costmodels, units
 
-    if not settings:
-        return name
-    return (costmodels if kind == "cost model" else units).resolve(name, **settings)
+    plugin = (costmodels if kind == "cost model" else units).resolve(name, **settings)
+    return plugin if settings else name
+
+
+def _check_parameters(law, values: dict, option: str) -> None:
+    """Every name given to ``--fix``/``--init`` must be a parameter of the law."""
+    names = [p.name for p in law.parameters]
+    for name in values:
+        if name not in names:
+            raise InputError(f"{option} {name}: law {law.name!r} has no parameter {name!r}; "
+                             f"its parameters are {', '.join(names)}")
 
 
 def fit_kwargs(options: dict, columns: dict | None = None) -> dict:
@@ -110,8 +124,10 @@ def fit_kwargs(options: dict, columns: dict | None = None) -> dict:
         "reduction": "mean" if o.get("mean") else "sum",
         "drop_highest_loss": o.get("drop_highest_loss", 0),
     }
+    _check_parameters(out["law"], out["fixed"] or {}, "--fix")
     if o.get("init"):
         out["init"] = parse_fix(o["init"], option="--init")
+        _check_parameters(out["law"], out["init"], "--init")
     return out
 
 
@@ -138,10 +154,9 @@ def _canonical_cluster(cluster: str | None, cols: dict, fitted_columns) -> str |
 @click.option("--cluster", default=None, metavar="COL",
               help="Resample whole groups of runs sharing COL (e.g. the FLOPs or N column).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-              show_default=True, help="Interval coverage.")
+@click.option("--level", type=LEVEL, default=0.95, show_default=True, help="Interval coverage (with --bootstrap).")
 @click.option("--budgets", "budgets_text", default=None, metavar="C1,C2,...",
-              help="FLOPs budgets for N_opt, D_opt, tokens per parameter and loss intervals.")
+              help="FLOPs budgets for N_opt, D_opt, tokens per parameter and loss intervals (with --bootstrap).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes for the bootstrap.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save the fit as JSON (e.g. fit.json).")
@@ -157,17 +172,27 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     """
     from tsbudget.fitting.fit import fit
 
+    # every option and output path is checked before the runs are read and fitted
     check_bootstrap(n_bootstrap)
+    budgets = parse_numbers(budgets_text, name="--budgets", positive=True) if budgets_text is not None else None
+    if not n_bootstrap:
+        needs = [o for o, given in (("--budgets", budgets), ("--cluster", cluster), ("--workers", workers > 1)) if given]
+        if needs:
+            raise InputError(f"{needs[0]} applies to the bootstrap: give --bootstrap N (N >= 2) with it")
+    check_output(out, "--out")
+    check_plot(plot)
     fit_opts = pop_fit_options(options)
     df = read_runs(runs)
     cols = columns_from_options(options, df)
     kwargs = fit_kwargs(fit_opts, cols)
     law = kwargs.pop("law")
+    if cluster is not None:
+        _check_cluster(cluster, cols, df.columns)
     show = use_progress(as_json)
     with progress(f"fitting {law.name}", None, enabled=show):
         result = fit(df, law, columns=cols or None, **kwargs)
     if n_bootstrap:
-        result = _bootstrap(result, n_bootstrap, cluster, cols, seed, level, budgets_text, workers, show)
+        result = _bootstrap(result, n_bootstrap, cluster, cols, seed, level, budgets, workers, show)
     if out:
         result.save(out)
     if plot:
@@ -188,11 +213,16 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
         print_table(table, ["name", "budget", "estimate", "median", "se", "lower", "upper"], title=title)
 
 
-def _bootstrap(result, n, cluster, cols, seed, level, budgets_text, workers, show):
+def _check_cluster(cluster: str, cols: dict, columns) -> None:
+    """``--cluster`` names a column of the runs, by its name in the file or its canonical name."""
+    if cluster not in columns and cluster not in cols and cluster not in ("N", "D", "flops", "loss"):
+        raise InputError(f"--cluster {cluster!r} is not a column of the runs; columns are {list(columns)}")
+
+
+def _bootstrap(result, n, cluster, cols, seed, level, budgets, workers, show):
     from tsbudget.uncertainty.bootstrap import bootstrap
 
     cluster = _canonical_cluster(cluster, cols, result.runs.columns)
-    budgets = parse_numbers(budgets_text, name="--budgets") if budgets_text else None
     executor = None
     if workers > 1:
         import multiprocessing

@@ -4,20 +4,29 @@ Each subcommand lives in its own module of this package (``tsbudget.cli.<name>``
 exposes a click command called ``command``. ``tsbudget --help`` lists the commands from
 :data:`SUMMARIES` without importing them (click would import every command, and with it
 numpy, to ask for its one-line help), so the bare group starts at once; a test checks the
-summaries against the commands' own docstrings. A :class:`~tsbudget.errors.TsbudgetError`
-anywhere below becomes one line on stderr and exit status 2.
+summaries against the commands' own docstrings.
+
+Every failure is one line on stderr and exit status 2: a :class:`~tsbudget.errors.TsbudgetError`
+anywhere below, a usage error of click (unknown option, bad value; the line names the option),
+and, as a last resort, any other exception, reported as an internal error with its type
+(``TSBUDGET_DEBUG=1`` lets it propagate with its traceback). Messages spanning several lines
+(a table reader's hint, an array) are joined into one line and cut at :data:`MAX_MESSAGE` characters.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from tsbudget.errors import TsbudgetError
 
-__all__ = ["main", "cli"]
+__all__ = ["MAX_MESSAGE", "main", "cli", "one_line"]
+
+#: The longest error message printed, in characters (a message quoting a large array is cut).
+MAX_MESSAGE = 600
 
 # command name -> module in this package; imported only when the command runs.
 COMMANDS = {
@@ -85,21 +94,42 @@ def cli():
     """Plan compute budgets for time-series foundation models and world models."""
 
 
+def one_line(text) -> str:
+    """``text`` with its whitespace runs (newlines included) collapsed to single spaces, cut
+    at :data:`MAX_MESSAGE` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= MAX_MESSAGE else flat[: MAX_MESSAGE - 15].rstrip() + " ... (cut)"
+
+
+def _fail(message: str, command: str | None = None) -> None:
+    prefix = f"tsbudget {command}" if command else "tsbudget"
+    click.echo(f"{prefix}: error: {one_line(message)}", err=True)
+    sys.exit(2)
+
+
 def main(argv=None):
-    """Console entry point: run the CLI, turning tsbudget errors into one-line messages."""
+    """Console entry point: run the CLI; every failure is one line on stderr and exit status 2."""
     try:
         cli.main(args=argv, prog_name="tsbudget", standalone_mode=False)
     except TsbudgetError as exc:
-        click.echo(f"tsbudget: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(1)
+    except click.UsageError as exc:
+        ctx = exc.ctx
+        name = ctx.command_path.removeprefix("tsbudget").strip() if ctx is not None else ""
+        hint = f" (see 'tsbudget {name + ' ' if name else ''}--help')"
+        _fail(exc.format_message() + hint, name or None)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message())
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # the last resort: a bug, still one line (TSBUDGET_DEBUG=1 shows the traceback)
+        if os.environ.get("TSBUDGET_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); please report it; "
+              f"TSBUDGET_DEBUG=1 shows the traceback")
     sys.exit(0)
 
 

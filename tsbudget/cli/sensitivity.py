@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tsbudget.cli.common import NUMBER, column_options, columns_from_options, print_table, progress, read_runs, \
-    use_progress, write_json
+from tsbudget.cli.common import POSITIVE, TABLE_SUFFIXES, check_output, column_options, columns_from_options, \
+    print_table, progress, read_runs, use_progress, write_json, write_table
 from tsbudget.cli.fit import fit_kwargs, fit_options, pop_fit_options
 
 __all__ = ["command"]
@@ -18,7 +18,7 @@ _SHOWN = ["variant", "success", "n_runs", "alpha", "beta", "a", "N_opt", "D_opt"
 @click.argument("runs", type=click.Path(dir_okay=False, allow_dash=True))
 @column_options
 @fit_options
-@click.option("--target-budget", type=NUMBER, default=5.88e23, show_default=True,
+@click.option("--target-budget", type=POSITIVE, default=5.88e23, show_default=True,
               help="FLOPs at which N_opt, D_opt and tokens per parameter are compared.")
 @click.option("--embedding-col", default=None, metavar="COLUMN",
               help="Column with the other parameter count (with or without embeddings): adds that variant.")
@@ -26,11 +26,12 @@ _SHOWN = ["variant", "success", "n_runs", "alpha", "beta", "a", "N_opt", "D_opt"
               help="Run only these variants (repeatable); default: all.")
 @click.option("--full-grid", is_flag=True, help="Refit each variant from the full grid, not from the baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (records).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the table as CSV (or .parquet).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the table (.csv or .parquet).")
 def command(runs, target_budget, embedding_col, variants, full_grid, as_json, out, **options):
     """Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings)."""
     from tsbudget.comparisons.sensitivity import sensitivity
 
+    check_output(out, "--out", TABLE_SUFFIXES)
     fit_opts = pop_fit_options(options)
     df = read_runs(runs)
     cols = columns_from_options(options, df)
@@ -43,10 +44,7 @@ def command(runs, target_budget, embedding_col, variants, full_grid, as_json, ou
                             columns=cols or None, embedding_col=embedding_col, warm_start=not full_grid,
                             baseline_init=baseline_init, **kwargs)
     if out:
-        if out.lower().endswith((".parquet", ".pq")):
-            table.write_parquet(out)
-        else:
-            table.write_csv(out)
+        write_table(table, out)
     if as_json:
         click.echo(write_json({"target_budget": target_budget, "law": law_name, "variants": table.to_dicts()}))
         return

@@ -30,8 +30,8 @@ import polars as pl
 from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.fitting.objective import Objective
 from tsbudget.fitting.result import AT_BEST_RTOL, FitResult
-from tsbudget.fitting.runs import (fit_plugins, is_prepared, plugin_name, plugin_settings, prepare_runs,
-                                   resolve_law, select_runs)
+from tsbudget.fitting.runs import (distinct_points, fit_plugins, is_prepared, plugin_name, plugin_settings,
+                                   prepare_runs, resolve_law, select_runs)
 from tsbudget.law import Law
 from tsbudget.optim.bfgs import projected_gradient
 from tsbudget.optim.multistart import RACE, minimize_batched, start_grid
@@ -187,10 +187,10 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
     if not free:
         raise InputError(f"fixed: every parameter of {law.name!r} is fixed; nothing to fit")
     n = df.height
-    if n < len(free):
+    if distinct_points(df, law) < len(free):
         raise FitError(
-            f"{n} runs cannot determine {len(free)} free parameters ({', '.join(p.name for p in free)}); "
-            "give more runs or fix some parameters"
+            f"{n} runs at {distinct_points(df, law)} distinct design points cannot determine {len(free)} free "
+            f"parameters ({', '.join(p.name for p in free)}); give more runs or fix some parameters"
         )
     if "weight" in df.columns:
         w = df["weight"].to_numpy().astype(float)
@@ -268,6 +268,7 @@ def _batched(objective: Objective, starts, lo, hi, scipy_bounds, race: bool = Fa
     batch = minimize_batched(objective.value_and_grad, starts, lo, hi, **(RACE if race else {}))
     finite = np.isfinite(batch.fun)
     if not np.any(finite):
+        objective.law.predict(objective.to_values(starts[0]), objective.inputs)  # a NaN law names itself
         raise FitError(f"no start of {batch.n_starts} gave a finite objective")
     b = batch.best()
     res = polish(objective, batch.x[b], scipy_bounds)
@@ -296,6 +297,7 @@ def _reference(objective: Objective, starts, scipy_bounds):
         if math.isfinite(r.fun):
             fun[i], xs[i], results[i] = r.fun, r.x, r
     if not np.any(np.isfinite(fun)):
+        objective.law.predict(objective.to_values(starts[0]), objective.inputs)  # a NaN law names itself
         raise FitError(f"no start of {len(starts)} gave a finite objective")
     b = int(np.argmin(fun))
     best = float(fun[b])

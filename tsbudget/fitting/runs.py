@@ -17,7 +17,7 @@ from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.law import Law
 from tsbudget.tables import as_table, check_positive
 
-__all__ = ["fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
+__all__ = ["distinct_points", "fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
 
 
 def resolve_law(law) -> Law:
@@ -97,6 +97,17 @@ def prepare_runs(runs, law="chinchilla", columns=None, cost_model="dense", unit=
     if "N" not in order:
         order.insert(1, "N")
     return pl.DataFrame([out[k].alias(k) for k in dict.fromkeys(order) if k in out])
+
+
+def distinct_points(df: pl.DataFrame, law: Law) -> int:
+    """How many distinct design points (rows of the law's inputs) the prepared runs hold.
+
+    Repeats of one run (same N, D, ...) add no information about the law's shape: a fit
+    with fewer distinct points than free parameters is underdetermined however many rows
+    there are (thirty copies of one run would otherwise "converge" to any law through it).
+    """
+    inputs = [c for c in law.required_inputs if c in df.columns]
+    return df.select(inputs).unique().height if inputs else min(df.height, 1)
 
 
 def select_runs(df: pl.DataFrame, region, drop_highest_loss: int) -> pl.DataFrame:
