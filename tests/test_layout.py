@@ -28,6 +28,7 @@ STAGES = {
     "tsbudget.cost_model": CORE, "tsbudget.data_unit": CORE, "tsbudget.registry": CORE,
     "tsbudget.hardware": CORE, "tsbudget.report": CORE, "tsbudget.io": CORE, "tsbudget.lazy": CORE,
     "tsbudget.percentiles": CORE, "tsbudget.resampling": CORE,
+    "tsbudget.plugin_calls": CORE,
     "units": 1, "costmodels": 1,  # plugins: they see only the core
     "tsbudget.datasets": 2, "tsbudget.timeseries": 2,
     "tsbudget.laws": 3,

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.plugin_calls import wrap_plugin_methods
 from tsbudget.variables import Variable, as_nonnegative_array, as_positive_array
 
 __all__ = ["CostModel", "positive_int", "optional_positive_int", "share", "nonnegative"]
@@ -23,7 +24,21 @@ class CostModel(ABC):
     compression rate, recurrence, ...) are passed as keyword arrays and broadcast with
     ``n`` and ``positions``. Costs are linear in positions: subclasses implement the
     per-position FLOPs and the base class multiplies.
+
+    Every override of :attr:`plugin_methods` is wrapped when the subclass is created
+    (:func:`tsbudget.plugin_calls.wrap_plugin_methods`): a non-finite value at finite inputs
+    raises a :class:`~tsbudget.errors.PluginError` naming the cost model, the method and the
+    inputs, wherever it is called from (planner, fit, sweeps, CLI).
     """
+
+    #: The methods whose values are checked to be finite.
+    plugin_methods: ClassVar[tuple[str, ...]] = (
+        "train_flops_per_position", "inference_flops_per_position", "total_params", "active_params",
+    )
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        wrap_plugin_methods(cls, cls.plugin_methods, "cost model")
 
     name: ClassVar[str]
     description: ClassVar[str]

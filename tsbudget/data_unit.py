@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.plugin_calls import wrap_plugin_methods
 from tsbudget.variables import as_nonnegative_array
 
 __all__ = ["DataUnit", "DataCount"]
@@ -42,7 +43,18 @@ class DataUnit(ABC):
 
     Class metadata: ``name`` (registry name), ``description``, ``citation`` and
     ``columns``: the table columns :meth:`count` needs, mapped to what each means.
+
+    Every override of :attr:`plugin_methods` is wrapped when the subclass is created
+    (:func:`tsbudget.plugin_calls.wrap_plugin_methods`): a non-finite number of positions
+    raises a :class:`~tsbudget.errors.PluginError` naming the unit and the method.
     """
+
+    #: The methods whose values are checked to be finite.
+    plugin_methods: ClassVar[tuple[str, ...]] = ("positions_per_unit", "units_per_position")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        wrap_plugin_methods(cls, cls.plugin_methods, "data unit")
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -11,6 +11,7 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InputError
+from tsbudget.plugin_calls import check_finite
 
 __all__ = ["Law", "Parameter", "value_field", "scratch_array"]
 
@@ -104,6 +105,17 @@ class Law(ABC):
     @abstractmethod
     def evaluate(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Predicted loss for the given parameter values and run inputs (broadcasts)."""
+
+    def predict(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """:meth:`evaluate`, checked: where the parameters and inputs are finite, a non-finite
+        loss raises a :class:`~tsbudget.errors.PluginError` naming the law, the method and the
+        inputs and parameters there (:func:`tsbudget.plugin_calls.check_finite`). The planner and
+        :meth:`loss` call this; the fit calls :meth:`evaluate` unchecked, since its optimiser
+        probes parameter values where a law may legitimately overflow and treats those as infeasible."""
+        out = np.asarray(self.evaluate(params, inputs), dtype=float)
+        if not np.all(np.isfinite(out)):
+            check_finite(self, "evaluate", out, {**inputs, **params}, "law")
+        return out
 
     def log_evaluate(self, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """log of :meth:`evaluate`; override with a log-sum-exp form where one exists."""
@@ -217,7 +229,7 @@ class Law(ABC):
 
     def loss(self, **inputs) -> np.ndarray:
         """Predicted loss of this instance at the given inputs (``N=..., D=..., ...``)."""
-        return self.evaluate(self.values, self.check_inputs(inputs))
+        return self.predict(self.values, self.check_inputs(inputs))
 
     def to_dict(self) -> dict:
         return {"law": self.name, "parameters": self.values}

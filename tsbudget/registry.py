@@ -3,7 +3,8 @@
 Modelled on xarray's backend entry points: listing names reads only package metadata;
 a plugin module is imported on first use and cached; ``refresh()`` forgets the cache.
 A broken plugin is named in a :class:`~tsbudget.errors.PluginWarning` (group, name,
-``module:attr``, distribution, cause) while the others still load.
+``module:attr``, distribution, cause) while the others still load; anything its import
+raises counts (``SystemExit`` and ``GeneratorExit`` included), except ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ class Registry:
         ep = eps[name]
         try:
             plugin = ep.load()
-        except Exception as exc:  # any import-time failure of third-party code
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # anything third-party code raises at import, SystemExit included
             raise PluginError(
                 f"{self.group} plugin {name!r} ({ep.value}, {_distribution(ep)}) failed to load: "
                 f"{type(exc).__name__}: {exc}"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tsbudget.errors import InputError, TsbudgetError
+from tsbudget.errors import InputError, PluginError, TsbudgetError
 from tsbudget.planning.closed_form import closed_form_budget, closed_form_target
 from tsbudget.timeseries.effective_data import effective_data
 
@@ -138,7 +138,7 @@ class Problem:
         self.evaluations += int(np.size(N))
         inputs = {"N": N, **self.law_data(D), **{k: variables[k] for k in self.law_vars}}
         with np.errstate(all="ignore"):
-            out = np.asarray(self.law.evaluate(self.params if params is None else params, inputs), float)
+            out = self.law.predict(self.params if params is None else params, inputs)
         return np.where(np.isfinite(out), out, np.inf)
 
     def flops_per_unit(self, N, variables) -> np.ndarray:
@@ -159,6 +159,8 @@ def evaluate_safely(fn, n: int):
     def run(idx):
         try:
             return fn(idx)
+        except PluginError:  # a plugin returning NaN is its fault, not the candidates'
+            raise
         except TsbudgetError:
             if idx.size == 1:
                 return np.full(1, np.inf)
