@@ -13,7 +13,8 @@ tsbudget and for the reference alike); the peer package runs as it ships (2 proc
    starts; one start per block for the large fit), times the start-evaluations the fit does,
    times the runs;
 4. a 24,000-run fit: the golden (N, D) pairs resampled with 10% log-normal jitter, loss from the
-   golden law times log-normal noise of the golden fit's residual spread; and its floor;
+   golden law times log-normal noise of the golden fit's residual spread; its floor; and the same
+   fit once more outside ``threadpool_limits`` (threads as they ship);
 5. the PyPI ``chinchilla`` package (Takano) on the same data and grid, if importable.
 
 Run: ``python benchmarks/bench_fit.py [--skip-peers] [--runs 24000]``
@@ -103,6 +104,7 @@ def main(skip_peers=False, n_big=24_000):
         bN, bD, bL = (np.log(big[k]) for k in ("N", "D", "loss"))
         per_element_big = element_cost(starts[::18], bN, bD, bL, block=1, repeat=3)  # 250 starts, one per block
 
+    t_big_default, _ = timed(lambda: fit(big, "chinchilla"))  # BLAS and tsbudget threads as they ship
     n_runs = lN.size
     best_loop = float(np.min(funs))
     agree = abs(best_loop / res.objective - 1)
@@ -127,6 +129,7 @@ def main(skip_peers=False, n_big=24_000):
           f"{n_big_eval} start-evaluations, {t_big / (n_big_eval * n_big) * 1e9:.0f} ns per element; "
           f"floor {per_element_big * 1e9:.1f} ns x evaluations x runs = {big_floor:.2f} s ({t_big / big_floor:.1f}x)")
     print(f"  parameters {big_res.parameters}")
+    print(f"  the same fit without threadpool_limits (threads as they ship): {t_big_default:.2f} s")
 
     if skip_peers:
         return
