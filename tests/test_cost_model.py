@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tsbudget.cost_model import CostModel
-from tsbudget.errors import InputError
+from tsbudget.errors import InputError, PluginError, TsbudgetError
 from tsbudget.variables import Variable
 
 
@@ -109,3 +109,77 @@ def test_setting_validators_name_the_class_field_and_value():
                         ({"extra": float("nan")}, "Settings.extra must be finite, got nan")]:
         with pytest.raises(InputError, match=message):
             Settings(**kw)
+
+
+# -- non-finite values from a plugin method are the plugin's error -----------------------------
+@attrs.frozen
+class NanBeyond(CostModel):
+    """Returns NaN training FLOPs above ``limit`` parameters, as a buggy plugin might."""
+
+    name: ClassVar[str] = "toy_nan"
+    description: ClassVar[str] = "NaN above a size"
+    limit: float = 1e6
+
+    def train_flops_per_position(self, n, **variables):
+        n = np.asarray(n, dtype=float)
+        return np.where(n > self.limit, np.nan, 6.0 * n)
+
+    def inference_flops_per_position(self, n, **variables):
+        return 2.0 * np.asarray(n, dtype=float)
+
+    def total_params(self, n, **variables):
+        return np.asarray(n, dtype=float) * np.inf
+
+
+@attrs.frozen
+class Doubled(Routed):
+    """A subclass of an attrs (slotted) plugin whose override calls ``super()``."""
+
+    name: ClassVar[str] = "toy_doubled"
+
+    def train_flops_per_position(self, n, **variables):
+        return 2.0 * super().train_flops_per_position(n, **variables)
+
+
+def test_nan_flops_name_the_plugin_the_method_and_the_inputs():
+    cm = NanBeyond()
+    assert cm.train_flops_per_position(1e5).item() == 6e5  # finite values pass untouched
+    with pytest.raises(PluginError) as info:
+        cm.train_flops_per_position(np.array([1e3, 1e9, 1e10]))
+    msg = str(info.value)
+    assert "cost model 'toy_nan'" in msg and "NanBeyond" in msg
+    assert "train_flops_per_position(n=1e+09)" in msg  # the inputs at the first NaN
+    assert "returned nan (2 of 3 elements, first at index (1,))" in msg
+    assert isinstance(info.value, TsbudgetError)
+    with pytest.raises(PluginError, match=r"total_params\(n=1000\) returned inf"):
+        cm.total_params(1e3)
+    with pytest.raises(PluginError, match=r"train_flops_per_position\(n=1e\+07\)"):  # through the public wrapper
+        cm.train_flops(1e7, 1e9)
+
+
+def test_variables_are_named_in_the_message():
+    @attrs.frozen
+    class NanRouter(Routed):
+        name: ClassVar[str] = "toy_nan_router"
+
+        def inference_flops_per_position(self, n, **variables):
+            return np.where(np.asarray(variables["experts"]) > 32, np.nan, 2.0 * np.asarray(n, float))
+
+    with pytest.raises(PluginError, match=r"inference_flops_per_position\(n=1e\+08, experts=64\)"):
+        NanRouter().inference_flops(1e8, 10.0, experts=np.array([8, 64]))
+
+
+def test_a_non_finite_input_is_not_blamed_on_the_plugin():
+    out = Routed().train_flops_per_position(np.array([np.nan, 1e6]), experts=8)
+    assert np.isnan(out[0]) and out[1] == 6e6 + 4800.0
+
+
+def test_overrides_calling_super_keep_working_after_wrapping():
+    assert float(Doubled().train_flops_per_position(1e6, experts=1)) == 2 * (6e6 + 600.0)
+
+
+def test_a_plan_with_nan_flops_names_the_cost_model_not_the_bounds():
+    import tsbudget as tb
+
+    with pytest.raises(PluginError, match=r"cost model 'toy_nan'.*train_flops_per_position\(n="):
+        tb.plan(1e21, cost_model=NanBeyond())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tsbudget.data_unit import DataCount, DataUnit, int_setting
-from tsbudget.errors import InputError
+from tsbudget.errors import InputError, PluginError
 
 
 @attrs.frozen
@@ -92,3 +92,30 @@ def test_metadata_defaults_and_abstract_hooks():
 
     with pytest.raises(TypeError, match="count"):
         Incomplete()
+
+
+# -- a non-finite count of positions is the unit's error --------------------------------------
+@attrs.frozen
+class Broken(DataUnit):
+    """Positions per unit come out NaN (a division by a zero setting, say)."""
+
+    name: ClassVar[str] = "toy_broken"
+    description: ClassVar[str] = "NaN positions"
+
+    def count(self, table):
+        return DataCount(self.name, 1.0, 1.0)
+
+    def positions_per_unit(self):
+        return float("nan")
+
+
+def test_nan_positions_name_the_unit_and_the_method():
+    with pytest.raises(PluginError, match=r"data unit 'toy_broken' \(.*Broken\): positions_per_unit\(\) returned nan"):
+        Broken().to_positions(10.0)
+
+
+def test_a_plan_in_a_nan_unit_names_the_unit():
+    import tsbudget as tb
+
+    with pytest.raises(PluginError, match=r"data unit 'toy_broken'.*positions_per_unit"):
+        tb.plan(1e21, unit=Broken())

@@ -7,7 +7,7 @@ import attrs
 import numpy as np
 import pytest
 
-from tsbudget.errors import InputError
+from tsbudget.errors import InputError, PluginError
 from tsbudget.law import Law, Parameter, scratch_array, value_field
 
 
@@ -151,3 +151,63 @@ def test_scratch_array_reuses_its_buffer():
     assert a.shape == (2, 3) and b.shape == (3, 2) and np.shares_memory(a, b)
     assert scratch_array(work, "x", (4, 4)).size == 16 and work["x"].size == 16
     assert scratch_array(None, "x", (2,)).shape == (2,)
+
+
+# -- a non-finite loss at finite inputs and parameters is the law's error -----------------------
+def _nan_chinchilla(above=1e11):
+    from tsbudget.laws.chinchilla import Chinchilla
+
+    @attrs.frozen
+    class NanLaw(Chinchilla):
+        """Chinchilla whose loss is NaN once ``D`` exceeds ``above`` (a buggy plugin)."""
+
+        name: ClassVar[str] = "toy_nan_law"
+        above: float = 1e11
+
+        def evaluate(self, params, inputs):
+            out = super().evaluate(params, inputs)
+            return np.where(np.asarray(inputs["D"]) > self.above, np.nan, out)
+
+        def log_evaluate(self, params, inputs):
+            return np.log(self.evaluate(params, inputs))
+
+        def log_value_and_gradient(self, params, inputs, *, workspace=None):
+            return Law.log_value_and_gradient(self, params, inputs)
+
+    return NanLaw(above=above)
+
+
+def test_predict_names_the_law_the_inputs_and_the_parameters():
+    law = _nan_chinchilla()
+    assert np.isfinite(law.loss(N=1e9, D=1e10))
+    with pytest.raises(PluginError) as info:
+        law.loss(N=1e9, D=[1e10, 1e12])
+    msg = str(info.value)
+    assert "law 'toy_nan_law'" in msg and "evaluate(N=1e+09, D=1e+12, E=" in msg and "alpha=" in msg
+    assert "returned nan (1 of 2 elements" in msg
+
+
+def test_predict_passes_non_finite_parameters_through():
+    # a failed bootstrap draw (NaN parameters) is the caller's to drop, not the law's fault
+    law = Power()
+    out = law.predict({"E": np.array([1.7, np.nan]), "A": 400.0, "alpha": 0.34}, {"N": np.array([1e6, 1e6])})
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+def test_a_plan_with_a_nan_law_names_the_law_not_the_bounds():
+    import tsbudget as tb
+
+    with pytest.raises(PluginError, match=r"law 'toy_nan_law'.*evaluate\(N="):
+        tb.plan(1e21, law=_nan_chinchilla(above=1e3))
+
+
+def test_a_fit_of_a_law_that_is_nan_everywhere_names_the_law():
+    import polars as pl
+
+    import tsbudget as tb
+
+    n = np.repeat([1e7, 3e7, 1e8], 3)
+    d = np.tile([2e11, 5e11, 1e12], 3)
+    runs = pl.DataFrame({"N": n, "D": d, "loss": 1.8 + 400 / n**0.34 + 2000 / d**0.37})
+    with pytest.raises(PluginError, match=r"law 'toy_nan_law'.*evaluate\(N=1e\+07, D=2e\+11"):
+        tb.fit(runs, law=_nan_chinchilla(), grid={"E": [0.5], "A": [5.0], "B": [6.0], "alpha": [0.3], "beta": [0.3]})

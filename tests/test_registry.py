@@ -209,3 +209,52 @@ def test_duplicate_names_warn_and_keep_the_first():
         warnings.simplefilter("always")
         assert reg.names() == ["flat"]
     assert any("claimed by" in str(w.message) for w in caught)
+
+
+def _module(tmp_path, name, body):
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+def test_system_exit_at_import_is_isolated(tmp_path, monkeypatch):
+    _module(tmp_path, "tsb_exits_at_import", "raise SystemExit(3)\n")
+    _module(tmp_path, "tsb_exits_again", "import sys\nsys.exit('bye')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = registry_of(
+        make_ep("exits", "tsb_exits_at_import:Thing"),
+        make_ep("flat", f"{HERE}:Flat"),
+        make_ep("exits2", "tsb_exits_again:Thing"),
+    )
+    with pytest.warns(PluginWarning) as record:
+        loaded = reg.load_all()
+    assert list(loaded) == ["flat"]
+    messages = " | ".join(str(w.message) for w in record)
+    assert "'exits' (tsb_exits_at_import:Thing" in messages and "SystemExit: 3" in messages
+    assert "'exits2' (tsb_exits_again:Thing" in messages and "SystemExit: bye" in messages
+    with pytest.raises(PluginError, match="failed to load: SystemExit"):
+        reg.get("exits")
+
+
+def test_keyboard_interrupt_at_import_is_not_swallowed(tmp_path, monkeypatch):
+    _module(tmp_path, "tsb_interrupted_at_import", "raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = registry_of(make_ep("interrupted", "tsb_interrupted_at_import:Thing"))
+    with pytest.raises(KeyboardInterrupt):
+        reg.load_all()
+
+
+def test_plugins_command_survives_a_plugin_that_exits_at_import(tmp_path):
+    # An installed third-party distribution whose module calls sys.exit() at import.
+    _module(tmp_path, "tsb_exiting_costmodel", "import sys\nsys.exit(7)\n")
+    dist = tmp_path / "tsb_exiting-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tsb-exiting\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[tsbudget.costmodels]\nexiting = tsb_exiting_costmodel:Model\n")
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from tsbudget.cli.main import main; main(['plugins', '--json'])"
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    listing = json.loads(out.stdout)
+    assert {"dense", "tokens", "chinchilla"} <= {p["name"] for p in listing["plugins"]}
+    warned = [w for w in listing["warnings"] if "'exiting'" in w]
+    assert warned and "tsb-exiting 0.1" in warned[0] and "SystemExit: 7" in warned[0]
