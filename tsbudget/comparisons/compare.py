@@ -11,6 +11,16 @@ result is a :class:`~tsbudget.comparisons.result.Comparison`.
 
 Extrapolation. A budget outside ``[min, max]`` of a system's fitted runs' FLOPs is flagged
 (``extrapolated``); so is a frontier ``N`` outside the fitted ``N`` range (``n_extrapolated``).
+For a jointly fitted system the ranges are those of its runs at its own variables.
+
+Joint fits. A system may be fitted on other runs than its own (``fit_runs``, e.g. Clark et
+al.'s routing law on the dense runs and every expert count of one router) and name the
+setting at which that same fit is the reference (``reference_variables``, e.g.
+``{"experts": 1}``). Its ``p_beats_reference`` is then taken against the reference frontier
+of its own fit, draw for draw (``reference_loss`` in the dataset), and the comparison's
+``limits`` say where it stops beating the reference, in size and in budget
+(:mod:`tsbudget.comparisons.limits`). Systems whose fitted runs and fit settings are equal
+share one fit and one set of draws.
 """
 
 from __future__ import annotations
@@ -24,13 +34,15 @@ import numpy as np
 import polars as pl
 import xarray as xr
 
-from tsbudget.comparisons.frontiers import system_frontier
+from tsbudget.comparisons.frontiers import frontier_runs, system_frontier
+from tsbudget.comparisons.limits import reference_limits
 from tsbudget.comparisons.result import Comparison
 from tsbudget.comparisons.statistics import crossovers, p_best, p_less
 from tsbudget.comparisons.systems import (
     System,
     canonical_runs,
     content_key,
+    fit_key,
     fit_system,
     pairing_notes,
     resampling_units,
@@ -81,7 +93,9 @@ def compare(
     across systems; ``"flops"`` groups nearby budgets; default single runs in
     (flops, N, D, loss) order; see :mod:`tsbudget.comparisons.systems`),
     ``cluster`` (the older name of ``pair_on``), ``frontier``: defaults for every system;
-    ``systems`` maps a label to overrides of any of them. ``paired=False`` resamples each
+    ``systems`` maps a label to overrides of any of them, and to ``fit_runs`` (the runs its
+    law is fitted on, when not its own: a joint fit) and ``reference_variables`` (where that
+    fit is the reference; module docstring). ``paired=False`` resamples each
     system from its own stream instead of the shared one. ``reference``: a system label
     or a registered reference (:mod:`tsbudget.comparisons.references`). ``budgets``: FLOPs (default
     1e18..1e22, 9). ``executor``: passed to each bootstrap.
@@ -106,8 +120,16 @@ def compare(
     from tsbudget.uncertainty.bootstrap import bootstrap
 
     specs = {lab: system_spec(lab, defaults, systems) for lab in labels}
-    frames = {lab: canonical_runs(tables[lab]) for lab in labels}
-    points = {lab: fit_system(lab, frames[lab], specs[lab]) for lab in labels}
+    frames = {lab: canonical_runs(tables[lab] if specs[lab].get("fit_runs") is None else specs[lab]["fit_runs"])
+              for lab in labels}
+    fkeys = {lab: fit_key(frames[lab], specs[lab]) for lab in labels}
+    first = {}  # fit key -> the first system with it: systems with equal keys share its fit and draws
+    for lab in labels:
+        first.setdefault(fkeys[lab], lab)
+    points = {}
+    for lab in labels:
+        src = first[fkeys[lab]]
+        points[lab] = points[src] if src in points else fit_system(lab, frames[lab], specs[lab])
     units = {lab: resampling_units(lab, frames[lab], points[lab], specs[lab]["pair_on"]) for lab in labels}
     keys = {lab: content_key(points[lab].runs) for lab in labels}
     if paired:
@@ -115,15 +137,19 @@ def compare(
         uniforms = {lab: shared for lab in labels}
     else:
         uniforms = {lab: draw_uniforms(seed_for(seed, keys[lab]), int(n_draws), units[lab].size) for lab in labels}
-    fitted = {}
+    fitted, boots = {}, {}
     for lab in labels:
         u = units[lab]
+        if first[fkeys[lab]] in boots:
+            fitted[lab] = System(lab, specs[lab], boots[first[fkeys[lab]]], keys[lab], units[lab])
+            continue
         res = bootstrap(points[lab], int(n_draws), seed=int(seed), indices=draw_indices(u.members, uniforms[lab]),
                         executor=executor, level=level, progress=progress)
         res = attrs.evolve(res, draws=res.draws.assign_attrs(
             cluster=u.on or "none", n_clusters=u.size,
             resampling=(f"{'paired' if paired else 'independent'} draws over {u.describe()}"
                         + (f" of {u.on!r}, whole groups" if u.on else "") + " (tsbudget.comparisons.compare)")))
+        boots[lab] = res
         fitted[lab] = System(lab, specs[lab], res, keys[lab], units[lab])
 
     # frontiers on the union of the requested budgets and a fine grid for crossovers
@@ -152,20 +178,29 @@ def compare(
     best = np.array([labels[i] for i in best_idx], dtype=object)
     share_best = np.stack([p_best(Ld[:, :, j]) for j in range(B)], axis=1)  # (S, B)
     p_ref = np.full((S, B), np.nan)
+    ref_loss = np.full((S, B), np.nan)  # the reference's frontier under a jointly fitted system's own fit
     if ref_label is not None:
         r = labels.index(ref_label)
         for i, lab in enumerate(labels):
+            ref_draws = Ld[r, :, :B]
+            rv = fitted[lab].spec.get("reference_variables")
+            if rv is not None and lab != ref_label:
+                lr, ref_draws, _, _, _ = system_frontier(fitted[lab], budgets, variables=rv)
+                ref_loss[i] = lr
             for j in range(B):
-                p_ref[i, j] = p_less(Ld[i, :, j], Ld[r, :, j], bool(paired))
-    fmin = np.array([fitted[lab].fit.runs["flops"].min() for lab in labels])
-    fmax = np.array([fitted[lab].fit.runs["flops"].max() for lab in labels])
-    nmin = np.array([fitted[lab].fit.runs["N"].min() for lab in labels])
-    nmax = np.array([fitted[lab].fit.runs["N"].max() for lab in labels])
+                p_ref[i, j] = p_less(Ld[i, :, j], ref_draws[:, j], bool(paired))
+    own = {lab: frontier_runs(fitted[lab].fit, {k: float(v) for k, v in (fitted[lab].spec.get("variables") or {}).items()})
+           for lab in labels}
+    fmin = np.array([own[lab]["flops"].min() for lab in labels])
+    fmax = np.array([own[lab]["flops"].max() for lab in labels])
+    nmin = np.array([own[lab]["N"].min() for lab in labels])
+    nmax = np.array([own[lab]["N"].max() for lab in labels])
     rel = 1e-9
     extrap = (budgets[None, :] > fmax[:, None] * (1 + rel)) | (budgets[None, :] < fmin[:, None] * (1 - rel))
     n_extrap = (Np[:, :B] > nmax[:, None] * (1 + rel)) | (Np[:, :B] < nmin[:, None] * (1 - rel))
 
     changes = crossovers(labels, fine, Lp[:, B:], Ld[:, :, B:], level, fmin, fmax)
+    limits = reference_limits(fitted, ref_label, level)
     n_meaning = {"optimal": "compute-optimal N", "fixed_data": "N whose run costs the budget (the runs' cost curve)"}
     n_long = "; ".join(sorted({f"{lab}: {n_meaning[fitted[lab].spec['frontier']]}" for lab in labels}))
     if len({fitted[lab].spec["frontier"] for lab in labels}) == 1:
@@ -182,6 +217,9 @@ def compare(
             "N_draw": (("system", "draw", "budget"), Nd[:, :, :B], {"units": "parameters", "long_name": n_long}),
             "p_best": (("system", "budget"), share_best, {"units": "1"}),
             "p_beats_reference": (("system", "budget"), p_ref, {"units": "1", "ties": "count one half"}),
+            "reference_loss": (("system", "budget"), ref_loss, {
+                "units": "loss (nats)",
+                "long_name": "the reference's frontier under this system's own (joint) fit; NaN without one"}),
             "extrapolated": (("system", "budget"), extrap, {"long_name": "budget outside the fitted FLOPs range"}),
             "n_extrapolated": (("system", "budget"), n_extrap, {"long_name": "frontier N outside the fitted N range"}),
             "best": (("budget",), best, {"long_name": "point-estimate winner"}),
@@ -209,8 +247,11 @@ def compare(
                "pair_on": {lab: fitted[lab].spec["pair_on"] for lab in labels},
                "failed_draws": {lab: int((~np.all(np.isfinite(Ld[i, :, :B]), axis=1)).sum())
                                 for i, lab in enumerate(labels)},
-               "laws": {lab: getattr(fitted[lab].spec["law"], "name", str(fitted[lab].spec["law"])) for lab in labels}}
+               "laws": {lab: getattr(fitted[lab].spec["law"], "name", str(fitted[lab].spec["law"])) for lab in labels},
+               "variables": {lab: {k: float(v) for k, v in (fitted[lab].spec.get("variables") or {}).items()}
+                             for lab in labels},
+               "shared_fits": {lab: first[fkeys[lab]] for lab in labels if first[fkeys[lab]] != lab}}
     return Comparison(table, changes, ds, tuple(labels), ref_label,
                       ref_obj.description if ref_obj is not None else "",
-                      {lab: fitted[lab].fit for lab in labels}, pairing, options)
+                      {lab: fitted[lab].fit for lab in labels}, pairing, options, limits)
 

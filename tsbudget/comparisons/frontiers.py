@@ -11,6 +11,12 @@
   identified and the frontier is the loss of the model whose run costs the budget: ``N(C)``
   is the power law ``log N = a + b log C`` fitted to the system's own runs (their FLOPs
   column), ``D`` the runs' median data.
+
+Runs at the frontier's variables. A law fitted jointly on several settings (Clark et al.'s
+routing law on dense runs, ``experts = 1``, and every expert count of one router) describes
+each setting; the frontier at variables ``{"experts": 64}`` uses the cost curve, ``D`` and
+fitted ranges of the runs *at* those variables (:func:`frontier_runs`), not of the whole
+joint table, whose FLOPs mix settings.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 from tsbudget.comparisons.systems import System
 from tsbudget.errors import InputError
 
-__all__ = ["chinchilla_params", "system_frontier"]
+__all__ = ["chinchilla_params", "cost_curve", "fit_values", "frontier_runs", "system_frontier"]
 
 _NODES = 33  # budgets the general optimizer solves for that grid (the rest by cubic spline)
 
@@ -47,8 +53,45 @@ def _variables_for(spec) -> dict:
     return {k: float(v) for k, v in dict(spec.get("variables") or {}).items()}
 
 
-def system_frontier(system: System, budgets: np.ndarray, n_exact: int | None = None):
+def frontier_runs(res, variables: dict):
+    """The fitted runs at the frontier's ``variables``: the rows whose columns named by a
+    variable hold its value (to 1e-9 relative), when the runs carry such a column and some
+    rows match; otherwise every fitted run (a law without those inputs was fitted at one setting)."""
+    runs = res.runs
+    keep = np.ones(runs.height, dtype=bool)
+    for name, value in variables.items():
+        if name in runs.columns:
+            col = runs[name].to_numpy().astype(float)
+            keep &= np.abs(col - float(value)) <= 1e-9 * max(abs(float(value)), 1.0)
+    return runs.filter(keep) if keep.any() else runs
+
+
+def cost_curve(runs) -> tuple[float, float]:
+    """``(a, b)`` of the runs' own cost curve ``log N = a + b log C`` (least squares on the
+    runs' FLOPs and N, natural logs): at fixed data, the size whose run costs ``C``."""
+    logc, logn = np.log(runs["flops"].to_numpy()), np.log(runs["N"].to_numpy())
+    if np.ptp(logn) <= 0:
+        raise InputError("frontier='fixed_data' needs runs of at least two model sizes per system")
+    b, a = np.polyfit(logc, logn, 1)
+    return float(a), float(b)
+
+
+def fit_values(res) -> tuple[dict, dict, np.ndarray]:
+    """``(point, drawn, ok)``: the fitted law's values, each parameter over the bootstrap draws
+    (NaN on failed draws; a parameter the draws lack stays at its value) and the mask of good draws."""
+    law = res.law
+    ok = ~res.draws["failed"].values
+    point = {k: np.asarray(v, float) for k, v in law.values.items()}
+    drawn = {k: np.where(ok, np.asarray(res.draws[k].values, float), np.nan) if k in res.draws
+             else np.full(ok.size, v) for k, v in law.values.items()}
+    return point, drawn, ok
+
+
+def system_frontier(system: System, budgets: np.ndarray, n_exact: int | None = None, variables: dict | None = None):
     """``(loss point (B,), loss draws (n, B), N point (B,), N draws (n, B), method)``.
+
+    ``variables`` replaces the system's own (its law evaluated at another setting, e.g. the
+    reference's ``experts = 1`` of a jointly fitted routing law).
 
     ``budgets[n_exact:]`` is the fine grid crossovers are located on. The general optimizer
     solves only ``budgets[:n_exact]`` and :data:`_NODES` log-spaced nodes over the fine grid's
@@ -60,11 +103,8 @@ def system_frontier(system: System, budgets: np.ndarray, n_exact: int | None = N
 
     res, spec = system.fit, system.spec
     law = res.law
-    ok = ~res.draws["failed"].values
-    point = {k: np.asarray(v, float) for k, v in law.values.items()}
-    drawn = {k: np.where(ok, np.asarray(res.draws[k].values, float), np.nan) if k in res.draws
-             else np.full(ok.size, v) for k, v in law.values.items()}
-    variables = _variables_for(spec)
+    point, drawn, ok = fit_values(res)
+    variables = _variables_for({"variables": variables} if variables is not None else spec)
     if spec["frontier"] == "fixed_data":
         return _fixed_data(res, law, point, drawn, variables, budgets)
     from tsbudget.registry import costmodels, units
@@ -144,12 +184,9 @@ def _onto(x: np.ndarray, xf: np.ndarray, v: np.ndarray, n_exact: int) -> np.ndar
 
 def _fixed_data(res, law, point, drawn, variables, budgets):
     """The fixed-data frontier (module docstring): ``L(N(C), D)`` with ``log N = a + b log C``
-    fitted to the runs and ``D`` their median data."""
-    runs = res.runs
-    logc, logn = np.log(runs["flops"].to_numpy()), np.log(runs["N"].to_numpy())
-    if np.ptp(logn) <= 0:
-        raise InputError("frontier='fixed_data' needs runs of at least two model sizes per system")
-    b, a = np.polyfit(logc, logn, 1)  # the runs' own cost curve: log N = a + b log C
+    fitted to the runs at the frontier's variables (:func:`frontier_runs`) and ``D`` their median data."""
+    runs = frontier_runs(res, variables)
+    a, b = cost_curve(runs)  # the runs' own cost curve: log N = a + b log C
     N = np.exp(a + b * np.log(budgets))
     D = float(np.median(runs["D"].to_numpy())) if "D" in runs.columns else 1.0
     extra = {k: np.full_like(N, v) for k, v in variables.items() if k in law.required_inputs}

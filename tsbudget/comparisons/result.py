@@ -14,6 +14,12 @@ from tsbudget.report import Report, fmt, jsonable
 __all__ = ["Comparison"]
 
 
+def _bound(x, digits: int = 3) -> str:
+    """An interval bound; ``+inf`` (more draws than the interval's tail still better at the
+    searched grid's end) reads ``beyond``."""
+    return "beyond" if x == math.inf else fmt(x, digits)
+
+
 @attrs.frozen(eq=False, repr=False)
 class Comparison(Report):
     """The comparison of systems along their frontiers.
@@ -29,6 +35,11 @@ class Comparison(Report):
     ``p_crossing``, ``extrapolated`` (the crossover budget lies outside the fitted FLOPs
     range of either system). ``dataset``: the same over dims ``budget``, ``system``, ``draw``.
     ``pairing``: for each system, ``"paired with <label>"`` or ``"independent"``.
+    ``limits``: one row per system fitted jointly with the reference (``reference_variables``):
+    where it stops beating the reference, as the equal-size crossing ``N`` (for the routing law
+    Clark et al.'s cut-off ``10^(−b/c)``) with the FLOPs of a run of that size on each cost
+    curve, and as the equal-budget crossing ``budget`` with the size each trains there, with
+    ``level`` intervals (:mod:`tsbudget.comparisons.limits`).
     """
 
     table: pl.DataFrame
@@ -40,6 +51,7 @@ class Comparison(Report):
     fits: dict
     pairing: dict
     options: dict
+    limits: pl.DataFrame = attrs.field(factory=lambda: pl.DataFrame())
 
     @property
     def winners(self) -> list[str]:
@@ -55,6 +67,7 @@ class Comparison(Report):
             "options": self.options,
             "frontier": self.table.to_dicts(),
             "crossovers": self.crossovers.to_dicts(),
+            "limits": self.limits.to_dicts(),
             "fits": {k: {"law": f.law.name, "parameters": f.law.values, "success": bool(f.success),
                          "message": f.message, "n_runs": int(f.n_runs),
                          "n_failed_draws": int(f.draws.attrs.get("n_failed", 0))} for k, f in self.fits.items()},
@@ -128,8 +141,38 @@ class Comparison(Report):
                              + ("; extrapolated: beyond a fitted FLOPs range" if r["extrapolated"] else ""))
         else:
             lines.append("crossovers: none in the budget range")
+        for r in self.limits.iter_rows(named=True):
+            lines.extend(self._limit_lines(r))
         return lines
 
+    @staticmethod
+    def _limit_lines(r: dict) -> list[str]:
+        """Where one jointly fitted system stops beating the reference (one row of ``limits``)."""
+        s, ref = r["system"], r["reference"]
+        out = [f"{s} stops beating {ref} (same fit, {ref} at {r['reference_variables']})"
+               + (": extrapolated beyond its fitted runs" if r["extrapolated"] else ":")]
+        if r["N"] is not None:
+            out.append(f"  equal size: N = {_bound(r['N'])} [{_bound(r['N_lower'])}, {_bound(r['N_upper'])}]; a run of "
+                       f"that size costs {_bound(r['flops_system_at_N'])} FLOPs ({s}), "
+                       f"{_bound(r['flops_reference_at_N'])} ({ref})")
+        if r["budget"] is not None:
+            out.append(f"  equal budget: {_bound(r['budget'])} FLOPs [{_bound(r['budget_lower'])}, "
+                       f"{_bound(r['budget_upper'])}], where {s} trains N = {_bound(r['N_system_at_budget'])} and "
+                       f"{ref} N = {_bound(r['N_reference_at_budget'])}")
+        else:
+            out.append("  equal budget: not within the searched budgets")
+        out.append(f"  {r['p_stops']:.0%} of draws stop within the searched grid")
+        return out
+
     def diagnostic_lines(self) -> list[str]:
-        return [f"{s}: {f.law.name} on {f.n_runs} runs; {f.message}; {int(f.draws.attrs.get('n_failed', 0))} failed "
-                f"draws; {self.pairing[s]}" for s, f in self.fits.items()]
+        shared = self.options.get("shared_fits", {})
+        variables = self.options.get("variables", {})
+
+        def at(s):
+            v = variables.get(s) or {}
+            return (" at " + ", ".join(f"{k}={fmt(x)}" for k, x in v.items())) if v else ""
+
+        return [f"{s}: {f.law.name}{at(s)} on {f.n_runs} runs"
+                + (f" (the same fit and draws as {shared[s]})" if s in shared else "")
+                + f"; {f.message}; {int(f.draws.attrs.get('n_failed', 0))} failed draws; {self.pairing[s]}"
+                for s, f in self.fits.items()]

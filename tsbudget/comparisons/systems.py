@@ -47,13 +47,18 @@ from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.resampling import group_members, warn_degenerate_groups
 
 __all__ = [
-    "SPEC_KEYS", "ResamplingUnits", "System", "canonical_runs", "content_key",
-    "fit_system", "pairing_notes", "resampling_units", "seed_for", "split_systems", "system_spec",
+    "SPEC_KEYS", "FIT_KEYS", "ResamplingUnits", "System", "canonical_runs", "content_key",
+    "fit_key", "fit_system", "pairing_notes", "resampling_units", "seed_for", "split_systems", "system_spec",
 ]
 
 # the settings a system can override (compare's keywords of the same names)
+# fit_runs: the runs the system's law is fitted on when they are not the system's own (a joint
+# fit, e.g. Clark et al.'s routing law on dense + all of one router's runs); reference_variables:
+# the setting at which that same fit describes the reference (e.g. {"experts": 1} for Dense)
 SPEC_KEYS = {"law", "cost_model", "unit", "columns", "variables", "fit_options", "cluster", "pair_on", "frontier",
-             "cost_settings"}
+             "cost_settings", "fit_runs", "reference_variables"}
+# the settings that determine a system's fit and bootstrap (systems equal in these share one)
+FIT_KEYS = ("law", "cost_model", "unit", "columns", "fit_options", "pair_on", "cost_settings")
 
 
 def split_systems(runs, by: str) -> dict[str, pl.DataFrame]:
@@ -150,7 +155,34 @@ def system_spec(label, defaults: dict, systems: Mapping | None) -> dict:
         raise InputError(f"system {label!r}: pair_on={pair_on!r} and cluster={cluster!r} disagree; "
                          "they name the same thing (the resampling unit), give one")
     spec["pair_on"] = pair_on if pair_on is not None else cluster
+    fit_runs = spec.get("fit_runs")
+    if fit_runs is not None:
+        if not isinstance(fit_runs, pl.DataFrame):
+            try:
+                fit_runs = pl.DataFrame(fit_runs)
+            except Exception as exc:
+                raise InputError(f"systems[{label!r}]['fit_runs'] is not a table: {exc}") from None
+        if fit_runs.height == 0:
+            raise SchemaError(f"systems[{label!r}]['fit_runs'] has no rows")
+        spec["fit_runs"] = fit_runs
+    ref_vars = spec.get("reference_variables")
+    if ref_vars is not None:
+        if not isinstance(ref_vars, Mapping) or not ref_vars:
+            raise InputError(f"systems[{label!r}]['reference_variables'] must be a non-empty mapping NAME -> value, "
+                             f"got {ref_vars!r}")
+        try:
+            spec["reference_variables"] = {str(k): float(v) for k, v in ref_vars.items()}
+        except (TypeError, ValueError):
+            raise InputError(f"systems[{label!r}]['reference_variables']: values must be numbers, "
+                             f"got {dict(ref_vars)!r}") from None
     return spec
+
+
+def fit_key(frame: pl.DataFrame, spec: dict) -> str:
+    """What a system's fit and bootstrap depend on: its fitted runs' :func:`content_key` and the
+    settings :data:`FIT_KEYS`. Two systems with the same key get the same fit and the same draws."""
+    parts = [content_key(frame)] + [repr(spec.get(k)) for k in FIT_KEYS]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 def fit_system(label, df, spec):
