@@ -13,6 +13,7 @@ __getattr__, __dir__, __all__ = attach(
         "register_reference": ".references",
         "get_reference": ".references",
         "match_reference": ".references",
+        "reference_limits": ".limits",
         "Variant": ".sensitivity",
         "default_variants": ".sensitivity",
         "residual_outliers": ".sensitivity",

@@ -10,6 +10,7 @@ __getattr__, __dir__, __all__ = attach(
         "ROUTING_COMPARE": ".routing",
         "load_routing_runs": ".routing",
         "routing_systems": ".routing",
+        "routing_compare": ".routing",
         "ROUTERS": ".routing",
     },
 )
