@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tsbudget.errors import InputError
-from tsbudget.percentiles import percentile_interval
+from tsbudget.percentiles import MIN_VALID_DRAWS, count_valid, monte_carlo_errors, percentile_interval
 
 
 def test_matches_the_quantiles_of_the_level():
@@ -73,3 +73,38 @@ def test_imports_numpy_only():
             "print(','.join(m for m in ('polars', 'xarray', 'pandas', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_count_valid_counts_the_nan_draws_and_refuses_too_few():
+    v = np.array([1.0, np.nan, 2.0, 3.0, np.inf])
+    np.testing.assert_array_equal(count_valid(v, "alpha"), [1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match=r"draws of 'alpha': 2 of 4 draws are finite \(2 NaN or infinite\); "
+                                         r"an interval needs at least 3"):
+        count_valid([1.0, np.nan, 2.0, np.nan], "alpha")
+    assert MIN_VALID_DRAWS == 3
+
+
+def test_count_valid_rejects_draws_of_unexpected_shape():
+    with pytest.raises(InputError, match=r"expected one value per draw \(1-d\), got shape \(4, 2\)"):
+        count_valid(np.ones((4, 2)), "N_opt")
+
+
+def test_monte_carlo_errors_match_the_spread_over_repeated_draw_sets():
+    # 400 sets of 400 normal draws: the reported Monte Carlo errors agree with the observed
+    # spread of the standard deviation (delta method) and of the 2.5%/97.5% quantiles
+    # (order-statistic interval) to within 15%
+    rng = np.random.default_rng(0)
+    sets = rng.normal(size=(400, 400))
+    sd = sets.std(axis=1, ddof=1)
+    q = np.quantile(sets, [0.025, 0.975], axis=1)
+    errors = np.array([monte_carlo_errors(x, 0.95) for x in sets])
+    assert errors[:, 0].mean() == pytest.approx(sd.std(), rel=0.15)
+    assert errors[:, 1].mean() == pytest.approx(q[0].std(), rel=0.15)
+    assert errors[:, 2].mean() == pytest.approx(q[1].std(), rel=0.15)
+
+
+def test_monte_carlo_errors_of_constant_or_single_draws():
+    assert monte_carlo_errors([2.0, 2.0, 2.0], 0.9) == (0.0, 0.0, 0.0)
+    assert all(np.isnan(monte_carlo_errors([1.0], 0.9)))
+    with pytest.raises(InputError, match="level"):
+        monte_carlo_errors([1.0, 2.0], 1.5)

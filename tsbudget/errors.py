@@ -18,6 +18,7 @@ __all__ = [
     "FitError",
     "PluginWarning",
     "BootstrapWarning",
+    "FidelityWarning",
 ]
 
 
@@ -60,3 +61,9 @@ class PluginWarning(UserWarning):
 class BootstrapWarning(UserWarning):
     """A resampling option does less than its name says, e.g. a cluster bootstrap whose
     clusters are all single runs (then it is a plain bootstrap over runs)."""
+
+
+class FidelityWarning(UserWarning):
+    """A result may not mean what it seems: runs that cannot separate some parameters
+    (identical or collinear design points), distinct IsoFLOP budgets merged into one, or an
+    exponent of the wrong sign. The message names the cause."""

@@ -5,16 +5,30 @@ quantiles (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 13, 
 percentile interval), as in Besiroglu et al. 2024 §4. Every bootstrap, normal-draw,
 frontier, comparison and design interval in tsbudget is this function.
 
-Numpy only, so every stage (fitting included) can use it.
+:func:`monte_carlo_errors` gives the Monte Carlo error of a set of draws' standard
+deviation and of both interval ends (how much they would move with another set of draws
+of the same size), and :func:`count_valid` refuses draws that are too few or of the wrong
+shape. Numpy only, so every stage (fitting included) can use it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from tsbudget.errors import InputError
 
-__all__ = ["percentile_interval"]
+__all__ = ["MIN_VALID_DRAWS", "count_valid", "monte_carlo_errors", "percentile_interval"]
+
+#: The fewest finite draws an interval is read from. Below three, a percentile interval is
+#: spanned by at most two values and a standard deviation has at most one degree of
+#: freedom: the interval is refused rather than printed with a zero or arbitrary width.
+#: Above it, :func:`monte_carlo_errors` says how far each number can still move.
+MIN_VALID_DRAWS = 3
+
+# two-sided 95% normal quantile, for the order-statistic interval of a quantile
+_Z95 = 1.959963984540054
 
 
 def percentile_interval(values, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:
@@ -29,3 +43,58 @@ def percentile_interval(values, level: float, axis=None) -> tuple[np.ndarray, np
     quantile = np.nanquantile if np.isnan(v).any() else np.quantile
     lower, upper = quantile(v, [(1 - level) / 2, (1 + level) / 2], axis=axis)
     return lower, upper
+
+
+def count_valid(values, name: str, min_valid: int = MIN_VALID_DRAWS) -> np.ndarray:
+    """The finite entries of the 1-d draws ``values`` of quantity ``name``.
+
+    Raises :class:`~tsbudget.errors.InputError` when ``values`` is not one-dimensional
+    (draws of an unexpected shape, e.g. a budget axis where a scalar was expected) or when
+    fewer than ``min_valid`` of them are finite; the message counts the non-finite draws,
+    so a NaN draw is never dropped without a word.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise InputError(f"draws of {name!r}: expected one value per draw (1-d), got shape {v.shape}")
+    finite = v[np.isfinite(v)]
+    if finite.size < min_valid:
+        raise InputError(f"draws of {name!r}: {finite.size} of {v.size} draws are finite "
+                         f"({v.size - finite.size} NaN or infinite); an interval needs at least {min_valid}")
+    return finite
+
+
+def monte_carlo_errors(values, level: float) -> tuple[float, float, float]:
+    """``(se of the sd, se of the lower end, se of the upper end)``: Monte Carlo standard
+    errors of the standard deviation and of the ``level`` percentile interval of the finite
+    1-d draws ``values`` (NaN when they cannot be estimated).
+
+    - Standard deviation: the delta method for a sample standard deviation,
+      ``se(s) ≈ s·((Δ + 2)/(4B))^(1/2)`` with ``B`` draws and ``Δ`` their excess kurtosis
+      (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, §6.4 and ch. 19, the
+      coefficient of variation of ``se_B``).
+    - Interval ends: the distribution-free order-statistic interval of a quantile (David &
+      Nagaraja 2003, *Order Statistics*, §7.1): the ``p`` quantile lies between the order
+      statistics of ranks ``B·p ∓ z·(B·p(1−p))^(1/2)`` with probability ≈ 95% (binomial
+      count of draws below it, normal approximation, ``z = 1.96``); that interval's width
+      over ``2z`` is the standard error.
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level!r}")
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    b = v.size
+    if b < 2:
+        return math.nan, math.nan, math.nan
+    s = float(v.std(ddof=1))
+    if s > 0:
+        excess = float(np.mean((v - v.mean()) ** 4) / np.mean((v - v.mean()) ** 2) ** 2) - 3.0
+        se_sd = s * math.sqrt(max(excess + 2.0, 0.0) / (4.0 * b))
+    else:
+        se_sd = 0.0
+    ends = []
+    for p in ((1 - level) / 2, (1 + level) / 2):
+        half = _Z95 * math.sqrt(b * p * (1 - p))
+        # positions on numpy's linear-interpolation scale (rank (B−1)·p is the quantile itself)
+        lo, hi = np.quantile(v, np.clip([p - half / b, p + half / b], 0.0, 1.0))
+        ends.append(float(hi - lo) / (2 * _Z95))
+    return float(se_sd), ends[0], ends[1]

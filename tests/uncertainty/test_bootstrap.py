@@ -1,6 +1,7 @@
 """Bootstrap over runs: reproducibility across executors, clusters, failures, derived quantities."""
 
 import importlib
+import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,9 @@ import xarray as xr
 
 from tsbudget.errors import BootstrapWarning, FitError, InputError, SchemaError
 from tsbudget.fitting.fit import fit
+from tsbudget.percentiles import monte_carlo_errors
 from tsbudget.resampling import resample_indices
-from tsbudget.uncertainty.bootstrap import bootstrap
+from tsbudget.uncertainty.bootstrap import bootstrap, failure_summary
 from tsbudget.uncertainty.intervals import intervals
 
 FIT_MODULE = importlib.import_module("tsbudget.fitting.fit")  # tsbudget.fitting.fit is also the function
@@ -193,3 +195,68 @@ def test_bad_arguments(golden):
         bootstrap(golden, 4, budgets=[-1.0])
     with pytest.raises(InputError, match="method"):
         bootstrap(golden, 4, method="magic")
+
+
+def test_a_draw_outside_the_domain_fails_with_its_reason(golden, monkeypatch):
+    # a refit whose data term vanished (B = 0: finite, but outside log B's domain) used to pass
+    # as a valid draw and crash the closed form downstream; now it is a failed draw with its reason
+    real = FIT_MODULE.refit
+    calls = {"n": 0}
+
+    def vanishing(result, runs, init=None):
+        r = real(result, runs, init=init)
+        calls["n"] += 1
+        return _with_law(r, r.law.replace(B=0.0)) if calls["n"] % 2 == 0 else r
+
+    monkeypatch.setattr(FIT_MODULE, "refit", vanishing)
+    r = bootstrap(golden, 6, seed=0, budgets=[1e22], method="refit")
+    ds = r.draws
+    assert ds.attrs["n_failed"] == 3 and np.isnan(ds["B"].values[ds["failed"].values]).all()
+    assert np.isnan(ds["N_opt"].values[ds["failed"].values]).all()
+    reasons = json.loads(ds.attrs["failure_reasons"])
+    assert list(reasons.values()) == [3] and "B outside its domain (> 0)" in next(iter(reasons))
+    summary = failure_summary(ds)
+    assert summary.startswith("3 of 6 draws failed: 3 × B outside its domain (> 0)")
+    assert "term vanished" in summary
+
+
+def _with_law(result, law):
+    import attrs
+
+    return attrs.evolve(result, law=law)
+
+
+def test_failure_summary_is_empty_without_failures(golden_draws):
+    assert golden_draws.draws.attrs["n_failed"] == 0 and failure_summary(golden_draws.draws) == ""
+
+
+def test_mc_target_draws_batches_until_the_monte_carlo_error_is_small(golden):
+    r = bootstrap(golden, 20, seed=3, budgets=[1e22], mc_target=0.5, max_draws=1000)
+    ds = r.draws
+    n = ds.attrs["n_draws"]
+    assert n % 20 == 0 and n == 20 * ds.attrs["mc_batches"] > 20 and ds.attrs["mc_target"] == 0.5
+    names = ["E", "A", "B", "alpha", "beta"]
+
+    def worst(k):  # largest Monte Carlo error over the first k draws, relative to the standard error
+        out = 0.0
+        for name in names:
+            v = ds[name].values[:k]
+            out = max(out, max(monte_carlo_errors(v, 0.95)) / v.std(ddof=1))
+        return out
+
+    # it stopped at the first batch whose Monte Carlo errors were all within the target
+    assert n < 1000 and worst(n) <= 0.5 < worst(n - 20)
+    params = intervals(r).filter(pl.col("name").is_in(names))
+    assert (params.select(pl.max_horizontal("se_mc", "lower_mc", "upper_mc") / pl.col("se")).to_series() <= 0.5).all()
+    # the same draws as one bootstrap of the final size: draw i does not depend on the batches
+    once = bootstrap(golden, int(n), seed=3, budgets=[1e22])
+    np.testing.assert_array_equal(ds["alpha"].values, once.draws["alpha"].values)
+
+
+def test_mc_target_options_are_checked(golden):
+    with pytest.raises(InputError, match="mc_target"):
+        bootstrap(golden, 4, mc_target=0)
+    with pytest.raises(InputError, match="max_draws"):
+        bootstrap(golden, 40, mc_target=0.1, max_draws=10)
+    with pytest.raises(InputError, match="given indices"):
+        bootstrap(golden, 2, mc_target=0.1, indices=[np.arange(5), np.arange(5)])

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from tsbudget.errors import FitError, InputError, SchemaError
+from tsbudget.errors import FidelityWarning, FitError, InputError, SchemaError
+from tsbudget.fitting.identifiability import collinear_parameters, design_notes
 from tsbudget.fitting.objective import Objective
 from tsbudget.fitting.result import AT_BEST_RTOL, FitResult
 from tsbudget.fitting.runs import (distinct_points, fit_plugins, is_prepared, plugin_name, plugin_settings,
@@ -245,9 +247,17 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
     at_bound = [p.name for p, t, a, b in zip(free, theta, lo, hi) if t <= a or t >= b]
     if at_bound:
         notes.append(f"at a bound: {', '.join(at_bound)}")
+    smallest, inseparable = collinear_parameters(objective, theta)
+    if inseparable:
+        why = "; ".join(design_notes(df)) or "the runs' design is collinear for this law"
+        note = (f"NOT IDENTIFIABLE: the runs cannot separate {', '.join(inseparable)} ({why}; smallest scaled "
+                f"singular value of the Jacobian {smallest:.2g}); fix some of them or add runs that vary them")
+        notes.append(note)
+        warnings.warn(f"fit of {law.name!r} on {n} runs: {note}", FidelityWarning, stacklevel=3)
     message = ("converged; " if success else "") + head + ("; " + "; ".join(notes) if notes else "")
     values = objective.to_values(theta)
-    diagnostics.update(gradient_max=gmax, polish=str(res.message), elapsed_s=time.perf_counter() - t0)
+    diagnostics.update(gradient_max=gmax, polish=str(res.message), elapsed_s=time.perf_counter() - t0,
+                       distinct_points=distinct_points(df, law), identifiable=not inseparable, jacobian_min_singular=smallest)
     return FitResult(
         law=law.replace(**values),
         success=success,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, as_completed
 
@@ -28,7 +29,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
-from tsbudget.errors import FitError, InputError
+from tsbudget.errors import FidelityWarning, FitError, InputError
 from tsbudget.fitting import fit as fit_module  # the module: refit is looked up at call time
 from tsbudget.fitting.fit import fit_objective, stationarity_tolerance
 from tsbudget.optim.bfgs import minimize_rows, projected_gradient
@@ -37,7 +38,7 @@ from tsbudget.resampling import resample_indices
 from tsbudget.uncertainty.clustering import cluster_attrs, clusters
 from tsbudget.uncertainty.derived import DERIVED_UNITS, derived_quantities
 
-__all__ = ["DEFAULT_BUDGETS", "bootstrap", "check_draw_options"]
+__all__ = ["DEFAULT_BUDGETS", "bootstrap", "check_draw_options", "failure_summary"]
 
 # Budgets for the derived quantities when none are given: 1e18 to 1e25 FLOPs in decades,
 # plus 5.88e23, Chinchilla's training compute (Hoffmann et al. 2022 Table 3), the budget
@@ -69,7 +70,9 @@ def _refit_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     out = []
     for idx in chunk:
         try:
-            r = fit_module.refit(result, runs[np.asarray(idx)], init=result.law)
+            with warnings.catch_warnings():  # the point fit already said it; one refit's repeat is noise
+                warnings.simplefilter("ignore", FidelityWarning)
+                r = fit_module.refit(result, runs[np.asarray(idx)], init=result.law)
         except Exception as exc:  # one bad draw must not lose the others; counted below
             out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}"))
             continue
@@ -126,7 +129,9 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
         if not ok:
             # the batched model gave up (a Huber kink): finish with scipy's L-BFGS-B from here
             try:
-                r = fit_module.refit(result, result.runs[np.asarray(chunk[i])], init=values)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FidelityWarning)
+                    r = fit_module.refit(result, result.runs[np.asarray(chunk[i])], init=values)
             except Exception as exc:  # counted as a failed draw by the caller
                 out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}"))
                 continue
@@ -137,6 +142,97 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
         msg = f"batched BFGS stopped by {reason[i]}; max projected gradient {gmax[i]:.2g}"
         out.append((values, bool(ok), float(f[i]), msg))
     return out
+
+
+def _run(work, result, indices, chunk_size, executor, progress) -> list[tuple]:
+    """Refit the draws ``indices`` in chunks of ``chunk_size`` (in this process or on
+    ``executor``); one row per draw, in order."""
+    chunks = [indices[i : i + chunk_size] for i in range(0, len(indices), chunk_size)]
+    outputs: list[list[tuple] | None] = [None] * len(chunks)
+    if executor is None:
+        for i, chunk in enumerate(chunks):
+            outputs[i] = work(result, chunk)
+            if progress is not None:
+                progress(len(chunk))
+    else:
+        futures = {executor.submit(work, result, chunk): i for i, chunk in enumerate(chunks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            outputs[i] = fut.result()
+            if progress is not None:
+                progress(len(chunks[i]))
+    return [row for chunk in outputs for row in chunk]
+
+
+def _domain_failures(law, values: dict[str, np.ndarray]) -> list[str]:
+    """Per draw, why its estimate is outside the law's parameter domain ('' when inside):
+    a non-finite value, a log-scale parameter that is not > 0 (its term vanished or blew
+    up), or a value past a bound."""
+    n = len(next(iter(values.values())))
+    out = [""] * n
+    for p in law.parameters:
+        v = values[p.name]
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(v) | (v < p.lower) | (v > p.upper) | ((v <= 0) if p.log else False)
+        for i in np.flatnonzero(bad):
+            if out[i]:
+                continue
+            if not math.isfinite(v[i]):
+                out[i] = f"{p.name} = {v[i]} is not finite"
+            else:
+                lower = "> 0" if p.log else f">= {p.lower:g}"
+                out[i] = (f"{p.name} = {v[i]:.3g} is outside its domain ({lower}"
+                          + (f", <= {p.upper:g}" if math.isfinite(p.upper) else "") + ")"
+                          + ("; its term vanished from the refit (the resampled runs cannot determine it)"
+                             if p.log and v[i] <= 0 else ""))
+    return out
+
+
+def _reason_key(message: str) -> str:
+    """A failure message without its numbers, so equal causes are counted together."""
+    if " is outside its domain" in message:
+        name = message.split(" = ", 1)[0]
+        return f"{name} outside its domain" + message[message.index(" ("):]
+    if message.endswith(" is not finite"):
+        return message.split(" = ", 1)[0] + " is not finite"
+    return message.split("; max projected gradient")[0]
+
+
+def failure_summary(draws) -> str:
+    """One line saying how many draws failed and why ('' when none did), from
+    ``draws.attrs["failure_reasons"]``: e.g. ``"3 of 50 draws failed: 2 × B outside its
+    domain (> 0) ...; 1 × FitError: ..."``."""
+    n_failed = int(draws.attrs.get("n_failed", 0))
+    if not n_failed:
+        return ""
+    reasons = json.loads(draws.attrs.get("failure_reasons", "{}") or "{}")
+    if not reasons:  # draws made before reasons were recorded
+        reasons = {m: 1 for m in json.loads(draws.attrs.get("failure_messages", "[]") or "[]")}
+    why = "; ".join(f"{c} × {r}" for r, c in list(reasons.items())[:3])
+    more = len(reasons) - 3
+    return (f"{n_failed} of {int(draws.attrs.get('n_draws', 0))} draws failed: {why}"
+            + (f"; and {more} other reasons" if more > 0 else ""))
+
+
+def _worst_mc_error(result, rows: list[tuple], level: float) -> float:
+    """The largest Monte Carlo error of a free parameter's standard error or interval end,
+    relative to its standard error, over the draws ``rows`` (``inf`` when too few finite)."""
+    from tsbudget.percentiles import MIN_VALID_DRAWS, monte_carlo_errors
+
+    worst = 0.0
+    fixed = set(result.fixed or {})
+    for p in result.law.parameters:
+        if p.name in fixed:
+            continue
+        v = np.array([r[0][p.name] for r in rows if r[0] is not None], dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size < max(MIN_VALID_DRAWS, 10):
+            return math.inf
+        sd = float(v.std(ddof=1))
+        if sd == 0:
+            continue
+        worst = max(worst, *(e / sd for e in monte_carlo_errors(v, level)))
+    return worst
 
 
 def bootstrap(
@@ -153,6 +249,8 @@ def bootstrap(
     progress: Callable[[int], None] | None = None,
     method: str = "batched",
     indices: Sequence[np.ndarray] | None = None,
+    mc_target: float | None = None,
+    max_draws: int = 20_000,
 ):
     """``result`` with ``draws``: a bootstrap of its fit (see the module docstring).
 
@@ -183,13 +281,32 @@ def bootstrap(
     Draws whose refit raised are *failed*: NaN in ``draws``, flagged in ``failed``,
     counted in ``draws.attrs["n_failed"]`` and left out of the statistics. Draws whose
     refit ran but reported ``success=False`` are kept and counted in ``n_unconverged``.
+    Draws whose estimate lies outside a parameter's domain (non-finite, a log-scale
+    parameter such as ``B`` at 0 because its term vanished, a value past a bound) are failed
+    too. Every failed draw's reason is kept: ``draws.attrs["failure_reasons"]`` (JSON, reason
+    -> count) and :func:`failure_summary` say why draws failed.
     Raises :class:`FitError` when every draw fails.
+
+    ``mc_target`` (e.g. 0.05): draw in batches of ``n_draws`` until the Monte Carlo error
+    of every standard error and interval end of :func:`~tsbudget.uncertainty.intervals.intervals`
+    is at most ``mc_target`` times that quantity's standard error
+    (:func:`tsbudget.percentiles.monte_carlo_errors`), or ``max_draws`` draws are made.
+    Draw ``i`` is the same draw whatever the batch, so the result equals one bootstrap of
+    the final size. ``draws.attrs["mc_batches"]`` counts the batches.
     """
     budgets = check_draw_options(n_draws, level, budgets, DEFAULT_BUDGETS)
+    if mc_target is not None:
+        if not (isinstance(mc_target, (int, float)) and math.isfinite(mc_target) and mc_target > 0):
+            raise InputError(f"mc_target must be a number > 0, got {mc_target!r}")
+        if indices is not None:
+            raise InputError("mc_target draws more batches itself; it cannot be combined with given indices")
+        if not isinstance(max_draws, (int, np.integer)) or max_draws < n_draws:
+            raise InputError(f"max_draws must be an integer >= n_draws ({n_draws}), got {max_draws!r}")
     if method not in ("batched", "refit"):
         raise InputError(f"method must be 'batched' or 'refit', got {method!r}")
     work = _batched_chunk if method == "batched" else _refit_chunk
     given = indices is not None
+    labels = None
     if not given:
         labels = clusters(result, cluster)
         indices = resample_indices(result.runs.height, int(n_draws), seed, labels)
@@ -204,35 +321,42 @@ def bootstrap(
                 raise InputError(f"indices[{j}]: must be a non-empty 1-d array of run indices in [0, {n_runs})")
     if chunk_size is None:
         chunk_size = max(1, math.ceil(n_draws / 16))
-    chunks = [indices[i : i + chunk_size] for i in range(0, n_draws, chunk_size)]
-
-    outputs: list[list[tuple] | None] = [None] * len(chunks)
-    if executor is None:
-        for i, chunk in enumerate(chunks):
-            outputs[i] = work(result, chunk)
-            if progress is not None:
-                progress(len(chunk))
-    else:
-        futures = {executor.submit(work, result, chunk): i for i, chunk in enumerate(chunks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            outputs[i] = fut.result()
-            if progress is not None:
-                progress(len(chunks[i]))
-    rows = [row for chunk in outputs for row in chunk]
+    rows = _run(work, result, indices, chunk_size, executor, progress)
+    batches = 1
+    if mc_target is not None:
+        total = int(n_draws)
+        while True:
+            worst = _worst_mc_error(result, rows, level)
+            if worst <= mc_target or total >= max_draws:
+                break
+            step = min(int(n_draws), int(max_draws) - total)
+            more = resample_indices(result.runs.height, total + step, seed, labels)[total:]
+            rows += _run(work, result, more, chunk_size, executor, progress)
+            indices = list(indices) + list(more)
+            total += step
+            batches += 1
+        n_draws = total
 
     names = [p.name for p in result.law.parameters]
     failed = np.array([r[0] is None for r in rows])
     if failed.all():
         raise FitError(f"every one of {n_draws} bootstrap draws failed; first: {rows[0][3]}")
     values = {n: np.array([math.nan if r[0] is None else r[0][n] for r in rows]) for n in names}
-    bad_values = ~failed & ~np.all([np.isfinite(v) for v in values.values()], axis=0)
-    failed |= bad_values  # a non-finite estimate is a failure too, never a silent NaN
+    messages = [r[3] if r[0] is None else "" for r in rows]
+    # an estimate outside its parameter's domain (non-finite, a log-scale parameter at 0,
+    # a value past a bound) is a failure too, with its reason: never a silent NaN or 0
+    for i, reason in enumerate(_domain_failures(result.law, values)):
+        if reason and not failed[i]:
+            failed[i], messages[i] = True, reason
     for v in values.values():
         v[failed] = math.nan
     success = np.array([bool(r[1]) for r in rows]) & ~failed
     objective = np.array([r[2] for r in rows])
-    messages = [r[3] if f else "" for r, f in zip(rows, failed)]
+    reasons: dict[str, int] = {}
+    for m, f in zip(messages, failed):
+        if f:
+            key = _reason_key(m)
+            reasons[key] = reasons.get(key, 0) + 1
 
     unit = str((result.options or {}).get("unit", "tokens"))
     fixed = dict(result.fixed or {})
@@ -267,6 +391,9 @@ def bootstrap(
                       else "tsbudget.fitting.fit.refit") + ", warm-started from the point estimate",
             "point_estimate": json.dumps(result.law.values),
             "failure_messages": json.dumps(sorted(set(m for m in messages if m))[:10]),
+            "failure_reasons": json.dumps(dict(sorted(reasons.items(), key=lambda kv: -kv[1]))),
+            "mc_target": float("nan") if mc_target is None else float(mc_target),
+            "mc_batches": int(batches),
         },
     )
     draws.attrs.update(cluster_attrs(result, cluster))

@@ -2,7 +2,11 @@
 
 The intervals are :func:`tsbudget.percentiles.percentile_interval` of the draws, the
 ``(1 − level)/2`` and ``(1 + level)/2`` quantiles (Efron & Tibshirani 1993, ch. 13), as in
-Besiroglu et al. 2024 §4.
+Besiroglu et al. 2024 §4. Each standard error and interval end comes with its Monte Carlo
+error (:func:`tsbudget.percentiles.monte_carlo_errors`: the delta method for the standard
+deviation, Efron & Tibshirani 1993 §6.4; the order-statistic interval of a quantile, David &
+Nagaraja 2003 §7.1), and an interval read from fewer than
+:data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws is refused.
 """
 
 from __future__ import annotations
@@ -11,23 +15,29 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
-from tsbudget.percentiles import percentile_interval
+from tsbudget.percentiles import MIN_VALID_DRAWS, count_valid, monte_carlo_errors, percentile_interval
 from tsbudget.uncertainty.derived import DERIVED_UNITS, bootstrap_draws, point_derived
 
 __all__ = ["intervals", "intervals_dict"]
 
 
-def _stats(v: np.ndarray, level: float) -> tuple[float, float, float, float]:
-    """Standard deviation, percentile interval and median of the finite ``v``."""
-    v = v[np.isfinite(v)]
+def _stats(v: np.ndarray, level: float, name: str) -> tuple:
+    """Standard deviation, percentile interval, median, the Monte Carlo errors of the first
+    three, and the number of finite draws of ``v`` (refused below :data:`MIN_VALID_DRAWS`)."""
+    v = count_valid(v, name, MIN_VALID_DRAWS)
     lo, hi = percentile_interval(v, level)
-    return float(v.std(ddof=1)), float(lo), float(hi), float(np.quantile(v, 0.5))
+    se_mc, lo_mc, hi_mc = monte_carlo_errors(v, level)
+    return float(v.std(ddof=1)), float(lo), float(hi), float(np.quantile(v, 0.5)), se_mc, lo_mc, hi_mc, int(v.size)
 
 
 def intervals(result, level: float | None = None) -> pl.DataFrame:
     """Bootstrap summary: name, budget (null for parameters and exponents), estimate (the
     point fit), se, lower, upper (percentile interval at ``level``, default the one the
-    bootstrap recorded), median over draws, n (draws used)."""
+    bootstrap recorded), median over draws, n (finite draws used), and the Monte Carlo
+    standard errors se_mc, lower_mc, upper_mc of se, lower and upper (module docstring).
+
+    Raises :class:`~tsbudget.errors.InputError` when a quantity has fewer than
+    :data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws, or draws of the wrong shape."""
     draws = bootstrap_draws(result)
     level = float(draws.attrs["level"]) if level is None else float(level)
     if not 0 < level < 1:
@@ -40,19 +50,19 @@ def intervals(result, level: float | None = None) -> pl.DataFrame:
     for p in result.law.parameters:
         if p.name in fixed:
             continue
-        se, lo, hi, med = _stats(draws[p.name].values[ok], level)
-        rows.append((p.name, None, float(getattr(result.law, p.name)), se, lo, hi, med, int(ok.sum())))
+        rows.append((p.name, None, float(getattr(result.law, p.name)), *_stats(draws[p.name].values[ok], level, p.name)))
     for name in DERIVED_UNITS:
         if name not in draws:
             continue
         arr = draws[name].values
-        if arr.ndim == 1:
-            se, lo, hi, med = _stats(arr[ok], level)
-            rows.append((name, None, float(point[name]), se, lo, hi, med, int(ok.sum())))
+        expected = ("draw",) if np.ndim(point[name]) == 0 else ("draw", "budget")
+        if draws[name].dims != expected:
+            raise InputError(f"draws of {name!r}: expected dims {expected}, got {draws[name].dims}")
+        if expected == ("draw",):
+            rows.append((name, None, float(point[name]), *_stats(arr[ok], level, name)))
             continue
         for j, c in enumerate(budgets):
-            se, lo, hi, med = _stats(arr[ok, j], level)
-            rows.append((name, float(c), float(point[name][j]), se, lo, hi, med, int(ok.sum())))
+            rows.append((name, float(c), float(point[name][j]), *_stats(arr[ok, j], level, f"{name} at {c:g}")))
     return pl.DataFrame(
         rows,
         schema={
@@ -63,6 +73,9 @@ def intervals(result, level: float | None = None) -> pl.DataFrame:
             "lower": pl.Float64,
             "upper": pl.Float64,
             "median": pl.Float64,
+            "se_mc": pl.Float64,
+            "lower_mc": pl.Float64,
+            "upper_mc": pl.Float64,
             "n": pl.Int64,
         },
         orient="row",
