@@ -172,7 +172,9 @@ class Comparison(Report):
             v = variables.get(s) or {}
             return (" at " + ", ".join(f"{k}={fmt(x)}" for k, x in v.items())) if v else ""
 
+        from tsbudget.uncertainty.bootstrap import failure_summary  # says why draws failed
+
         return [f"{s}: {f.law.name}{at(s)} on {f.n_runs} runs"
                 + (f" (the same fit and draws as {shared[s]})" if s in shared else "")
-                + f"; {f.message}; {int(f.draws.attrs.get('n_failed', 0))} failed draws; {self.pairing[s]}"
+                + f"; {f.message}; {failure_summary(f.draws) or '0 failed draws'}; {self.pairing[s]}"
                 for s, f in self.fits.items()]

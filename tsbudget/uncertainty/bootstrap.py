@@ -195,6 +195,8 @@ def _reason_key(message: str) -> str:
         return f"{name} outside its domain" + message[message.index(" ("):]
     if message.endswith(" is not finite"):
         return message.split(" = ", 1)[0] + " is not finite"
+    if "cannot determine" in message:  # "k distinct runs" / "n runs at k distinct design points"
+        return "too few distinct runs in the resample to determine" + message.split("cannot determine", 1)[1].split(" (")[0]
     return message.split("; max projected gradient")[0]
 
 
