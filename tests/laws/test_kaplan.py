@@ -52,3 +52,19 @@ def test_bad_inputs_name_the_input():
 
 def test_default_grid_is_finite():
     assert assert_grid_finite(Kaplan(), INPUTS) == 81
+
+
+def test_compute_efficient_allocation_is_the_closed_form_hook():
+    import numpy as np
+    import pytest
+
+    from tsbudget.errors import InputError
+    from tsbudget.laws.kaplan import Kaplan, kaplan_frontier
+
+    law = Kaplan(allocation="compute_efficient")
+    n, d = law.optimal_allocation(np.array([1e20, 1e21]), params={"alpha_N": np.full((3, 1), 0.076)})
+    assert n.shape == (3, 2) and np.allclose(n, kaplan_frontier([1e20, 1e21])[0])
+    with pytest.raises(InputError, match="no closed-form allocation"):
+        Kaplan().optimal_allocation(1e21)
+    with pytest.raises(ValueError):
+        Kaplan(allocation="nosuch")

@@ -32,12 +32,14 @@ class Preset:
     source: str
     note: str = ""
     unit: str = attrs.field(kw_only=True)
+    #: non-parameter settings of the law (e.g. Kaplan's ``allocation``)
+    settings: dict = attrs.field(factory=dict, converter=dict, kw_only=True)
 
     def build(self) -> Law:
-        """The law instance with these values."""
+        """The law instance with these values and settings."""
         from tsbudget.registry import laws
 
-        return laws.get(self.law)(**self.values)
+        return laws.get(self.law)(**self.values, **self.settings)
 
     def to_dict(self) -> dict:
         return {
@@ -46,6 +48,7 @@ class Preset:
             "values": dict(self.values),
             "source": self.source,
             "unit": self.unit,
+            "settings": dict(self.settings),
             "note": self.note,
         }
 
@@ -79,10 +82,24 @@ _PRESETS = (
         "kaplan2020",
         "kaplan",
         {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13},
-        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5 with Table 2",
-        "N counts non-embedding parameters; the separate fits eq. 1.1/1.2 give α_D 0.095, "
-        "N_c 8.8e13, D_c 5.4e13, but the joint law uses the Table 2 values",
+        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5 with Table 2; allocation on the "
+        "compute-efficient frontier, eq. 6.1 and App. A Table 6 (N_opt = 1.3e9·C_min^0.73, C_min in PF-days, "
+        "C = 2·C_min at the critical batch size, §6.3)",
+        "N counts non-embedding parameters; plans follow Kaplan's compute-efficient frontier (4.68e9 parameters at "
+        "1e21 FLOPs, the figure Hoffmann et al. 2022 App. D.4 use); kaplan2020_loss minimises L(N, D) instead; "
+        "the separate fits eq. 1.1/1.2 give α_D 0.095, N_c 8.8e13, D_c 5.4e13, but the joint law uses Table 2",
         unit="tokens",
+        settings={"allocation": "compute_efficient"},
+    ),
+    Preset(
+        "kaplan2020_loss",
+        "kaplan",
+        {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13},
+        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5 with Table 2",
+        "the same law as kaplan2020, planned by minimising L(N, D) under the budget (6.23e9 parameters at 1e21 "
+        "FLOPs) rather than on Kaplan's empirical compute-efficient frontier",
+        unit="tokens",
+        settings={"allocation": "minimum_loss"},
     ),
     *(
         Preset(

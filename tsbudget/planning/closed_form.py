@@ -121,9 +121,12 @@ def closed_form_target(params: Mapping[str, np.ndarray], loss) -> tuple[np.ndarr
 
 def closed_form_coefficient(problem) -> float | None:
     """The cost coefficient ``k`` when the closed form applies to a planning ``problem``
-    (a Chinchilla-form law, no serving, every cost-model variable fixed, training FLOPs
+    (a Chinchilla-form law or a law of ``N, D`` declaring its own closed form, such as Kaplan's
+    compute-efficient frontier; no serving, every cost-model variable fixed, training FLOPs
     exactly ``k·N·D``), else None."""
-    if problem.serving is not None or problem.ints or problem.reals or not is_chinchilla_form(problem.law):
+    law = problem.law
+    if problem.serving is not None or problem.ints or problem.reals or not (
+            law.has_closed_form and set(law.required_inputs) == {"N", "D"}):  # Chinchilla form or the law's own hook
         return None
     return linear_cost_coefficient(problem.cost_model, problem.unit, problem.fixed)
 

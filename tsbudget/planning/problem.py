@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tsbudget.errors import InputError, PluginError, TsbudgetError
-from tsbudget.planning.closed_form import closed_form_budget, closed_form_target
+from tsbudget.planning.closed_form import closed_form_budget, closed_form_target, is_chinchilla_form
 from tsbudget.timeseries.effective_data import effective_data
 
 __all__ = ["LAW_DATA_INPUTS", "Problem", "evaluate_safely"]
@@ -121,7 +121,11 @@ class Problem:
     def closed_form(self, params, k, flops=None, loss=None):
         """``(N, D)`` with ``D`` in the plan's unit from the Chinchilla closed form, solved in
         the law's unit: ``C = k·N·D = (k/s)·N·(s·D)`` with ``s`` law units per plan unit."""
-        if loss is None:
+        if not is_chinchilla_form(self.law):  # the law's own closed form (e.g. Kaplan's frontier), budgets only
+            if loss is not None:
+                return np.full(np.shape(loss), np.nan), np.full(np.shape(loss), np.nan)  # not valid: general path
+            N, d_law = self.law.optimal_allocation(flops, k / self.law_scale, params=params)
+        elif loss is None:
             N, d_law = closed_form_budget(params, flops, k / self.law_scale)
         else:
             N, d_law = closed_form_target(params, loss)
