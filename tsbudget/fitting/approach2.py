@@ -10,13 +10,14 @@ and b = 0.51 for this approach. Bootstrap intervals resample runs within each bu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 import xarray as xr
 
-from tsbudget.errors import FitError, InputError, SchemaError
+from tsbudget.errors import FidelityWarning, FitError, InputError, SchemaError
 from tsbudget.fitting.budgets import auto_budget_grouping, group_budgets
 from tsbudget.fitting.isoflop_result import STATUS_FEW, STATUS_NO_MIN, STATUS_OK, STATUS_OUTSIDE, IsoflopResult
 from tsbudget.resampling import resample_within_groups
@@ -134,6 +135,25 @@ def _too_few_budgets_message(levels, status, use, grouping, include_outside, min
     )
 
 
+def _merge_notes(flops: np.ndarray, group: np.ndarray, levels: np.ndarray, min_runs: int) -> list[str]:
+    """A note when budgets merge distinct FLOPs values (compared at 9 significant digits),
+    saying how many of the merged values had ``min_runs`` runs or more, enough for a
+    profile of their own."""
+    mantissa, exponent = np.frexp(np.asarray(flops, dtype=float))
+    values, counts = np.unique(np.round(mantissa, 9) * 2.0 ** exponent, return_counts=True)
+    if values.size <= levels.size:
+        return []
+    merged = full = 0
+    for c in levels:
+        inside = np.unique(np.round(mantissa[group == c], 9) * 2.0 ** exponent[group == c])
+        if inside.size > 1:
+            merged += inside.size
+            full += int(np.sum(counts[np.isin(values, inside)] >= min_runs))
+    return [f"{values.size} distinct FLOPs values merged into {levels.size} budgets ({merged} values share a budget"
+            + (f"; {full} of them have >= {min_runs} runs, enough for a profile of their own: pass tolerance=0 "
+               "to keep them apart" if full else "") + ")"]
+
+
 def isoflop_profiles(
     runs: pl.DataFrame,
     *,
@@ -183,6 +203,7 @@ def isoflop_profiles(
                     if budgets is not None else "exact FLOPs values" if tolerance == 0
                     else f"runs within tolerance {tolerance:g}")
     levels = np.unique(group)
+    notes = _merge_notes(data["flops"], group, levels, min_runs)
 
     members = [np.flatnonzero(group == c) for c in levels]
     xN = [np.log(data["N"][m]) for m in members]
@@ -257,7 +278,14 @@ def isoflop_profiles(
         schema_overrides={"N_opt": pl.Float64, "D_opt": pl.Float64, "loss_opt": pl.Float64,
                           "tokens_per_param": pl.Float64},
     )
+    for name, value, law in (("a", a[0], "N_opt ∝ C^a"), ("b", b[0], "D_opt ∝ C^b")):
+        if value < 0:
+            notes.append(f"negative exponent: {law} with {name} = {value:.4g}, so the optimum shrinks as compute "
+                         "grows; the budgets' minima do not follow a power law (check the grouping and the profiles)")
+    for note in notes:
+        warnings.warn(f"isoflop_profiles: {note}", FidelityWarning, stacklevel=2)
     options = {
+        "notes": notes,
         "degree": degree,
         "tolerance": None if tolerance is None else float(tolerance),
         "budgets": None if budgets is None else [float(x) for x in np.atleast_1d(budgets)],

@@ -12,7 +12,7 @@ import xarray as xr
 
 from tsbudget.errors import InputError
 from tsbudget.percentiles import percentile_interval
-from tsbudget.report import Report
+from tsbudget.report import Report, fmt
 
 __all__ = ["STATUS_FEW", "STATUS_NO_MIN", "STATUS_OK", "STATUS_OUTSIDE", "IsoflopResult"]
 
@@ -30,7 +30,9 @@ class IsoflopResult(Report):
 
     ``table`` has one row per budget (budget, n_runs, N_min, N_max, N_opt, D_opt,
     loss_opt, tokens_per_param, status, used). ``a``/``b`` are the exponents of
-    ``N_opt ∝ C^a`` and ``D_opt ∝ C^b``; ``log_G_N``/``log_G_D`` their log prefactors.
+    ``N_opt ∝ C^a`` and ``D_opt ∝ C^b``; ``log_G_N``/``log_G_D`` the natural logs of their
+    coefficients ``G_N``, ``G_D`` in ``N_opt = G_N·C^a``, ``D_opt = G_D·C^b`` (printed and in
+    JSON as plain numbers too).
     With a bootstrap, ``draws`` holds a, b (dim ``draw``) and ``interval`` maps each to
     ``(se, lower, upper)``.
     """
@@ -48,6 +50,16 @@ class IsoflopResult(Report):
     # (center, coefficients) of loss = Σ c_p·(log N − center)^p; for plots
     runs: pl.DataFrame | None = attrs.field(default=None, eq=False)
     profiles: dict = attrs.field(factory=dict, eq=False)
+
+    @property
+    def G_N(self) -> float:
+        """The coefficient of ``N_opt = G_N·C^a`` (parameters at C = 1 FLOP)."""
+        return float(np.exp(self.log_G_N))
+
+    @property
+    def G_D(self) -> float:
+        """The coefficient of ``D_opt = G_D·C^b``."""
+        return float(np.exp(self.log_G_D))
 
     def n_opt(self, flops) -> np.ndarray:
         """``N_opt(C) = G_N·C^a`` from the fitted power law."""
@@ -86,6 +98,8 @@ class IsoflopResult(Report):
             "b": self.b,
             "log_G_N": self.log_G_N,
             "log_G_D": self.log_G_D,
+            "G_N": self.G_N,
+            "G_D": self.G_D,
             "n_budgets_used": self.n_budgets_used,
             "options": self.options,
             "budgets": self.table.to_dicts(),
@@ -149,7 +163,7 @@ class IsoflopResult(Report):
 
     def estimate_lines(self) -> list[str]:
         """The exponents, and their bootstrap standard errors and intervals when there are draws."""
-        lines = [f"N_opt ∝ C^{self.a:.4f}   D_opt ∝ C^{self.b:.4f}"]
+        lines = [f"N_opt = {fmt(self.G_N)}·C^{self.a:.4f}   D_opt = {fmt(self.G_D)}·C^{self.b:.4f}"]
         if self.draws is not None:
             for r in self.intervals().to_dicts():
                 if r["se"] is not None:
@@ -160,6 +174,7 @@ class IsoflopResult(Report):
     def diagnostic_lines(self) -> list[str]:
         """How the budgets were grouped, the bootstrap's draws, and each budget not used as it is."""
         lines = [f"budgets: {self.options.get('grouping', 'as given')}"]
+        lines.extend(f"warning: {note}" for note in self.options.get("notes") or ())
         if self.draws is not None:
             lines.append(f"bootstrap: {self.draws.sizes['draw']} draws, {self.n_failed} failed")
         flagged = self.table.filter(pl.col("status") != STATUS_OK)
