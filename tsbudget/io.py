@@ -38,6 +38,7 @@ from tsbudget.report import jsonable
 
 __all__ = [
     "atomic_path",
+    "check_fields",
     "load_dataset",
     "load_result",
     "read_runs",
@@ -220,13 +221,50 @@ def load_result(path, what: str = "a result") -> tuple[dict, object]:
     if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
         raise InputError(f"{str(path)!r}: draws_file must be a plain file name beside it, got {name!r}")
     nc = path.with_name(name)
+    if not nc.is_file():
+        raise InputError(f"{str(path)!r}: its draws file {name!r} does not exist beside it")
     expected = data.get("draws_sha256")
-    if expected is not None and nc.is_file() and _sha256(nc) != expected:
+    if not isinstance(expected, str):
+        raise InputError(f"{str(path)!r}: field 'draws_sha256' (the draws file's SHA-256) is missing or not a string")
+    if _sha256(nc) != expected:
         raise InputError(
             f"{str(path)!r}: draws file {name!r} does not match the one written with it (SHA-256 differs); "
             f"refit or save the result again"
         )
     return data, load_dataset(nc)
+
+
+def _type_name(kind) -> str:
+    return {float: "a finite number", int: "an integer", bool: "true or false", str: "a string", list: "a list",
+            dict: "an object"}[kind]
+
+
+def check_fields(data, fields: Mapping[str, type], where: str, optional: Mapping[str, type] | None = None) -> None:
+    """Check a result read from JSON against its schema: ``data`` is an object with every key of
+    ``fields``, no key outside ``fields`` and ``optional``, and each value of its kind (``float``:
+    a finite number, ``int``: an integer, ``bool``, ``str``, ``list``, ``dict``). Anything else is
+    an :class:`InputError` naming ``where`` and the field."""
+    if not isinstance(data, Mapping):
+        raise InputError(f"{where}: expected an object, got {type(data).__name__}")
+    optional = dict(optional or {})
+    missing = [k for k in fields if k not in data]
+    if missing:
+        raise InputError(f"{where}: field {missing[0]!r} is missing")
+    extra = sorted(str(k) for k in data if k not in fields and k not in optional)
+    if extra:
+        raise InputError(f"{where}: unexpected field {extra[0]!r}; the fields are {', '.join(fields)}")
+    for key, kind in {**fields, **optional}.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise InputError(f"{where}: field {key!r} must be {_type_name(kind)}, got {value!r:.80}")
 
 
 # -- runs tables ---------------------------------------------------------------------------

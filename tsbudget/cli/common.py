@@ -17,7 +17,9 @@ from tsbudget.io import read_runs, write_json
 from tsbudget.report import fmt, jsonable
 
 __all__ = [
+    "FRACTION",
     "LEVEL",
+    "NONNEGATIVE",
     "NUMBER",
     "POSITIVE",
     "TABLE_SUFFIXES",
@@ -26,6 +28,7 @@ __all__ = [
     "SETTING",
     "column_options",
     "columns_from_options",
+    "parse_budget_range",
     "parse_fix",
     "fmt",
     "parse_number",
@@ -117,6 +120,47 @@ def check_output(path, option: str, suffixes=None) -> None:
         raise InputError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
     if suffixes and not str(path).lower().endswith(tuple(suffixes)):
         raise InputError(f"{option} {str(path)!r}: use a file name ending in {', '.join(suffixes)}")
+
+
+def parse_budget_range(text, option: str = "--budgets"):
+    """Budgets from ``LOW:HIGH:COUNT`` or a comma list (:func:`tsbudget.planning.frontier.parse_budgets`),
+    an error naming ``option``."""
+    from tsbudget.planning.frontier import parse_budgets
+
+    try:
+        return parse_budgets(text)
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from None
+
+
+class _Fraction(_Number):
+    """A utilisation: a finite float in (0, 1]."""
+
+    name = "fraction"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not 0 < number <= 1:
+            self.fail(f"must be in (0, 1], got {value!r}", param, ctx)
+        return number
+
+
+FRACTION = _Fraction()
+
+
+class _NonNegative(_Number):
+    """A finite float >= 0."""
+
+    name = "number >= 0"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not number >= 0:
+            self.fail(f"must be >= 0, got {value!r}", param, ctx)
+        return number
+
+
+NONNEGATIVE = _NonNegative()
 
 
 def check_plot(path, option: str = "--plot") -> None:

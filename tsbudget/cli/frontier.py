@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import click
 
-from tsbudget.cli.common import print_table, write_json
+from tsbudget.cli.common import (
+    TABLE_SUFFIXES,
+    check_output,
+    check_plot,
+    parse_budget_range,
+    print_table,
+    write_json,
+    write_table,
+)
 from tsbudget.cli.plan import planning_kwargs, planning_options
-from tsbudget.errors import InputError
 
 __all__ = ["command"]
 
@@ -23,22 +30,18 @@ __all__ = ["command"]
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON records.")
 def command(budgets_text, max_draws, out, plot, as_json, **options):
     """Optimal N, D, loss and free variables across budgets (intervals from a fit's bootstrap draws)."""
-    from tsbudget.planning.frontier import frontier, frontier_table, parse_budgets
-    from tsbudget.plotting import check_plot_path, plot_frontier
+    from tsbudget.planning.frontier import frontier, frontier_table
+    from tsbudget.plotting import plot_frontier
 
-    # file names are checked before any computation: a bad one must not cost a frontier
-    if out and not out.lower().endswith((".csv", ".parquet", ".pq")):
-        raise InputError(f"--out {out!r}: use a .csv or .parquet file name")
-    if plot:
-        check_plot_path(plot)
+    # every input and file name is checked before any computation: a bad one must not cost a frontier
+    budgets = parse_budget_range(budgets_text)
+    check_output(out, "--out", TABLE_SUFFIXES)
+    check_plot(plot)
     kwargs = planning_kwargs(options)
-    ds = frontier(parse_budgets(budgets_text), max_draws=max_draws, **kwargs)
+    ds = frontier(budgets, max_draws=max_draws, **kwargs)
     table = frontier_table(ds)
     if out:
-        if out.lower().endswith(".csv"):
-            table.write_csv(out)
-        else:
-            table.write_parquet(out)
+        write_table(table, out)
     if plot:
         plot_frontier(ds, plot)
     if as_json:

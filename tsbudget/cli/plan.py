@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import click
 
-from tsbudget.cli.common import NUMBER, parse_fix, parse_settings, write_json
+from tsbudget.cli.common import (
+    FRACTION,
+    LEVEL,
+    NONNEGATIVE,
+    POSITIVE,
+    check_output,
+    parse_fix,
+    parse_settings,
+    write_json,
+)
 from tsbudget.errors import InputError
 
 __all__ = ["command", "planning_options", "planning_kwargs"]
@@ -26,33 +35,33 @@ def planning_options(func):
         click.option("--unit", default=None, help="Data unit (default: the fit's unit, else tokens)."),
         click.option("--unit-setting", "unit_settings", multiple=True, metavar="KEY=VALUE",
                      help="Unit setting, e.g. patch_length=16; repeatable."),
-        click.option("--unique", type=NUMBER, default=None, help="Unique data available, in the plan's unit."),
+        click.option("--unique", type=POSITIVE, default=None, help="Unique data available, in the plan's unit."),
         click.option("--regimes", "regimes_path", type=click.Path(dir_okay=False), default=None,
                      help="Per-regime unique and total data with R* (tsbudget redundancy --out regimes.json); "
                           "the plan's unit defaults to the file's."),
-        click.option("--scale-to", type=NUMBER, default=None, metavar="AMOUNT",
+        click.option("--scale-to", type=POSITIVE, default=None, metavar="AMOUNT",
                      help="With --regimes measured on a sample: the whole corpus's size in the file's unit "
                           "(every regime scaled alike, keeping the sample's redundancy)."),
         click.option("--mix", type=click.Choice(["optimal", "natural"]), default="optimal", show_default=True,
                      help="With --regimes: sample regimes by the best mix or by their shares of the corpus."),
-        click.option("--serve", type=NUMBER, default=None, metavar="AMOUNT",
+        click.option("--serve", type=POSITIVE, default=None, metavar="AMOUNT",
                      help="Data served over the deployment, in the plan's unit (like --unique, --d-min, --d-max)."),
-        click.option("--serve-positions", type=NUMBER, default=None,
+        click.option("--serve-positions", type=POSITIVE, default=None,
                      help="The served load in model positions instead (after tokenization)."),
-        click.option("--serve-utilization", type=NUMBER, default=None, help="Serving utilisation in (0, 1]."),
+        click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation in (0, 1]."),
         click.option("--serve-set", "serve_vars", multiple=True, metavar="VAR=VALUE",
                      help="Serving-time value of a cost-model variable (e.g. recurrence=32)."),
         click.option("--fix", "fix", multiple=True, metavar="VAR=VALUE", help="Hold a cost-model variable; repeatable."),
         click.option("--free", "free", multiple=True, metavar="VAR",
                      help="Optimise a cost-model variable ('all' for every one); repeatable."),
-        click.option("--n-min", type=NUMBER, default=None, help="Smallest model allowed (parameters)."),
-        click.option("--n-max", type=NUMBER, default=None, help="Largest model allowed (parameters)."),
-        click.option("--d-min", type=NUMBER, default=None,
+        click.option("--n-min", type=POSITIVE, default=None, help="Smallest model allowed (parameters)."),
+        click.option("--n-max", type=POSITIVE, default=None, help="Largest model allowed (parameters)."),
+        click.option("--d-min", type=NONNEGATIVE, default=None,
                      help="Least data allowed, in the unit (never below one model position, the default)."),
-        click.option("--d-max", type=NUMBER, default=None, help="Most data allowed, in the unit."),
+        click.option("--d-max", type=POSITIVE, default=None, help="Most data allowed, in the unit."),
         click.option("--hardware", default="h100-sxm", show_default=True, help="Hardware profile for GPU-hours."),
-        click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-                     show_default=True, help="Interval level over bootstrap draws."),
+        click.option("--level", type=LEVEL, default=0.95, show_default=True,
+                     help="Interval level over bootstrap draws."),
         click.option("--method", type=click.Choice(["auto", "closed_form", "general"]), default="auto",
                      show_default=True),
     ]
@@ -98,11 +107,20 @@ def planning_kwargs(o: dict) -> dict:
     if o["n_min"] is not None or o["n_max"] is not None:
         from tsbudget.planning.request import DEFAULT_N_BOUNDS
 
-        n_bounds = (o["n_min"] or DEFAULT_N_BOUNDS[0], o["n_max"] or DEFAULT_N_BOUNDS[1])
+        # `is None`, not `or`: an explicit bound is never replaced by the default
+        n_bounds = (DEFAULT_N_BOUNDS[0] if o["n_min"] is None else o["n_min"],
+                    DEFAULT_N_BOUNDS[1] if o["n_max"] is None else o["n_max"])
+        if n_bounds[0] > n_bounds[1]:
+            raise InputError(f"--n-min {n_bounds[0]:g} is above --n-max {n_bounds[1]:g}")
     d_bounds = None
     if o["d_min"] is not None or o["d_max"] is not None:
-        d_bounds = (o["d_min"] or 0.0, o["d_max"])
+        d_bounds = (0.0 if o["d_min"] is None else o["d_min"], o["d_max"])
+        if o["d_max"] is not None and d_bounds[0] > d_bounds[1]:
+            raise InputError(f"--d-min {d_bounds[0]:g} is above --d-max {d_bounds[1]:g}")
     free = tuple(o["free"])
+    for name in free:
+        if not str(name).strip():
+            raise InputError("--free takes a cost-model variable name (or 'all'), got an empty name")
     return {
         "law": law,
         "cost_model": o["cost_model"],
@@ -123,11 +141,11 @@ def planning_kwargs(o: dict) -> dict:
 
 
 @click.command("plan")
-@click.option("--budget", type=NUMBER, default=None, help="FLOPs to spend (training + serving), e.g. 1e21.")
-@click.option("--budget-min", type=NUMBER, default=None,
+@click.option("--budget", type=POSITIVE, default=None, help="FLOPs to spend (training + serving), e.g. 1e21.")
+@click.option("--budget-min", type=NONNEGATIVE, default=None,
               help="Lower FLOPs limit (with --budget-max; with --target-loss, spend at least this).")
-@click.option("--budget-max", type=NUMBER, default=None, help="Upper FLOPs limit.")
-@click.option("--target-loss", type=NUMBER, default=None,
+@click.option("--budget-max", type=POSITIVE, default=None, help="Upper FLOPs limit.")
+@click.option("--target-loss", type=POSITIVE, default=None,
               help="Cheapest lifetime FLOPs reaching this loss (a --budget then caps it).")
 @planning_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -136,13 +154,16 @@ def command(budget, budget_min, budget_max, target_loss, as_json, out, **options
     """Plan model size, data, architecture variables and expected loss for a budget or target loss."""
     from tsbudget.planning.plan import plan
 
+    check_output(out, "--out")
     bounds = None
     if budget_min is not None or budget_max is not None:
         if budget_max is None and target_loss is None:
             raise InputError("--budget-min needs --budget-max (or --target-loss, where it is a floor on spending)")
         if budget is not None:
             raise InputError("give --budget or --budget-min/--budget-max, not both")
-        bounds = (budget_min or 0.0, budget_max)
+        bounds = (0.0 if budget_min is None else budget_min, budget_max)
+        if budget_max is not None and bounds[0] > budget_max:
+            raise InputError(f"--budget-min {bounds[0]:g} is above --budget-max {budget_max:g}")
     if budget is None and bounds is None and target_loss is None:
         raise InputError("give --budget FLOPs, --budget-min/--budget-max or --target-loss")
     result = plan(budget, budget_bounds=bounds, target_loss=target_loss, **planning_kwargs(options))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,12 @@ import attrs
 import numpy as np
 import polars as pl
 
-from tsbudget.errors import InputError
+from tsbudget.errors import InputError, TsbudgetError
 from tsbudget.law import Law
 from tsbudget.fitting.runs import fit_plugins, prepare_runs
 from tsbudget.report import Report
 
-__all__ = ["AT_BEST_RTOL", "FitResult"]
+__all__ = ["AT_BEST_RTOL", "FIELDS", "FitResult", "OPTIONAL_FIELDS"]
 
 AT_BEST_RTOL = 1e-6  # a start "reached the best" when its objective is within this of it
 
@@ -33,12 +34,22 @@ def _law_to_dict(law: Law) -> dict:
     return {"name": law.name, "fields": {a.name: plain(getattr(law, a.name)) for a in attrs.fields(type(law))}}
 
 
-def _law_from_dict(d: Mapping) -> Law:
+def _law_from_dict(d: Mapping, where: str) -> Law:
+    from tsbudget.io import check_fields
     from tsbudget.registry import laws
 
+    check_fields(d, {"name": str, "fields": dict}, f"{where}: law_spec")
     cls = laws.get(d["name"])
+    names = [a.name for a in attrs.fields(cls) if a.init]
+    extra = sorted(set(d["fields"]) - set(names))
+    if extra:
+        raise InputError(f"{where}: law_spec.fields has unexpected field {extra[0]!r}; law {d['name']!r} has "
+                         f"{', '.join(names)}")
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in d["fields"].items()}
-    return cls(**fields)
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: law_spec.fields do not make a {d['name']!r} law: {exc}") from None
 
 
 def _frame_to_dict(df: pl.DataFrame) -> dict:
@@ -49,8 +60,37 @@ _DTYPES = {"Float64": pl.Float64, "Int64": pl.Int64, "Float32": pl.Float32, "Int
            "Boolean": pl.Boolean}
 
 
-def _frame_from_dict(d: Mapping) -> pl.DataFrame:
-    return pl.DataFrame({c: pl.Series(c, v, dtype=_DTYPES.get(d["schema"][c])) for c, v in d["columns"].items()})
+def _frame_from_dict(d: Mapping, where: str) -> pl.DataFrame:
+    from tsbudget.io import check_fields
+
+    check_fields(d, {"schema": dict, "columns": dict}, f"{where}: runs")
+    if set(d["schema"]) != set(d["columns"]):
+        raise InputError(f"{where}: runs.schema and runs.columns name different columns")
+    lengths = set()
+    for c, v in d["columns"].items():
+        if d["schema"][c] not in _DTYPES:
+            raise InputError(f"{where}: runs.schema[{c!r}] must be one of {', '.join(_DTYPES)}, got {d['schema'][c]!r}")
+        if not isinstance(v, list):
+            raise InputError(f"{where}: runs.columns[{c!r}] must be a list, got {type(v).__name__}")
+        lengths.add(len(v))
+    if len(lengths) > 1:
+        raise InputError(f"{where}: runs.columns have different lengths {sorted(lengths)}")
+    try:
+        return pl.DataFrame({c: pl.Series(c, v, dtype=_DTYPES[d["schema"][c]]) for c, v in d["columns"].items()})
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"{where}: runs.columns do not match runs.schema: {type(exc).__name__}: {exc}") from None
+
+
+#: The fields of a saved fit (``FitResult.to_dict()``) and their kinds; ``draws_file`` and
+#: ``draws_sha256`` are added by :func:`tsbudget.io.save_result` when there are draws.
+FIELDS = {"law": str, "success": bool, "message": str, "objective": float, "n_runs": int, "n_starts": int,
+          "n_at_best": int, "n_finalists": int, "parameters": dict, "free": list, "fixed": dict, "options": dict,
+          "diagnostics": dict, "law_spec": dict, "runs": dict}
+OPTIONAL_FIELDS = {"draws_file": str, "draws_sha256": str}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -127,33 +167,67 @@ class FitResult(Report):
         return save_result(self.to_dict(), self.draws, path)
 
     @classmethod
-    def from_dict(cls, d: Mapping, draws=None) -> "FitResult":
+    def from_dict(cls, d: Mapping, draws=None, where: str = "fit result") -> "FitResult":
+        """The result :meth:`to_dict` (and :func:`~tsbudget.io.save_result`) wrote, read through its
+        schema (:data:`FIELDS`): a missing, unexpected or mistyped field, parameters that disagree
+        with the law, or runs that disagree with ``n_runs`` are an :class:`InputError` naming the field."""
+        from tsbudget.io import check_fields
+
+        check_fields(d, FIELDS, where, OPTIONAL_FIELDS)
+        law = _law_from_dict(d["law_spec"], where)
+        if d["law"] != law.name:
+            raise InputError(f"{where}: field 'law' is {d['law']!r} but law_spec names {law.name!r}")
+        names = [p.name for p in law.parameters]
+        if sorted(d["parameters"]) != sorted(names):
+            raise InputError(f"{where}: field 'parameters' names {sorted(d['parameters'])}, law {law.name!r} has "
+                             f"{sorted(names)}")
+        for k, v in d["parameters"].items():
+            if not _number(v) or not math.isclose(v, law.values[k], rel_tol=1e-12, abs_tol=0.0):
+                raise InputError(f"{where}: parameters[{k!r}] = {v!r} does not match law_spec ({law.values[k]!r}); "
+                                 f"the file was edited")
+        for k in d["free"]:
+            if k not in names:
+                raise InputError(f"{where}: field 'free' names {k!r}, not a parameter of {law.name!r}")
+        for k, v in d["fixed"].items():
+            if k not in names or not _number(v):
+                raise InputError(f"{where}: fixed[{k!r}] must name a parameter of {law.name!r} with a finite value, "
+                                 f"got {v!r}")
+        for k in ("n_runs", "n_starts", "n_at_best"):
+            if d[k] < 0:
+                raise InputError(f"{where}: field {k!r} must be >= 0, got {d[k]}")
+        runs = _frame_from_dict(d["runs"], where)
+        if runs.height != d["n_runs"]:
+            raise InputError(f"{where}: field 'n_runs' is {d['n_runs']} but runs holds {runs.height} rows")
         return cls(
-            law=_law_from_dict(d["law_spec"]),
-            success=bool(d["success"]),
+            law=law,
+            success=d["success"],
             message=d["message"],
             objective=float(d["objective"]),
-            n_runs=int(d["n_runs"]),
-            n_starts=int(d["n_starts"]),
-            n_at_best=int(d["n_at_best"]),
+            n_runs=d["n_runs"],
+            n_starts=d["n_starts"],
+            n_at_best=d["n_at_best"],
             free=tuple(d["free"]),
             fixed={k: float(v) for k, v in d["fixed"].items()},
             options=d["options"],
-            runs=_frame_from_dict(d["runs"]),
+            runs=runs,
             draws=draws,
-            diagnostics=d.get("diagnostics", {}),
+            diagnostics=d["diagnostics"],
         )
 
     @classmethod
     def load(cls, path) -> "FitResult":
-        """Read a result written by :meth:`save` (and its draws, if any; :func:`tsbudget.io.load_result`)."""
+        """Read a result written by :meth:`save` (and its draws, if any; :func:`tsbudget.io.load_result`),
+        checked field by field (:meth:`from_dict`)."""
         from tsbudget.io import load_result
 
         d, draws = load_result(path, "a fit result")
+        where = f"fit result {str(path)!r}"
         try:
-            return cls.from_dict(d, draws)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"{str(path)!r} is not a fit result: {type(exc).__name__}: {exc}") from None
+            return cls.from_dict(d, draws, where)
+        except InputError:
+            raise
+        except TsbudgetError as exc:
+            raise InputError(f"{where}: {exc}") from None
 
     captions = False  # a short report: parameters, then objective and starts
 
