@@ -211,6 +211,24 @@ def test_design_shrinks_the_interval_under_the_sweep_budget(fitted):
     assert d["variables"] == {}  # dense: no variables, so the target is the plain N_opt
 
 
+def test_default_budgets_above_the_sweep_budget_are_shifted_below_it(fitted):
+    # the README's example: default budgets start at the largest fitted budget (1e20 here), above
+    # what the sweep budget can buy; they are moved below it and runs are selected
+    s = sweep(fitted, per_budget=5, target_budget=1e21, sweep_budget=1e20)
+    assert max(s.options["budgets"]) == pytest.approx(5e19)
+    assert "shifted to 5e+17..5e+19 so runs fit in it" in s.options["budget_note"]
+    assert 0 < s.totals["selected_runs"] and s.totals["selected_flops"] <= 1e20 * (1 + 1e-9)
+    assert s.design["note"] == "" and s.options["budget_note"] in repr(s)
+
+
+def test_a_design_that_selects_nothing_says_why(fitted):
+    s = sweep(fitted, "1e21:2e21:2", per_budget=3, target_budget=1e21, sweep_budget=5e20)
+    assert s.totals["selected_runs"] == 0
+    assert s.design["note"] == ("no run selected: the cheapest candidate costs 1e+21 FLOPs, above the sweep budget "
+                                "5e+20; give budgets below it or raise it")
+    assert s.design["note"] in repr(s)
+
+
 def test_write_csv_and_parquet(tmp_path):
     s = sweep("chinchilla2022", [1e19], per_budget=3)
     back = pl.read_csv(s.write(tmp_path / "runs.csv"))
