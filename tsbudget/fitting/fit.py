@@ -220,7 +220,7 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
         head = "polished from init"
         diagnostics.update(method="init", polish=str(res.message), n_evaluations=int(res.nfev))
     else:
-        starts = start_grid(free, options.get("grid"))
+        starts = start_grid(free, options.get("grid"), n_runs=n)
         if options["method"] == "reference":
             theta, best, n_starts, n_at_best, res, diag = _reference(objective, starts, scipy_bounds)
         else:
