@@ -29,7 +29,7 @@ _SHOWN = ["variant", "success", "n_runs", "alpha", "beta", "a", "N_opt", "D_opt"
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the table (.csv or .parquet).")
 def command(runs, target_budget, embedding_col, variants, full_grid, as_json, out, **options):
     """Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings)."""
-    from tsbudget.comparisons.sensitivity import sensitivity
+    from tsbudget.comparisons.sensitivity import choose_variants, sensitivity
 
     check_output(out, "--out", TABLE_SUFFIXES)
     fit_opts = pop_fit_options(options)
@@ -39,10 +39,11 @@ def command(runs, target_budget, embedding_col, variants, full_grid, as_json, ou
     law = kwargs.pop("law")
     law_name = law.name
     baseline_init = kwargs.pop("init", None)
-    with progress("sensitivity refits", None, enabled=use_progress(as_json)):
+    n_fits = len(choose_variants(list(variants) or None, kwargs, embedding_col))
+    with progress("sensitivity refits", n_fits, enabled=use_progress(as_json)) as advance:
         table = sensitivity(df, law, variants=list(variants) or None, target_budget=target_budget,
                             columns=cols or None, embedding_col=embedding_col, warm_start=not full_grid,
-                            baseline_init=baseline_init, **kwargs)
+                            baseline_init=baseline_init, progress=advance, **kwargs)
     if out:
         write_table(table, out)
     if as_json:

@@ -16,7 +16,7 @@ baseline fit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 
 import attrs
@@ -26,7 +26,7 @@ import polars as pl
 from tsbudget.errors import InputError, SchemaError
 from tsbudget.variables import positive_number
 
-__all__ = ["Variant", "default_variants", "residual_outliers", "sensitivity"]
+__all__ = ["Variant", "choose_variants", "default_variants", "residual_outliers", "sensitivity"]
 
 
 @attrs.frozen
@@ -204,6 +204,33 @@ def _summary(result, target: float, k: float) -> dict:
     return row
 
 
+def choose_variants(variants: Sequence[Variant | str] | None = None, fit_options: Mapping | None = None,
+                    embedding_col: str | None = None) -> list[Variant]:
+    """The variants :func:`sensitivity` fits, baseline first: ``variants`` (objects or names from
+    :func:`default_variants`; default all of them), with the baseline added when missing.
+    Its length is the number of fits, the total of a progress bar."""
+    defaults = default_variants(fit_options, embedding_col)
+    if variants is None:
+        chosen = defaults
+    else:
+        by_name = {v.name: v for v in defaults}
+        chosen = []
+        for v in variants:
+            if isinstance(v, Variant):
+                chosen.append(v)
+            elif v in by_name:
+                chosen.append(by_name[v])
+            elif isinstance(v, str) and v.startswith("N=") and embedding_col is None:
+                raise InputError(f"sensitivity variant {v!r} needs embedding_col={v[2:]!r} (the column with the other "
+                                 "parameter count; the runs must give both counts)")
+            else:
+                raise InputError(f"unknown sensitivity variant {v!r}; known: {sorted(by_name)}")
+        if not any(v.name == "baseline" for v in chosen):
+            chosen.insert(0, by_name["baseline"])
+    chosen.sort(key=lambda v: v.name != "baseline")  # baseline first, others in order
+    return chosen
+
+
 def sensitivity(
     runs: pl.DataFrame,
     law="chinchilla",
@@ -216,6 +243,7 @@ def sensitivity(
     executor: Executor | None = None,
     flops_per_param_position: float = 6.0,
     baseline_init=None,
+    progress: Callable[[int], None] | None = None,
     **fit_options,
 ) -> pl.DataFrame:
     """Refit under each variant and tabulate how the fit and its optimum at
@@ -232,7 +260,8 @@ def sensitivity(
     the optimum moves, not whether a grid search would find it) instead of a full grid.
     ``executor``: spread the variants over any :class:`concurrent.futures.Executor`.
     ``baseline_init``: polish the baseline from this law or name -> value mapping instead
-    of searching the grid. ``fit_options`` go to :func:`tsbudget.fitting.fit.fit` for every fit.
+    of searching the grid. ``progress`` is called with 1 after each fit (the baseline's, then
+    each variant's; :func:`choose_variants` gives their number). ``fit_options`` go to :func:`tsbudget.fitting.fit.fit` for every fit.
 
     Columns: variant, description, success, objective, n_runs, each parameter, a, b,
     N_opt, D_opt, tokens_per_param, loss_opt, then ``<name>_change`` = value/baseline − 1
@@ -256,28 +285,12 @@ def sensitivity(
         if embedding_col == n_source:
             raise InputError(f"embedding_col={embedding_col!r} is the N column itself; give the column with the "
                              "other parameter count (with or without embeddings)")
-    defaults = default_variants(fit_options, embedding_col)
-    if variants is None:
-        chosen = defaults
-    else:
-        by_name = {v.name: v for v in defaults}
-        chosen = []
-        for v in variants:
-            if isinstance(v, Variant):
-                chosen.append(v)
-            elif v in by_name:
-                chosen.append(by_name[v])
-            elif isinstance(v, str) and v.startswith("N=") and embedding_col is None:
-                raise InputError(f"sensitivity variant {v!r} needs embedding_col={v[2:]!r} (the column with the other "
-                                 "parameter count; the runs must give both counts)")
-            else:
-                raise InputError(f"unknown sensitivity variant {v!r}; known: {sorted(by_name)}")
-        if not any(v.name == "baseline" for v in chosen):
-            chosen.insert(0, by_name["baseline"])
-    chosen.sort(key=lambda v: v.name != "baseline")  # baseline first, others in order
+    chosen = choose_variants(variants, fit_options, embedding_col)
 
     prepared = [_apply(v, runs, cols, k) for v in chosen[1:]]  # bad variants fail before any fit
+    advance = progress or (lambda n: None)
     baseline = fit(runs, law, columns=cols or None, init=baseline_init, **fit_options)
+    advance(1)
     for i, v in enumerate(chosen[1:]):
         if v.drop_outliers is not None:  # needs the baseline's residuals
             outliers = residual_outliers(baseline, runs, v.drop_outliers)
@@ -285,11 +298,11 @@ def sensitivity(
     init = baseline.law if warm_start else None
     jobs = [(r, baseline.law, c or None, {**fit_options, **v.options}, init)
             for v, (r, c) in zip(chosen[1:], prepared)]
-    if executor is None:
-        results = [_fit_variant(*job) for job in jobs]
-    else:
-        futures = [executor.submit(_fit_variant, *job) for job in jobs]
-        results = [f.result() for f in futures]
+    futures = [executor.submit(_fit_variant, *job) for job in jobs] if executor is not None else jobs
+    results = []
+    for item in futures:
+        results.append(_fit_variant(*item) if executor is None else item.result())
+        advance(1)
 
     rows = []
     for v, res in zip(chosen, [baseline, *results]):
