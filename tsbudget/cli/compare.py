@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tsbudget.cli.common import column_options, columns_from_options, parse_fix, print_table, read_runs, write_json
+from tsbudget.cli.common import LEVEL, check_plot, column_options, columns_from_options, parse_budget_range, \
+    parse_fix, print_table, progress, read_runs, use_progress, write_json
 
 __all__ = ["command"]
 
@@ -31,7 +32,7 @@ __all__ = ["command"]
 @click.option("--unpaired", is_flag=True, help="Resample each system from its own random stream (independent draws).")
 @click.option("--draws", type=click.IntRange(min=2), default=200, show_default=True, help="Bootstrap draws per system.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True)
+@click.option("--level", type=LEVEL, default=0.95, show_default=True)
 @click.option("--example", type=click.Choice(["routing"]), default=None,
               help="Use shipped data: 'routing' = Clark et al. 2022 (Dense vs Hash, RL-R, S-Base at 64 experts, "
                    "each router's routing law fitted with the dense runs; reports where routing stops helping).")
@@ -42,9 +43,9 @@ def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, f
     """Fit each system of RUNS (CSV or Parquet), bootstrap, and compare their frontiers across budgets."""
     from tsbudget.comparisons.compare import compare
     from tsbudget.errors import InputError
-    from tsbudget.planning.frontier import parse_budgets
 
-    budgets = parse_budgets(budgets_text)
+    budgets = parse_budget_range(budgets_text)
+    check_plot(plot)
     kwargs = {}
     if example == "routing":
         from tsbudget.datasets.routing import routing_compare, routing_systems
@@ -56,7 +57,7 @@ def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, f
         reference = reference or "dense"
         kwargs = routing_compare(df)  # Clark et al.'s routing law per router, Dense from the same fit
         if budgets_text == "1e18:1e22:9":
-            budgets = parse_budgets("1e19:1e21:5")
+            budgets = parse_budget_range("1e19:1e21:5")
     elif not runs:
         raise InputError("give a RUNS file (CSV or Parquet) or --example routing")
     else:
@@ -69,13 +70,15 @@ def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, f
         kwargs.setdefault("fit_options", {})
         kwargs["fit_options"] = {**kwargs["fit_options"], "fixed": {**kwargs["fit_options"].get("fixed", {}), **fixed}}
     if variable:
-        kwargs["variables"] = {k: v for k, v in parse_fix(variable).items()}
+        kwargs["variables"] = {k: v for k, v in parse_fix(variable, option="--variable").items()}
     if frontier:
         kwargs["frontier"] = frontier
     if pair_on:
         kwargs["pair_on"] = pair_on
-    result = compare(df, by=by, law=law, cost_model=cost_model, reference=reference, budgets=budgets,
-                     n_draws=draws, seed=seed, level=level, cluster=cluster, paired=not unpaired, **kwargs)
+    with progress("bootstrap draws", None, enabled=use_progress(as_json)) as advance:
+        result = compare(df, by=by, law=law, cost_model=cost_model, reference=reference, budgets=budgets,
+                         n_draws=draws, seed=seed, level=level, cluster=cluster, paired=not unpaired,
+                         progress=advance, **kwargs)
     if plot:
         result.plot(plot)
     if as_json:

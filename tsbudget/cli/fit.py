@@ -6,7 +6,6 @@ import click
 
 from tsbudget.cli.common import (
     LEVEL,
-    NUMBER,
     POSITIVE,
     check_output,
     check_plot,
@@ -15,7 +14,6 @@ from tsbudget.cli.common import (
     columns_from_options,
     jsonable,
     parse_fix,
-    parse_number,
     parse_numbers,
     parse_settings,
     print_table,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from tsbudget.cli.common import (
-    NUMBER,
+    LEVEL,
+    NONNEGATIVE,
+    TABLE_SUFFIXES,
+    check_output,
+    check_plot,
+    write_table,
     column_options,
     columns_from_options,
     parse_numbers,
@@ -13,7 +18,6 @@ from tsbudget.cli.common import (
     read_runs,
     write_json,
 )
-from tsbudget.errors import InputError
 
 __all__ = ["command"]
 
@@ -21,7 +25,7 @@ __all__ = ["command"]
 @click.command("isoflop")
 @click.argument("runs", type=click.Path(dir_okay=False, allow_dash=True))
 @column_options
-@click.option("--tolerance", type=NUMBER, default=None,
+@click.option("--tolerance", type=NONNEGATIVE, default=None,
               help="Relative FLOPs tolerance for grouping runs into budgets (0: exact values). "
                    "Default: automatic (the exact values when there are at most 12, else the modes of log FLOPs); "
                    "with --budgets, each run to its nearest budget.")
@@ -35,7 +39,7 @@ __all__ = ["command"]
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Bootstrap draws (runs resampled within each budget); 0 or at least 2.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True)
+@click.option("--level", type=LEVEL, default=0.95, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the per-budget table (.csv or .parquet) or the whole result (.json, loadable with "
@@ -48,15 +52,16 @@ def command(runs, tolerance, budgets_text, cubic, d_opt, include_outside, n_boot
     from tsbudget.fitting.approach2 import isoflop_profiles
 
     check_bootstrap(n_bootstrap)
-    if tolerance is not None and tolerance < 0:
-        raise InputError(f"--tolerance must be >= 0, got {tolerance:g}")
+    budgets = parse_numbers(budgets_text, name="--budgets", positive=True) if budgets_text is not None else None
+    check_output(out, "--out", (".json", *TABLE_SUFFIXES))
+    check_plot(plot)
     df = read_runs(runs)
     cols = columns_from_options(col_options, df)
     result = isoflop_profiles(
         df,
         columns=cols,
         tolerance=tolerance,
-        budgets=parse_numbers(budgets_text, name="--budgets") if budgets_text else None,
+        budgets=budgets,
         degree=3 if cubic else 2,
         d_opt=d_opt,
         include_outside=include_outside,
@@ -67,10 +72,8 @@ def command(runs, tolerance, budgets_text, cubic, d_opt, include_outside, n_boot
     if out:
         if out.lower().endswith(".json"):
             result.save(out)
-        elif out.lower().endswith((".parquet", ".pq")):
-            result.table.write_parquet(out)
         else:
-            result.table.write_csv(out)
+            write_table(result.table, out)
     if plot:
         from tsbudget.plotting import plot_isoflop
 

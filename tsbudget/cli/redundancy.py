@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from tsbudget.cli.common import NUMBER, write_json
+from tsbudget.cli.common import POSITIVE, TABLE_SUFFIXES, check_output, check_plot, progress, use_progress, write_json, \
+    write_table
 from tsbudget.errors import InputError
 
 __all__ = ["command", "read_series"]
@@ -36,14 +37,6 @@ def read_series(path, *, time_col=None, label_col=None, channels=None):
     except Exception as exc:  # polars raises many kinds; name the file and the cause
         raise InputError(f"cannot read series file {str(p)!r}: {type(exc).__name__}: {exc}") from None
     return series_from_table(df, time_col=time_col, label_col=label_col, channels=channels, name=f"series {p.name!r}")
-
-
-def _table_suffix(path, option: str) -> str:
-    low = str(path).lower()
-    for suffix in (".csv", ".parquet", ".pq"):
-        if low.endswith(suffix):
-            return suffix
-    raise InputError(f"{option} {str(path)!r}: use a .csv or .parquet file name")
 
 
 def _parse_r_star(items) -> dict[str, float]:
@@ -100,15 +93,18 @@ def plot_report(report, path, epochs: float = 16.0) -> None:
     right.legend(fontsize=8, loc="lower right")
     right.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from tsbudget.io import atomic_path
+
+    with atomic_path(path) as tmp:  # never a half-written image under the real name
+        fig.savefig(tmp, format=Path(path).suffix[1:].lower(), dpi=120)
     plt.close(fig)
 
 
 @click.command("redundancy")
 @click.argument("series", type=click.Path(dir_okay=False))
-@click.option("--window", type=int, default=None, help="Window length in time steps (required for a table).")
-@click.option("--stride", type=int, default=None, help="Steps between window starts [default: the window length].")
-@click.option("--threshold", type=NUMBER, default=0.5, show_default=True,
+@click.option("--window", type=click.IntRange(min=1), default=None, help="Window length in time steps (required for a table).")
+@click.option("--stride", type=click.IntRange(min=1), default=None, help="Steps between window starts [default: the window length].")
+@click.option("--threshold", type=POSITIVE, default=0.5, show_default=True,
               help="RMS distance of normalised windows below which two windows are near-duplicates.")
 @click.option("--time-col", default=None,
               help="Time column to sort rows by [default: 'time' when present, else the one datetime column "
@@ -117,7 +113,7 @@ def plot_report(report, path, epochs: float = 16.0) -> None:
 @click.option("--channels", default=None, help="Comma-separated channel columns [default: every other numeric column].")
 @click.option("--method", type=click.Choice(["lsh", "exact"]), default="lsh", show_default=True,
               help="Streaming LSH grouping, or the exact O(n²) reference.")
-@click.option("--normal-min-size", type=int, default=5, show_default=True,
+@click.option("--normal-min-size", type=click.IntRange(min=1), default=5, show_default=True,
               help="Without labels: a window is normal state when its group has at least this many windows.")
 @click.option("--unit", type=click.Choice(["windows", "cells"]), default="windows", show_default=True,
               help="Count data in windows or channel-time cells.")
@@ -126,7 +122,7 @@ def plot_report(report, path, epochs: float = 16.0) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Write a PNG: group-size distribution and effective vs raw data over epochs.")
-@click.option("--epochs", type=NUMBER, default=16.0, show_default=True, help="Epochs shown on the plot.")
+@click.option("--epochs", type=POSITIVE, default=16.0, show_default=True, help="Epochs shown on the plot.")
 @click.option("--out", "regimes_out", default=None, type=click.Path(dir_okay=False),
               help="Write the regimes (per regime unique and total data in --unit, R* and share of the corpus) "
                    "as JSON for `tsbudget plan --regimes`.")
@@ -145,7 +141,9 @@ def command(series, window, stride, threshold, time_col, label_col, channels, me
     path = Path(series)
     labels = None
     columns = None
-    out_suffix = _table_suffix(groups_out, "--groups-out") if groups_out else None
+    check_output(groups_out, "--groups-out", TABLE_SUFFIXES)
+    check_output(regimes_out, "--out")
+    check_plot(plot_path)
     if path.suffix.lower() == ".npy":
         if window is not None or stride is not None or label_col or channels or time_col:
             raise InputError(
@@ -157,26 +155,20 @@ def command(series, window, stride, threshold, time_col, label_col, channels, me
     else:
         if window is None:
             raise InputError("--window is required for a table series (window length in time steps)")
-        cols = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
+        cols = [c.strip() for c in channels.split(",") if c.strip()] if channels is not None else None
+        if cols is not None and not cols:
+            raise InputError(f"--channels takes comma-separated column names, got {channels!r}")
         data, labels, used, time_used = read_series(path, time_col=time_col, label_col=label_col, channels=cols)
         columns = {"time": time_used, "channels": used, "label": label_col}
-    if not (epochs > 0):
-        raise InputError(f"--epochs must be > 0, got {epochs}")
-    report = measure_redundancy(
-        data, window=window, stride=stride, threshold=threshold, labels=labels, normal_min_size=normal_min_size,
-        r_star=_parse_r_star(r_star), unit=unit, method=method,
-    )
+    with progress("grouping windows", None, enabled=use_progress(as_json)) as advance:
+        report = measure_redundancy(
+            data, window=window, stride=stride, threshold=threshold, labels=labels, normal_min_size=normal_min_size,
+            r_star=_parse_r_star(r_star), unit=unit, method=method, progress=advance,
+        )
     if plot_path:
         plot_report(report, plot_path, epochs)
     if groups_out:
-        table = report.group_table()
-        try:
-            if out_suffix == ".csv":
-                table.write_csv(groups_out)
-            else:
-                table.write_parquet(groups_out)
-        except OSError as exc:
-            raise InputError(f"--groups-out {groups_out!r}: cannot write: {exc.strerror or exc}") from None
+        write_table(report.group_table(), groups_out, "--groups-out")
     if regimes_out:
         write_json({**report.regime_data.to_dict(), "measured": {
             "series": str(path), "windows": report.windows, "window_length": report.window_length,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tsbudget.cli.common import NUMBER, parse_fix, write_json
+from tsbudget.cli.common import NONNEGATIVE, TABLE_SUFFIXES, check_output, parse_fix, write_json, write_table
 from tsbudget.errors import InputError
 
 __all__ = ["command"]
@@ -55,7 +55,7 @@ def _shown(values: dict) -> str:
               help="A variable of the law given by --law (e.g. compression=4:quadratic); repeatable.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="A parameter value of the law (e.g. eta2_compression=-0.15); repeatable.")
-@click.option("--noise", type=NUMBER, default=0.0, show_default=True,
+@click.option("--noise", type=NONNEGATIVE, default=0.0, show_default=True,
               help="Standard deviation of log loss around the law (log-normal, multiplicative).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise draws.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the runs (.csv or .parquet).")
@@ -64,12 +64,11 @@ def command(sweep_path, preset, fit_path, law_name, law_variables, sets, noise, 
     """Simulate the runs of SWEEP (a run list from tsbudget sweep --out) from a known law, with seeded noise."""
     from tsbudget.sweeps.simulate import simulate_runs
 
-    if out and not out.lower().endswith((".csv", ".parquet", ".pq")):
-        raise InputError(f"--out {out!r}: use a .csv or .parquet file name")
+    check_output(out, "--out", TABLE_SUFFIXES)
     law, label = _law(preset, fit_path, law_name, law_variables, sets)
     result = simulate_runs(sweep_path, law, noise=noise, seed=seed, label=label)
     if out:
-        result.write(out)
+        write_table(result.table, out)
     if as_json:
         click.echo(write_json(result.to_dict()))
         return
