@@ -45,7 +45,10 @@ def prepare_runs(runs, law="chinchilla", columns=None, cost_model="dense", unit=
     already has these columns and ``run`` (e.g. a resample of ``FitResult.runs``) keeps
     its ``run`` labels.
     """
+    from tsbudget.registry import costmodels, units
+
     law = resolve_law(law)
+    costmodels.resolve(cost_model), units.resolve(unit)  # an unknown name is refused even when unused
     df = as_table(runs, name="runs")
     cols = dict(columns or {})
     unknown = set(cols) - {*law.required_inputs, "loss", "flops", "N", "D", "weight"}

@@ -19,10 +19,9 @@ from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import solve_draw
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
-from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.request import PlanRequest, budget_array
 from tsbudget.planning.solve import solve
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
-from tsbudget.variables import as_positive_array
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -127,7 +126,7 @@ def frontier(
     and ``attrs["draws_method"]`` how the draws were planned (``attrs["method"]`` is the
     point plans' method).
     """
-    budgets = as_positive_array(np.atleast_1d(np.asarray(budgets, dtype=float)), "budgets").ravel()
+    budgets = budget_array(budgets, max_draws=max_draws)
     request = PlanRequest.build(
         float(budgets[0]), law=law, cost_model=cost_model, unit=unit, unique=unique, serving=serving, fixed=fixed,
         free=free, n_bounds=n_bounds, d_bounds=d_bounds, hardware=hardware, cost_settings=cost_settings,

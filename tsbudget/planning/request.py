@@ -25,7 +25,7 @@ from tsbudget.planning.serving import as_serving
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 from tsbudget.variables import positive_number
 
-__all__ = ["DEFAULT_N_BOUNDS", "METHODS", "PlanRequest", "refuse_unvalued", "resolve_law"]
+__all__ = ["DEFAULT_N_BOUNDS", "METHODS", "PlanRequest", "budget_array", "refuse_unvalued", "resolve_law"]
 
 #: Model sizes searched when ``n_bounds`` is not given: 100 parameters to 1e16.
 DEFAULT_N_BOUNDS = (1e2, 1e16)
@@ -84,10 +84,19 @@ class PlanRequest:
         """Resolve and check the planner's keywords (see :func:`~tsbudget.planning.plan.plan`)."""
         from tsbudget.registry import costmodels, units
 
-        if method not in METHODS:
+        if not isinstance(method, str) or method not in METHODS:
             raise InputError(f"method must be 'auto', 'closed_form' or 'general', got {method!r}")
-        if not 0 < level < 1:
-            raise InputError(f"level must be in (0, 1), got {level!r}")
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise InputError(f"level must be a number in (0, 1), got {level!r}")
+        for name, value in (("fixed", fixed), ("cost_settings", cost_settings), ("unit_settings", unit_settings)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InputError(f"{name} must be a mapping of name -> value, got {value!r}")
+        if not isinstance(free, str) and not (isinstance(free, Sequence) and all(isinstance(v, str) for v in free)):
+            raise InputError(f"free must be 'all', a variable name or a sequence of names, got {free!r}")
+        if not isinstance(hardware, str) and not hasattr(hardware, "peak_flops"):
+            raise InputError(f"hardware must be a profile name or a Hardware, got {hardware!r}")
+        if isinstance(mix, str) and mix not in ("optimal", "natural"):
+            raise InputError(f"mix must be 'optimal', 'natural' or an array of shares, got {mix!r}")
         law_obj, fit_draws, label, options = resolve_law(law)
         draws = fit_draws if draws is None else draws
         if draws is not None:
@@ -155,7 +164,10 @@ def _goal(budget, budget_bounds, target_loss):
     """``(mode, lb, ub, target, budget_given)`` from the budget, budget bounds and target loss."""
     if target_loss is not None:
         mode = "target"
-        target = float(target_loss)
+        try:
+            target = float(target_loss)
+        except (TypeError, ValueError):
+            raise InputError(f"target_loss must be a number, got {target_loss!r}") from None
         if not math.isfinite(target):
             raise InputError(f"target_loss must be finite, got {target_loss!r}")
         if budget is not None and budget_bounds is not None:
@@ -179,6 +191,29 @@ def _goal(budget, budget_bounds, target_loss):
                 raise InputError(f"budget_bounds needs a finite upper limit, got {budget_bounds!r}")
         budget_given = (lb, ub)
     return mode, lb, ub, target, budget_given
+
+
+def budget_array(budgets, name: str = "budgets", max_draws=None) -> np.ndarray:
+    """Budgets as a 1-d float array, each finite and > 0, at least one (and ``max_draws``, when
+    given, an integer >= 0): the frontier's inputs, checked before any optimisation."""
+    if max_draws is not None and (isinstance(max_draws, bool) or not isinstance(max_draws, (int, np.integer))
+                                  or max_draws < 0):
+        raise InputError(f"max_draws must be an integer >= 0, got {max_draws!r}")
+    if isinstance(budgets, str):
+        raise InputError(f"{name} must be numbers (FLOPs), got the text {budgets!r}; parse it with parse_budgets")
+    try:
+        arr = np.asarray(budgets, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be numbers (FLOPs), got {budgets!r:.80}") from None
+    if arr.ndim > 1:
+        raise InputError(f"{name} must be one number or a 1-d list, got shape {arr.shape}")
+    arr = np.atleast_1d(arr)
+    if arr.size == 0:
+        raise InputError(f"{name}: no budgets given")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise InputError(f"{name} must be finite and > 0, got {arr[bad][0]!r}")
+    return arr
 
 
 def _unique_data(unique, mix, law, unit):
