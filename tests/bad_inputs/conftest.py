@@ -105,7 +105,8 @@ def files(tmp_path_factory) -> dict:
     f["series"] = str(root / "series.csv")
     series.write_csv(f["series"])
     f["regimes"] = str(root / "regimes.json")
-    code, out, err = invoke(["redundancy", f["series"], "--window", "20", "--label-col", "label", "--out", f["regimes"]])
+    code, out, err = invoke(["redundancy", f["series"], "--window", "20", "--label-col", "label",
+                             "--out", f["regimes"]])
     assert code == 0, err
     f["windows"] = str(root / "windows.npy")
     np.save(f["windows"], np.random.default_rng(1).normal(size=(30, 8, 2)))

@@ -74,6 +74,7 @@ def test_simulate_refuses(files, out_dir, extra, fragment):
     assert_refused(expand(["simulate", "{sweep}", *extra], {**files, "out": str(out_dir)}), fragment, out_dir)
 
 
-@pytest.mark.parametrize("sweep, fragment", [("{missing}", "SWEEP"), ("{garbage}", "garbage.csv"), ("{notjson}", "notjson")])
+@pytest.mark.parametrize("sweep, fragment",
+                         [("{missing}", "SWEEP"), ("{garbage}", "garbage.csv"), ("{notjson}", "notjson")])
 def test_simulate_refuses_sweep_file(files, out_dir, sweep, fragment):
     assert_refused(expand(["simulate", sweep, "--preset", "chinchilla2022"], files), fragment, out_dir)

@@ -174,7 +174,8 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     check_bootstrap(n_bootstrap)
     budgets = parse_numbers(budgets_text, name="--budgets", positive=True) if budgets_text is not None else None
     if not n_bootstrap:
-        needs = [o for o, given in (("--budgets", budgets), ("--cluster", cluster), ("--workers", workers > 1)) if given]
+        given = (("--budgets", budgets), ("--cluster", cluster), ("--workers", workers > 1))
+        needs = [option for option, value in given if value]
         if needs:
             raise InputError(f"{needs[0]} applies to the bootstrap: give --bootstrap N (N >= 2) with it")
     check_output(out, "--out")

@@ -17,7 +17,8 @@ from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.law import Law
 from tsbudget.tables import as_table, check_positive
 
-__all__ = ["distinct_points", "fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
+__all__ = ["distinct_points",
+           "fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
 
 
 def resolve_law(law) -> Law:
