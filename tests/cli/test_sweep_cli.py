@@ -58,9 +58,9 @@ def test_bad_variable_value_names_the_variable_option(capsys):
 
 def test_sweep_budget_is_checked_and_needs_a_target(capsys):
     code, out, err = run(["sweep", "--budgets", "1e18:1e20:2", "--per-budget", "3", "--sweep-budget", "-5"], capsys)
-    assert code == 2 and "sweep_budget" in err and "-5" in err and not out
+    assert code == 2 and "--sweep-budget" in err and "-5" in err and not out
     code, _, err = run(["sweep", "--budgets", "1e18:1e20:2", "--per-budget", "3", "--sweep-budget", "1e21"], capsys)
-    assert code == 2 and "needs target_budget" in err
+    assert code == 2 and "give --target-budget" in err
 
 
 def test_run_list_has_every_cost_model_variable(capsys, tmp_path):

@@ -119,7 +119,9 @@ def check_output(path, option: str, suffixes=None) -> None:
     if not folder.is_dir():
         raise InputError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
     if suffixes and not str(path).lower().endswith(tuple(suffixes)):
-        raise InputError(f"{option} {str(path)!r}: use a file name ending in {', '.join(suffixes)}")
+        shown = [x for x in suffixes if x not in (".pq", ".jpeg")]  # aliases go unsaid
+        listed = ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
+        raise InputError(f"{option} {str(path)!r}: use a {listed} file name")
 
 
 def parse_budget_range(text, option: str = "--budgets"):

@@ -102,8 +102,8 @@ def one_line(text) -> str:
 
 
 def _fail(message: str, command: str | None = None) -> None:
-    prefix = f"tsbudget {command}" if command else "tsbudget"
-    click.echo(f"{prefix}: error: {one_line(message)}", err=True)
+    where = f"{command}: " if command else ""
+    click.echo(f"tsbudget: error: {where}{one_line(message)}", err=True)
     sys.exit(2)
 
 

@@ -32,7 +32,7 @@ from tsbudget.errors import FidelityWarning, FitError, InputError, SchemaError
 from tsbudget.fitting.identifiability import collinear_parameters, design_notes
 from tsbudget.fitting.objective import Objective
 from tsbudget.fitting.result import AT_BEST_RTOL, FitResult
-from tsbudget.fitting.runs import (distinct_points, fit_plugins, is_prepared, plugin_name, plugin_settings,
+from tsbudget.fitting.runs import (check_fixed, distinct_points, fit_plugins, is_prepared, plugin_name, plugin_settings,
                                    prepare_runs, resolve_law, select_runs)
 from tsbudget.law import Law
 from tsbudget.optim.bfgs import projected_gradient
@@ -113,7 +113,7 @@ def fit(
         "unit": plugin_name(unit),
         "unit_settings": plugin_settings(unit),
         "cost_settings": plugin_settings(cost_model),
-        "fixed": {k: float(v) for k, v in (fixed or {}).items()},
+        "fixed": check_fixed(fixed),
         "delta": positive_number(delta, "delta"),
         "reduction": reduction,
         "drop_highest_loss": int(drop_highest_loss),

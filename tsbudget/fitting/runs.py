@@ -17,7 +17,8 @@ from tsbudget.errors import FitError, InputError, SchemaError
 from tsbudget.law import Law
 from tsbudget.tables import as_table, check_positive
 
-__all__ = ["distinct_points",
+__all__ = ["check_fixed",
+           "distinct_points",
            "fit_plugins", "is_prepared", "plugin_name", "plugin_settings", "prepare_runs", "resolve_law", "select_runs"]
 
 
@@ -101,6 +102,22 @@ def prepare_runs(runs, law="chinchilla", columns=None, cost_model="dense", unit=
     if "N" not in order:
         order.insert(1, "N")
     return pl.DataFrame([out[k].alias(k) for k in dict.fromkeys(order) if k in out])
+
+
+def check_fixed(fixed) -> dict[str, float]:
+    """``fixed`` (parameter name -> value) as a dict of floats; anything that is not a mapping of
+    names to numbers is an :class:`InputError` naming the entry (whether each name is a parameter
+    of the law, and each value in its range, is checked when the law is known)."""
+    if fixed is None:
+        return {}
+    if not isinstance(fixed, Mapping):
+        raise InputError(f"fixed must be a mapping of parameter name -> value, got {fixed!r}")
+    out = {}
+    for k, v in fixed.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise InputError(f"fixed: {k}={v!r} is not a number")
+        out[str(k)] = float(v)
+    return out
 
 
 def distinct_points(df: pl.DataFrame, law: Law) -> int:
