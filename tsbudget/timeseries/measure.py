@@ -25,7 +25,7 @@ Pipeline
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -66,6 +66,7 @@ def measure_redundancy(
     time_col: str | None = None,
     label_col: str | None = None,
     channels=None,
+    progress: Callable[[int], None] | None = None,
     **lsh_options,
 ) -> RedundancyReport:
     """Group near-duplicate windows of ``data`` and report redundancy and effective data.
@@ -82,6 +83,7 @@ def measure_redundancy(
     ``unit``: ``"windows"`` or ``"cells"`` (``window × channels`` per window); with
     ``data_unit`` (a registered name or instance counting channel-time cells, e.g. ``"cells"``)
     the count is in that unit's model positions. ``method``: ``"lsh"`` or ``"exact"``.
+    ``progress`` is called with the number of windows of each chunk as it is grouped.
     """
     if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold > 0):
         raise InputError(f"threshold must be a finite number > 0, got {threshold!r}")
@@ -113,6 +115,8 @@ def measure_redundancy(
         floor = default_floor(arr[: 4 * DEFAULT_CHUNK]) if floor is None else floor
         floor = np.broadcast_to(np.asarray(floor, dtype=np.float32), (shape[1],)).copy()
         group = exact_groups(normalise_windows(arr, floor[None, :]), threshold)
+        if progress is not None:
+            progress(len(arr))
     else:
         seen = []
 
@@ -120,6 +124,8 @@ def measure_redundancy(
             for c in it:
                 seen.append(np.shape(c))
                 yield c
+                if progress is not None:  # the chunk has been grouped when the next is asked for
+                    progress(len(c))
 
         group, floor, stats = lsh_groups(counted(chunks), threshold, floor=floor, **lsh_options)
         shape = seen[0][1:]
