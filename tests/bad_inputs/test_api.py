@@ -76,12 +76,13 @@ def test_frontier_refuses(budgets, kwargs, fragment):
 
 
 @pytest.mark.parametrize("kwargs, fragment", [({"span": 0}, "span"), ({"level": 2.0}, "level"),
-                                              ({"law": "nosuch"}, "nosuch"), ({"free": 0}, "free")])
+                                              ({"law": "nosuch"}, "nosuch"), ({"free": 0}, "free"),
+                                              ({"points": 0}, "points"), ({"points": 2.5}, "points")])
 def test_isoflop_refuses(kwargs, fragment):
     assert_api_refused(tb.isoflop, fragment, 1e21, **kwargs)
 
 
-@pytest.mark.parametrize("budget", [0, -1.0, float("nan")])
+@pytest.mark.parametrize("budget", [0, -1.0, float("nan"), "x", [1e21, 1e22]])
 def test_isoflop_refuses_budget(budget):
     assert_api_refused(tb.isoflop, "budget", budget)
 
@@ -104,6 +105,8 @@ FIT = [
     ({"weights": "nosuch"}, "nosuch"),
     ({"weights": [1.0, 2.0]}, "weights"),
     ({"region": {"nosuch": (1, 2)}}, "nosuch"),
+    ({"region": {"N": 5}}, "region"),
+    ({"region": [1, 2]}, "region"),
     ({"overprediction_penalty": -1}, "overprediction_penalty"),
 ]
 
@@ -181,3 +184,8 @@ REDUNDANCY = [
 def test_measure_redundancy_refuses(kwargs, fragment):
     kwargs = {"data": np.random.default_rng(0).normal(size=(200, 2)), "window": 10, **kwargs}
     assert_api_refused(tb.measure_redundancy, fragment, **kwargs)
+
+
+@pytest.mark.parametrize("result", [{}, None, "fit.json"])
+def test_bootstrap_refuses_what_is_not_a_fit_result(result):
+    assert_api_refused(tb.bootstrap, "FitResult", result, 3)

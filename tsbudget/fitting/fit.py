@@ -33,7 +33,7 @@ from tsbudget.fitting.identifiability import collinear_parameters, design_notes
 from tsbudget.fitting.objective import Objective
 from tsbudget.fitting.result import AT_BEST_RTOL, FitResult
 from tsbudget.fitting.runs import (check_fixed, distinct_points, fit_plugins, is_prepared, plugin_name, plugin_settings,
-                                   prepare_runs, resolve_law, select_runs)
+                                   prepare_runs, region_bounds, resolve_law, select_runs)
 from tsbudget.law import Law
 from tsbudget.optim.bfgs import projected_gradient
 from tsbudget.optim.multistart import RACE, minimize_batched, start_grid
@@ -117,7 +117,7 @@ def fit(
         "delta": positive_number(delta, "delta"),
         "reduction": reduction,
         "drop_highest_loss": int(drop_highest_loss),
-        "region": {k: [None if b is None else float(b) for b in v] for k, v in region.items()} if region else None,
+        "region": region_bounds(region),
         "weights": weights,
         "overprediction_penalty": positive_number(overprediction_penalty, "overprediction_penalty"),
         "grid": {k: [float(x) for x in np.atleast_1d(v)] for k, v in grid.items()} if grid else None,

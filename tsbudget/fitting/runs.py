@@ -131,16 +131,28 @@ def distinct_points(df: pl.DataFrame, law: Law) -> int:
     return df.select(inputs).unique().height if inputs else min(df.height, 1)
 
 
+def region_bounds(region) -> dict[str, list[float | None]] | None:
+    """The fit region as ``{column: [low, high]}`` (floats, None for an open side), checked."""
+    if not region:
+        return None
+    if not isinstance(region, Mapping):
+        raise InputError(f"region must map a column to a (low, high) pair, got {region!r}")
+    out = {}
+    for key, bounds in region.items():
+        try:
+            lo, hi = bounds
+            out[str(key)] = [None if b is None else float(b) for b in (lo, hi)]
+        except (TypeError, ValueError):
+            raise InputError(f"region[{key!r}] must be a (low, high) pair (None for open), got {bounds!r}") from None
+    return out
+
+
 def select_runs(df: pl.DataFrame, region, drop_highest_loss: int) -> pl.DataFrame:
     """Apply the fit region (inclusive bounds on canonical columns), then drop the
     ``drop_highest_loss`` runs of highest loss (Besiroglu et al. 2024 drop 5)."""
-    for key, bounds in (region or {}).items():
+    for key, (lo, hi) in (region_bounds(region) or {}).items():
         if key not in df.columns or key in ("run", "weight"):
             raise InputError(f"region: unknown column {key!r}; the runs have {[c for c in df.columns if c != 'run']}")
-        try:
-            lo, hi = bounds
-        except (TypeError, ValueError):
-            raise InputError(f"region[{key!r}] must be a (low, high) pair (None for open), got {bounds!r}") from None
         if lo is not None:
             df = df.filter(pl.col(key) >= float(lo))
         if hi is not None:

@@ -16,7 +16,7 @@ from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import parameter_arrays
 from tsbudget.planning.optimizer import integer_candidates
 from tsbudget.planning.quantities import plan_quantities
-from tsbudget.planning.request import PlanRequest
+from tsbudget.planning.request import PlanRequest, budget_array
 from tsbudget.planning.solve import solve
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 from tsbudget.variables import as_positive_array
@@ -64,7 +64,12 @@ def isoflop(
     """
     import xarray as xr
 
-    budget = float(as_positive_array(budget, "budget"))
+    budgets = budget_array(budget, "budget")
+    if budgets.size != 1:
+        raise InputError(f"budget must be one number (FLOPs), got {budgets.size} values; use tb.frontier for several")
+    budget = float(budgets[0])
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+        raise InputError(f"points must be an integer >= 2, got {points!r}")
     request = PlanRequest.build(
         budget, law=law, cost_model=cost_model, unit=unit, unique=unique, serving=serving, fixed=fixed, free=free,
         d_bounds=d_bounds, hardware=hardware, cost_settings=cost_settings, unit_settings=unit_settings, draws=draws,

@@ -32,6 +32,7 @@ import xarray as xr
 from tsbudget.errors import FidelityWarning, FitError, InputError
 from tsbudget.fitting import fit as fit_module  # the module: refit is looked up at call time
 from tsbudget.fitting.fit import fit_objective, stationarity_tolerance
+from tsbudget.fitting.result import FitResult
 from tsbudget.optim.bfgs import minimize_rows, projected_gradient
 from tsbudget.optim.stopping import RowConvergence
 from tsbudget.resampling import resample_indices
@@ -296,6 +297,8 @@ def bootstrap(
     Draw ``i`` is the same draw whatever the batch, so the result equals one bootstrap of
     the final size. ``draws.attrs["mc_batches"]`` counts the batches.
     """
+    if not isinstance(result, FitResult):
+        raise InputError(f"result must be a FitResult (from tsbudget.fit), got {type(result).__name__}")
     budgets = check_draw_options(n_draws, level, budgets, DEFAULT_BUDGETS)
     if mc_target is not None:
         if not (isinstance(mc_target, (int, float)) and math.isfinite(mc_target) and mc_target > 0):
