@@ -39,7 +39,8 @@ class PluginNotFoundError(TsbudgetError, LookupError):
 
 
 class PluginError(TsbudgetError, RuntimeError):
-    """A plugin could not be loaded (import failure, missing attribute)."""
+    """A plugin could not be loaded (import failure, missing attribute), or one of its methods
+    returned a non-finite value for valid inputs (the message names plugin, method and inputs)."""
 
 
 class PluginTypeError(TsbudgetError, TypeError):

@@ -189,3 +189,9 @@ def test_measure_redundancy_refuses(kwargs, fragment):
 @pytest.mark.parametrize("result", [{}, None, "fit.json"])
 def test_bootstrap_refuses_what_is_not_a_fit_result(result):
     assert_api_refused(tb.bootstrap, "FitResult", result, 3)
+
+
+def test_frontier_refuses_more_budgets_than_the_limit():
+    from tsbudget.planning.request import MAX_BUDGETS
+
+    assert_api_refused(tb.frontier, "limit", np.geomspace(1e18, 1e25, MAX_BUDGETS + 1))

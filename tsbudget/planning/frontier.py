@@ -19,7 +19,7 @@ from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import solve_draw
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
-from tsbudget.planning.request import PlanRequest, budget_array
+from tsbudget.planning.request import MAX_BUDGETS, PlanRequest, budget_array
 from tsbudget.planning.solve import solve
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 
@@ -33,12 +33,6 @@ _DRAWN = ("N", "D", "data_per_param", "loss")
 
 
 #: Most budgets one ``LOW:HIGH:COUNT`` or comma list may give. Measured here (2 shared cores):
-#: ``tsbudget frontier --budgets 1e18:1e25:COUNT`` took 2.8 s at 300, 5.9 s at 1,000 and 16 s at
-#: 10,000 budgets (closed form; printing the table dominates) and had not finished after 5 minutes
-#: at 1,000,000; the general optimizer takes about 6 ms per budget without draws (a minute at
-#: 10,000). 10,000 log-spaced budgets over seven decades are 1,400 per decade, finer than any
-#: table or plot needs.
-MAX_BUDGETS = 10_000
 
 
 def parse_budgets(text: str) -> np.ndarray:

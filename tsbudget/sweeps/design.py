@@ -52,6 +52,7 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
+from tsbudget.io import atomic_path
 from tsbudget.percentiles import percentile_interval
 from tsbudget.report import Report, fmt, jsonable
 from tsbudget.variables import as_positive_array, positive_number
@@ -71,16 +72,17 @@ class Sweep(Report):
     options: dict
 
     def write(self, path, selected_only: bool = False) -> Path:
-        """Write the run list as CSV (``.csv``) or Parquet (``.parquet``/``.pq``)."""
+        """Write the run list as CSV (``.csv``) or Parquet (``.parquet``/``.pq``), atomically."""
         path = Path(path)
         df = self.table.filter(pl.col("selected")) if selected_only and "selected" in self.table.columns else self.table
         suffix = path.suffix.lower()
-        if suffix == ".csv":
-            df.write_csv(path)
-        elif suffix in (".parquet", ".pq"):
-            df.write_parquet(path)
-        else:
+        if suffix not in (".csv", ".parquet", ".pq"):
             raise InputError(f"sweep output {str(path)!r}: use a .csv or .parquet file name")
+        with atomic_path(path) as tmp:
+            if suffix == ".csv":
+                df.write_csv(tmp)
+            else:
+                df.write_parquet(tmp)
         return path
 
     def to_dict(self) -> dict:
