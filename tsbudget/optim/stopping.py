@@ -15,6 +15,8 @@ iteration with the batch, the objective before the step, the rows that could not
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from tsbudget.errors import InputError
@@ -23,15 +25,17 @@ from tsbudget.optim.bfgs import Batch
 __all__ = ["Racing", "RowConvergence", "Stopping"]
 
 
-class Stopping:
+class Stopping(ABC):
     """Base of the stopping rules: :meth:`update` retires finished rows through :meth:`retire`."""
 
     def retire(self, batch: Batch, mask, reason, converged) -> None:
         if np.any(mask):
             batch.retire(mask, reason, converged)
 
+    @abstractmethod
     def update(self, batch: Batch, f_old, stalled, pg) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must say when rows stop")
+        """Retire the rows of ``batch`` that are done after an iteration (``f_old``: their
+        previous objectives; ``stalled``: rows that could not step; ``pg``: projected gradients)."""
 
 
 class Racing(Stopping):
