@@ -161,3 +161,21 @@ def test_sensitivity_of_the_extended_law_plans_with_the_fit_cost_model(moe_csv):
                     unit_settings={"patch_length": 4})
     assert row["N_opt"] == pytest.approx(expected.N, rel=1e-4)
     assert row["D_opt"] == pytest.approx(expected.D, rel=1e-4)
+
+
+def test_law_variable_names_its_column_as_the_issue_spells_it(moe_csv):
+    """``--law-variable experts=x`` (a column, not a number) maps the column, like
+    ``--col experts=x --law-variable experts``; ``NAME=COLUMN:KIND`` keeps the kind."""
+    extra = ["--init", "gamma_experts=0.1", "--init", "eta_experts=0.0", "--json"]
+    base = ["fit", moe_csv, *COLS, *MOE, *CELLS, "--law", "extended", *INIT, *extra]
+    by_col = run([*base, "--col", "experts=x", "--law-variable", "experts"])
+    named = run([*base, "--law-variable", "experts=x"])
+    assert by_col.exit_code == 0 and named.exit_code == 0, named.output
+    assert json.loads(named.output)["parameters"] == json.loads(by_col.output)["parameters"]
+    quad = run([*base, "--law-variable", "experts=x:quadratic", "--init", "gamma2_experts=0", "--init", "eta2_experts=0"])
+    assert quad.exit_code == 0, quad.output
+    assert "gamma2_experts" in json.loads(quad.output)["parameters"]
+    from tsbudget.errors import InputError
+
+    with pytest.raises(InputError, match="neither a reference number nor a column"):
+        run([*base, "--law-variable", "experts=nosuch"])

@@ -25,7 +25,7 @@ from tsbudget.cli.common import (
 from tsbudget.errors import InputError
 from tsbudget.laws.build import build_law, parse_law_variable
 
-__all__ = ["check_bootstrap", "command", "fit_kwargs", "fit_options", "pop_fit_options"]
+__all__ = ["check_bootstrap", "command", "fit_kwargs", "fit_options", "law_variable_columns", "pop_fit_options"]
 
 
 # canonical run columns that are not extra law variables (see --col)
@@ -70,6 +70,32 @@ _FIT_OPTION_NAMES = ("law", "law_variables", "cost_model", "cost_settings", "uni
 def pop_fit_options(options: dict) -> dict:
     """Remove the :func:`fit_options` values from a command's keyword arguments."""
     return {k: options.pop(k) for k in _FIT_OPTION_NAMES if k in options}
+
+
+def law_variable_columns(options: dict, columns: dict, runs) -> None:
+    """Read ``--law-variable NAME=COLUMN[:KIND]`` (the variable measured in a column of the runs,
+    ``compression=patch_rate:quadratic``): map NAME to COLUMN in ``columns`` and leave
+    ``NAME[:KIND]`` in ``options["law_variables"]``. A number after ``=`` stays a reference value
+    (``NAME=REF[:KIND]``); anything else must name a column of the runs."""
+    items = []
+    for item in options.get("law_variables") or ():
+        head, colon, kind = str(item).partition(":")
+        name, eq, value = head.partition("=")
+        value = value.strip()
+        try:
+            float(value)
+        except ValueError:
+            if eq and value:
+                if value not in runs.columns:
+                    raise InputError(f"--law-variable {item!r}: {value!r} is neither a reference number nor a column "
+                                     f"of the runs; columns are {runs.columns}")
+                if columns.get(name.strip(), value) != value:
+                    raise InputError(f"--law-variable {name.strip()}: mapped to column {value!r} here and to "
+                                     f"{columns[name.strip()]!r} by --col")
+                columns[name.strip()] = value
+                item = name.strip() + (colon + kind if colon else "")
+        items.append(item)
+    options["law_variables"] = tuple(items)
 
 
 def _law_variables(items, columns) -> tuple[dict[str, float | None], dict[str, str]]:
@@ -183,6 +209,7 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     fit_opts = pop_fit_options(options)
     df = read_runs(runs)
     cols = columns_from_options(options, df)
+    law_variable_columns(fit_opts, cols, df)
     kwargs = fit_kwargs(fit_opts, cols)
     law = kwargs.pop("law")
     if cluster is not None:

@@ -6,7 +6,7 @@ import click
 
 from tsbudget.cli.common import POSITIVE, TABLE_SUFFIXES, check_output, column_options, columns_from_options, \
     print_table, progress, read_runs, use_progress, write_json, write_table
-from tsbudget.cli.fit import fit_kwargs, fit_options, pop_fit_options
+from tsbudget.cli.fit import fit_kwargs, fit_options, law_variable_columns, pop_fit_options
 
 __all__ = ["command"]
 
@@ -35,6 +35,7 @@ def command(runs, target_budget, embedding_col, variants, full_grid, as_json, ou
     fit_opts = pop_fit_options(options)
     df = read_runs(runs)
     cols = columns_from_options(options, df)
+    law_variable_columns(fit_opts, cols, df)
     kwargs = fit_kwargs(fit_opts, cols)
     law = kwargs.pop("law")
     law_name = law.name
