@@ -211,7 +211,7 @@ def failure_summary(draws) -> str:
     reasons = json.loads(draws.attrs.get("failure_reasons", "{}") or "{}")
     if not reasons:  # draws made before reasons were recorded
         reasons = {m: 1 for m in json.loads(draws.attrs.get("failure_messages", "[]") or "[]")}
-    why = "; ".join(f"{c} × {r}" for r, c in list(reasons.items())[:3])
+    why = "; ".join(f"{c} × {r}" for r, c in list(reasons.items())[:3]) or "no reason recorded"
     more = len(reasons) - 3
     return (f"{n_failed} of {int(draws.attrs.get('n_draws', 0))} draws failed: {why}"
             + (f"; and {more} other reasons" if more > 0 else ""))
