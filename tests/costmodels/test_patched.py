@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from costmodels.adaptive_patching import AdaptivePatching
-from costmodels.dense import Dense
 from costmodels.hierarchical import HierarchicalCompression, Level
 from costmodels.moe import MixtureOfExperts
 from costmodels.patched import Patched

@@ -20,7 +20,6 @@ __all__ = [
     "FRACTION",
     "LEVEL",
     "NONNEGATIVE",
-    "NUMBER",
     "POSITIVE",
     "TABLE_SUFFIXES",
     "check_output",
@@ -68,9 +67,6 @@ class _Number(click.ParamType):
             return parse_number(value, name=param.name if param is not None else "value")
         except InputError as exc:
             self.fail(str(exc), param, ctx)
-
-
-NUMBER = _Number()
 
 
 class _Positive(_Number):

@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BUDGETS", "frontier", "frontier_table", "parse_budgets"]
 
-# per-draw quantities of the frontier (each gets ``_draw``, ``_median``, ``_lower``, ``_upper``)
-_DRAWN = ("N", "D", "data_per_param", "loss")
-
-
-#: Most budgets one ``LOW:HIGH:COUNT`` or comma list may give. Measured here (2 shared cores):
-
 
 def parse_budgets(text: str) -> np.ndarray:
     """``"1e18:1e25:29"`` -> 29 log-spaced budgets; ``"1e20,1e21"`` -> a list.
