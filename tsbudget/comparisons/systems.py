@@ -61,6 +61,18 @@ SPEC_KEYS = {"law", "cost_model", "unit", "columns", "variables", "fit_options",
 FIT_KEYS = ("law", "cost_model", "unit", "columns", "fit_options", "pair_on", "cost_settings")
 
 
+def _table(df, where: str) -> pl.DataFrame:
+    """``df`` as a polars DataFrame with at least one row, else an error naming ``where``."""
+    if not isinstance(df, pl.DataFrame):
+        try:
+            df = pl.DataFrame(df)
+        except Exception as exc:
+            raise InputError(f"{where} is not a table: {exc}") from None
+    if df.height == 0:
+        raise SchemaError(f"{where} has no rows")
+    return df
+
+
 def split_systems(runs, by: str) -> dict[str, pl.DataFrame]:
     """Label -> runs of each system: a mapping of tables as given, or one table split on its
     column ``by`` (dropped from the parts); an empty system or label is a SchemaError."""
@@ -69,14 +81,7 @@ def split_systems(runs, by: str) -> dict[str, pl.DataFrame]:
             raise InputError("runs: the mapping of systems is empty")
         out = {}
         for label, df in runs.items():
-            if not isinstance(df, pl.DataFrame):
-                try:
-                    df = pl.DataFrame(df)
-                except Exception as exc:
-                    raise InputError(f"runs[{label!r}] is not a table: {exc}") from None
-            if df.height == 0:
-                raise SchemaError(f"runs[{label!r}] has no rows")
-            out[str(label)] = df
+            out[str(label)] = _table(df, f"runs[{label!r}]")
         return out
     if not isinstance(runs, pl.DataFrame):
         try:
@@ -157,14 +162,7 @@ def system_spec(label, defaults: dict, systems: Mapping | None) -> dict:
     spec["pair_on"] = pair_on if pair_on is not None else cluster
     fit_runs = spec.get("fit_runs")
     if fit_runs is not None:
-        if not isinstance(fit_runs, pl.DataFrame):
-            try:
-                fit_runs = pl.DataFrame(fit_runs)
-            except Exception as exc:
-                raise InputError(f"systems[{label!r}]['fit_runs'] is not a table: {exc}") from None
-        if fit_runs.height == 0:
-            raise SchemaError(f"systems[{label!r}]['fit_runs'] has no rows")
-        spec["fit_runs"] = fit_runs
+        spec["fit_runs"] = _table(fit_runs, f"systems[{label!r}]['fit_runs']")
     ref_vars = spec.get("reference_variables")
     if ref_vars is not None:
         if not isinstance(ref_vars, Mapping) or not ref_vars:
