@@ -175,7 +175,7 @@ def plugin_name(obj) -> str | None:
 
 def plugin_settings(obj) -> dict | None:
     """The settings (attrs fields) of a unit or cost-model instance, so a saved fit can
-    rebuild it: ``units.resolve(options["unit"], **options["unit_settings"])``."""
+    rebuild it: ``tsbudget.registry.units.resolve(options["unit"], **options["unit_settings"])``."""
     if obj is None or isinstance(obj, str) or not attrs.has(type(obj)):
         return None
     return attrs.asdict(obj, recurse=True)  # nested levels -> dicts, tuples -> lists
