@@ -69,19 +69,14 @@ class LossBox:
     def __init__(self, p: Problem):
         self.p = p
         dlo, dhi = p.d_bounds[0], min(p.d_bounds[1], D_CEIL)
-        lo = [math.log(p.n_bounds[0]), math.log(dlo)]
-        hi = [math.log(p.n_bounds[1]), math.log(max(dhi, dlo))]
-        for v in p.reals:
-            lo.append(math.log(v.lower) if v.log else v.lower)
-            hi.append(math.log(v.upper) if v.log else v.upper)
-        self.lo, self.hi = np.array(lo), np.array(hi)
+        real_lo, real_hi = p.real_box()
+        self.lo = np.array([math.log(p.n_bounds[0]), math.log(dlo), *real_lo])
+        self.hi = np.array([math.log(p.n_bounds[1]), math.log(max(dhi, dlo)), *real_hi])
 
     def decode(self, z, k):
         z = np.atleast_2d(z)
         m = z.shape[0]
-        reals = np.empty((m, len(self.p.reals)))
-        for j, v in enumerate(self.p.reals):
-            reals[:, j] = np.clip(np.exp(z[:, 2 + j]) if v.log else z[:, 2 + j], v.lower, v.upper)
+        reals = self.p.decode_reals(z, 2)
         N = np.clip(np.exp(z[:, 0]), *self.p.n_bounds)
         D = np.clip(np.exp(z[:, 1]), self.p.d_bounds[0], max(min(self.p.d_bounds[1], D_CEIL), self.p.d_bounds[0]))
         return N, D, self.p.variables(np.atleast_2d(k), reals, (m,))

@@ -37,11 +37,9 @@ class Objective:
         # interval of N (budget mode, :meth:`n_interval`; clipped at its upper end) or above
         # n_lo (target mode), at unit scale in log N so finite differences keep their accuracy.
         self.width = math.log(problem.n_bounds[1] / problem.n_bounds[0])
-        lo = [0.0]
-        hi = [self.width]
-        for v in problem.reals:
-            lo.append(math.log(v.lower) if v.log else v.lower)
-            hi.append(math.log(v.upper) if v.log else v.upper)
+        real_lo, real_hi = problem.real_box()
+        lo = [0.0, *real_lo]
+        hi = [self.width, *real_hi]
         if self.has_s:
             lo.append(0.0)
             hi.append(1.0)
@@ -53,9 +51,7 @@ class Objective:
         bound-active optimum (a data bound, the smallest model) is exact."""
         z = np.atleast_2d(z)
         m = z.shape[0]
-        reals = np.empty((m, len(self.p.reals)))
-        for j, v in enumerate(self.p.reals):
-            reals[:, j] = np.clip(np.exp(z[:, 1 + j]) if v.log else z[:, 1 + j], v.lower, v.upper)
+        reals = self.p.decode_reals(z, 1)
         variables = self.p.variables(np.atleast_2d(k), reals, (m,))
         lo, hi = self.bounds_of_n(variables, m)
         with np.errstate(all="ignore"):

@@ -63,6 +63,21 @@ class Problem:
             out[var.name] = np.broadcast_to(reals[..., j], shape)
         return out
 
+    # the free real variables in optimiser coordinates (log scale where the variable is)
+    def real_box(self) -> tuple[list[float], list[float]]:
+        """Lower and upper ends of the free real variables' coordinates."""
+        lo = [math.log(v.lower) if v.log else v.lower for v in self.reals]
+        hi = [math.log(v.upper) if v.log else v.upper for v in self.reals]
+        return lo, hi
+
+    def decode_reals(self, z, start: int) -> np.ndarray:
+        """The free real variables ``(m, len(reals))`` from coordinates ``z[:, start:]``,
+        clipped to their bounds."""
+        reals = np.empty((z.shape[0], len(self.reals)))
+        for j, v in enumerate(self.reals):
+            reals[:, j] = np.clip(np.exp(z[:, start + j]) if v.log else z[:, start + j], v.lower, v.upper)
+        return reals
+
     def law_data(self, D):
         """The law's data inputs for ``D`` units read: ``D`` (effective data under
         repetition, Muennighoff et al. 2023 eq. 5, when the law has no ``U`` input) and ``U``."""
