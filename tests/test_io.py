@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 from tsbudget.errors import InputError
-from tsbudget.io import atomic_path, load_dataset, load_result, save_dataset, save_result, write_json
+from tsbudget.io import atomic_path, load_dataset, load_result, save_dataset, save_result, write_json, write_table
 
 
 def same(a: xr.Dataset, b: xr.Dataset) -> None:
@@ -108,3 +108,14 @@ def test_malformed_result_files_are_clean_errors(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(InputError, match=match):
         load_result(path, "a fit result")
+
+
+def test_write_table_round_trips_csv_and_parquet_and_refuses_other_suffixes(tmp_path):
+    df = pl.DataFrame({"N": [1e8, 2e8], "loss": [3.0, 2.5]})
+    for name in ("runs.csv", "runs.parquet", "runs.PQ"):
+        path = write_table(df, tmp_path / name)
+        back = pl.read_csv(path) if name.endswith(".csv") else pl.read_parquet(path)
+        assert back.equals(df)
+    with pytest.raises(InputError, match=r"sweep output '.*runs\.txt': use a \.csv or \.parquet file name"):
+        write_table(df, tmp_path / "runs.txt", "sweep output")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.PQ", "runs.csv", "runs.parquet"]

@@ -45,6 +45,7 @@ __all__ = [
     "save_dataset",
     "save_result",
     "write_json",
+    "write_table",
     "write_text",
 ]
 
@@ -175,6 +176,21 @@ def write_json(obj, path=None) -> str:
     if path is not None:
         write_text(path, text + "\n")
     return text
+
+
+def write_table(table, path, what: str = "table output") -> Path:
+    """Write a polars table atomically as CSV (``.csv``) or Parquet (``.parquet``/``.pq``);
+    any other suffix is an :class:`InputError` that names ``what`` and the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"{what} {str(path)!r}: use a .csv or .parquet file name")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            table.write_csv(tmp)
+        else:
+            table.write_parquet(tmp)
+    return path
 
 
 # -- results -------------------------------------------------------------------------------

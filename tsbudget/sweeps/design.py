@@ -52,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from tsbudget.errors import InputError
-from tsbudget.io import atomic_path
+from tsbudget.io import write_table
 from tsbudget.percentiles import percentile_interval
 from tsbudget.report import Report, fmt, jsonable
 from tsbudget.variables import as_positive_array, positive_number
@@ -73,17 +73,8 @@ class Sweep(Report):
 
     def write(self, path, selected_only: bool = False) -> Path:
         """Write the run list as CSV (``.csv``) or Parquet (``.parquet``/``.pq``), atomically."""
-        path = Path(path)
         df = self.table.filter(pl.col("selected")) if selected_only and "selected" in self.table.columns else self.table
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise InputError(f"sweep output {str(path)!r}: use a .csv or .parquet file name")
-        with atomic_path(path) as tmp:
-            if suffix == ".csv":
-                df.write_csv(tmp)
-            else:
-                df.write_parquet(tmp)
-        return path
+        return write_table(df, path, "sweep output")
 
     def to_dict(self) -> dict:
         return jsonable({"runs": self.table.to_dicts(), "totals": self.totals, "design": self.design,

@@ -71,18 +71,9 @@ class Simulation(Report):
 
     def write(self, path) -> Path:
         """Write the runs as CSV (``.csv``) or Parquet (``.parquet``/``.pq``), atomically."""
-        from tsbudget.io import atomic_path
+        from tsbudget.io import write_table
 
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise InputError(f"simulated runs output {str(path)!r}: use a .csv or .parquet file name")
-        with atomic_path(path) as tmp:
-            if suffix == ".csv":
-                self.table.write_csv(tmp)
-            else:
-                self.table.write_parquet(tmp)
-        return path
+        return write_table(self.table, path, "simulated runs output")
 
 
 def _plan_table(sweep_or_table) -> pl.DataFrame:
