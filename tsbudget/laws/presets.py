@@ -15,6 +15,7 @@ from tsbudget.law import Law
 from tsbudget.laws.chinchilla import HOFFMANN_A, HOFFMANN_ALPHA, HOFFMANN_B, HOFFMANN_BETA, HOFFMANN_E
 from tsbudget.laws.data_constrained import MUENNIGHOFF_C4
 from tsbudget.laws.fine_grained_moe import KRAJEWSKI_TABLE1
+from tsbudget.laws.ranges import FitRanges
 from tsbudget.laws.routing import CLARK_TABLE3
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
@@ -24,7 +25,11 @@ __all__ = ["Preset", "PRESETS", "get_preset"]
 class Preset:
     """A named published fit: the law it instantiates, its parameter values, its source
     (citation with the table or equation the numbers come from) and the data unit its ``D``
-    counts (a registered data-unit name; every published fit so far counts tokens)."""
+    counts (a registered data-unit name; every published fit so far counts tokens).
+
+    ``ranges`` is the span of the runs the fit was made on (:class:`~tsbudget.laws.ranges.FitRanges`:
+    training FLOPs, ``N`` as the law counts it, ``D`` in ``unit``), from the source paper, or
+    None when the source gives none; a plan reports how far it lies outside it."""
 
     name: str
     law: str
@@ -34,6 +39,8 @@ class Preset:
     unit: str = attrs.field(kw_only=True)
     #: non-parameter settings of the law (e.g. Kaplan's ``allocation``)
     settings: dict = attrs.field(factory=dict, converter=dict, kw_only=True)
+    #: span of the runs the fit saw (None when the source does not give it)
+    ranges: FitRanges | None = attrs.field(default=None, kw_only=True)
 
     def build(self) -> Law:
         """The law instance with these values and settings."""
@@ -50,6 +57,7 @@ class Preset:
             "unit": self.unit,
             "settings": dict(self.settings),
             "note": self.note,
+            "ranges": None if self.ranges is None else self.ranges.to_dict(),
         }
 
 
