@@ -1,5 +1,6 @@
 """Uncertainty of a fit and of everything derived from it: bootstrap clusters, bootstrap,
-normal draws, derived quantities, interval tables. The resampler and the percentile
+normal draws, derived quantities, interval tables, deadweight compute
+(:mod:`.wasted`). The resampler and the percentile
 interval themselves are core modules (:mod:`tsbudget.resampling`,
 :mod:`tsbudget.percentiles`), re-exported here."""
 
@@ -23,5 +24,8 @@ __getattr__, __dir__, __all__ = attach(
         "cluster_labels": ".clustering",
         "clusters": ".clustering",
         "resample_indices": "tsbudget.resampling",
+        "deadweight_compute": ".wasted",
+        "equivalent_compute": ".wasted",
+        "optimal_loss": ".wasted",
     },
 )
