@@ -41,7 +41,11 @@ from tsbudget.optim.polish import polish
 from tsbudget.tables import as_table
 from tsbudget.variables import positive_number
 
-__all__ = ["fit", "fit_objective", "refit", "stationarity_tolerance"]
+__all__ = ["METHODS", "fit", "fit_objective", "refit", "stationarity_tolerance"]
+
+#: The fit methods: ``batched`` (the Huber multistart, raced), ``reference`` (one scipy
+#: L-BFGS-B per start) and ``vpnls`` (variable projection, :mod:`tsbudget.fitting.vpnls`).
+METHODS = ("batched", "reference", "vpnls")
 
 
 def stationarity_tolerance(n_runs: int, delta: float, weight_sum: float | None = None) -> float:
@@ -84,7 +88,13 @@ def fit(
     values of some parameters (fit coordinates: the log for log-scale parameters); the
     starts are the Cartesian product. ``init`` (a law or a name -> value mapping)
     replaces the grid by one start, polished directly (a bootstrap refit).
-    ``method="reference"`` runs one scipy L-BFGS-B call per start.
+    ``method="reference"`` runs one scipy L-BFGS-B call per start; ``method="vpnls"`` fits
+    the Chinchilla form by variable projection (:mod:`tsbudget.fitting.vpnls`: exponents
+    searched, ``E, A, B`` by NNLS, squared residuals of the loss; ``delta`` and the
+    over-prediction factor do not apply, ``init`` is ignored: the method has no starts to warm).
+    ``overprediction_penalty`` ``p`` multiplies the Huber loss of runs the law over-predicts,
+    the asymmetric loss of OLMo-core's ladder fits (``overestimate_penalty``; see
+    :class:`~tsbudget.fitting.objective.Objective`).
     ``race`` (batched method): successive halving over the starts (Jamieson & Talwalkar
     2016): after 1, 3, 7, 15, ... iterations only the best tenth of the active starts (at
     least 16) go on, so only those are run to convergence and counted in ``n_at_best``;
@@ -125,8 +135,9 @@ def fit(
         "race": bool(race),
     }
     prepared = prepare_runs(df, law, cols, cost_model, unit)
+    given = prepared.height
     prepared = select_runs(prepared, region, drop_highest_loss)
-    return _fit(prepared, law, options, init)
+    return _fit(prepared, law, options, init, given)
 
 
 def refit(result: FitResult, runs, init: Law | Mapping[str, float] | None = None) -> FitResult:
@@ -149,8 +160,10 @@ def refit(result: FitResult, runs, init: Law | Mapping[str, float] | None = None
         if o.get("weights"):
             cols["weight"] = o["weights"]
         prepared = prepare_runs(df, law, cols, *fit_plugins(o))
+    given = prepared.height
+    if not is_prepared(df, law):
         prepared = select_runs(prepared, o.get("region"), o.get("drop_highest_loss", 0))
-    return _fit(prepared, law, dict(o), init)
+    return _fit(prepared, law, dict(o), init, given)
 
 
 def fit_objective(df: pl.DataFrame, law: Law, options: Mapping, fixed: Mapping, weights) -> Objective:
@@ -172,12 +185,12 @@ def fit_objective(df: pl.DataFrame, law: Law, options: Mapping, fixed: Mapping, 
     )
 
 
-def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
+def _fit(df: pl.DataFrame, law: Law, options: dict, init, given: int | None = None) -> FitResult:
     t0 = time.perf_counter()
     if options["reduction"] not in ("sum", "mean"):
         raise InputError(f"reduction must be 'sum' or 'mean', got {options['reduction']!r}")
-    if options["method"] not in ("batched", "reference"):
-        raise InputError(f"method must be 'batched' or 'reference', got {options['method']!r}")
+    if options["method"] not in METHODS:
+        raise InputError(f"method must be one of {', '.join(map(repr, METHODS))}, got {options['method']!r}")
     fixed = options["fixed"]
     params = {p.name: p for p in law.parameters}
     for k, v in fixed.items():
@@ -205,6 +218,10 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
     else:
         w = np.ones(n)
     objective = fit_objective(df, law, options, fixed, w)
+    if options["method"] == "vpnls":
+        from tsbudget.fitting.vpnls_fit import fit_vpnls
+
+        return fit_vpnls(df, law, options, objective, given, t0)
     lo, hi = objective.bounds()
     scipy_bounds = [(None if not math.isfinite(a) else a, None if not math.isfinite(b) else b) for a, b in zip(lo, hi)]
     diagnostics: dict[str, Any] = {}
@@ -257,7 +274,8 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init) -> FitResult:
     message = ("converged; " if success else "") + head + ("; " + "; ".join(notes) if notes else "")
     values = objective.to_values(theta)
     diagnostics.update(gradient_max=gmax, polish=str(res.message), elapsed_s=time.perf_counter() - t0,
-                       distinct_points=distinct_points(df, law), identifiable=not inseparable, jacobian_min_singular=smallest)
+                       distinct_points=distinct_points(df, law), identifiable=not inseparable, jacobian_min_singular=smallest,
+                       n_runs_given=n if given is None else int(given))
     return FitResult(
         law=law.replace(**values),
         success=success,

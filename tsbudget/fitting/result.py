@@ -86,11 +86,21 @@ def _frame_from_dict(d: Mapping, where: str) -> pl.DataFrame:
 FIELDS = {"law": str, "success": bool, "message": str, "objective": float, "n_runs": int, "n_starts": int,
           "n_at_best": int, "n_finalists": int, "parameters": dict, "free": list, "fixed": dict, "options": dict,
           "diagnostics": dict, "law_spec": dict, "runs": dict}
-OPTIONAL_FIELDS = {"draws_file": str, "draws_sha256": str}
+OPTIONAL_FIELDS = {"draws_file": str, "draws_sha256": str, "card": dict}
 
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _card_validation(card, where: str) -> dict | None:
+    """The validation summary saved in a fit card (None for an old file without a card)."""
+    if card is None:
+        return None
+    v = card.get("validation")
+    if v is not None and not isinstance(v, dict):
+        raise InputError(f"{where}: card.validation must be an object or null, got {type(v).__name__}")
+    return v
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -118,6 +128,28 @@ class FitResult(Report):
     runs: pl.DataFrame
     draws: Any = None  # xr.Dataset | None
     diagnostics: dict = attrs.field(factory=dict)
+    validation: dict | None = None  # leave-future-out summary (tsbudget.fitting.validation), for the card
+
+    @property
+    def ranges(self):
+        """The span of the fitted runs (:class:`~tsbudget.laws.ranges.FitRanges`: training
+        FLOPs, N, D), against which a plan's extrapolation is measured."""
+        from tsbudget.fitting.card import fit_ranges
+
+        return fit_ranges(self.runs)
+
+    @property
+    def card(self) -> dict:
+        """The fit card (:func:`tsbudget.fitting.card.fit_card`): every choice of this fit,
+        its data ranges and, when validated, its out-of-sample error."""
+        from tsbudget.fitting.card import fit_card
+
+        return fit_card(self)
+
+    def with_validation(self, summary: dict | None) -> "FitResult":
+        """This result with a leave-future-out summary for its card
+        (:meth:`tsbudget.fitting.validation.Validation.summary`)."""
+        return attrs.evolve(self, validation=None if summary is None else dict(summary))
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -154,6 +186,7 @@ class FitResult(Report):
             "options": self.options,
             "diagnostics": self.diagnostics,
             "law_spec": _law_to_dict(self.law),
+            "card": self.card,
         }
         if runs:
             out["runs"] = _frame_to_dict(self.runs)
@@ -212,6 +245,7 @@ class FitResult(Report):
             runs=runs,
             draws=draws,
             diagnostics=d["diagnostics"],
+            validation=_card_validation(d.get("card"), where),
         )
 
     @classmethod
@@ -250,12 +284,27 @@ class FitResult(Report):
     def diagnostic_lines(self) -> list[str]:
         """The objective, how many starts reached the best, how many bootstrap draws."""
         red = self.options.get("reduction", "sum")
-        lines = [f"objective {self.objective:.8g} ({red} of Huber δ={self.options.get('delta', 1e-3):g} "
-                 f"on log residuals) over {self.n_runs} runs"]
+        if self.diagnostics.get("method") == "vpnls":
+            d = self.diagnostics
+            lines = [f"objective {self.objective:.8g} ({d.get('objective_kind', 'squared residuals')}) over "
+                     f"{self.n_runs} runs; Huber objective at these values {d.get('huber_objective', math.nan):.8g}",
+                     f"condition number of the Hessian: {d.get('condition_number', math.nan):.3g} over the "
+                     f"exponents (projected), {d.get('condition_number_full', math.nan):.3g} over all free parameters"]
+        else:
+            lines = [f"objective {self.objective:.8g} ({red} of Huber δ={self.options.get('delta', 1e-3):g} "
+                     f"on log residuals) over {self.n_runs} runs"]
         pruned = int(self.diagnostics.get("n_pruned", 0) or 0)
+        if self.diagnostics.get("method") == "vpnls":
+            lines.append(f"exponent grid: {self.n_starts} points, one Nelder-Mead refine from the best")
+            return self._card_lines(lines)
         run_out = f" of the {self.n_starts - pruned} run to convergence ({pruned} pruned by the race)" if pruned else ""
         lines.append(f"starts: {self.n_at_best}{run_out or f' of {self.n_starts}'} reached the best "
                      f"(within {AT_BEST_RTOL:g} relative)")
         if self.draws is not None:
             lines.append(f"bootstrap draws: {self.draws.sizes.get('draw', 0)}")
-        return lines
+        return self._card_lines(lines)
+
+    def _card_lines(self, lines: list[str]) -> list[str]:
+        from tsbudget.fitting.card import card_lines
+
+        return lines + card_lines(self.card)
