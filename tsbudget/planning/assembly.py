@@ -11,11 +11,15 @@ import math
 
 import numpy as np
 
-from tsbudget.planning.quantities import plan_quantities
+from tsbudget.planning.quantities import lifetime_cost, plan_quantities, serving_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
-__all__ = ["assemble", "at_bound", "binding", "corner_note"]
+__all__ = ["FLOPS_ONLY_NOTE", "assemble", "at_bound", "binding", "corner_note", "plan_cost", "serving_diagnostics"]
+
+#: What a plan with FLOPs-only serving says about its serving cost.
+FLOPS_ONLY_NOTE = ("serving costed by FLOPs only (memory bandwidth, memory capacity and latency ignored; give a "
+                   "workload, context/generate per request, for the roofline)")
 
 
 def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str, diagnostics: dict) -> Plan:
@@ -32,13 +36,20 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
         shares = np.asarray(p.regime_mix(np.asarray(D, float)), float).reshape(-1)
         diagnostics = {**diagnostics, **{f"mix[{r}]": float(x) for r, x in zip(p.regimes.regimes, shares)}}
         diagnostics.update({f"epochs[{r}]": float(x) for r, x in zip(p.regimes.regimes, D * shares / p.regimes.unique)})
-    bound = binding(s, N, D, free_values, q["train_flops"] + q["inference_flops"])
+    cost = float(lifetime_cost(p, np.asarray(N, float), D, arr))
+    served = serving_diagnostics(p, s.hardware, N, arr, q, cost)
+    diagnostics = {**diagnostics, **served}
+    bound = binding(s, N, D, free_values, cost)
+    if served.get("latency_binds"):
+        bound.append("latency target")
     corner = at_bound(p, free_values)
     message = "compute-optimal allocation found" if s.mode == "budget" else "cheapest allocation reaching the target"
     if bound:
         message += f" (binding: {', '.join(bound)})"
     if corner:
         message += "; " + corner_note(p, free_values, corner)
+    if p.serving is not None and not p.serving.roofline:
+        message += "; " + FLOPS_ONLY_NOTE
     integer = {v.name for v in p.cost_model.variables if v.integer}
     serving = p.serving
     return Plan(
@@ -78,6 +89,54 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
     )
 
 
+def plan_cost(plan) -> float:
+    """What ``plan`` spends in the budget's unit: its lifetime cost (``lifetime_cost_flops``
+    diagnostic, training FLOPs + a roofline workload's GPU time at the training throughput)
+    where it has one, else its training + inference FLOPs."""
+    return float(plan.diagnostics.get("lifetime_cost_flops", plan.total_flops))
+
+
+def serving_diagnostics(p, hardware, N, variables, q, cost) -> dict:
+    """The serving numbers a plan reports as diagnostics: for a roofline workload its lifetime
+    cost (``lifetime_cost_flops``, in the budget's unit, and ``lifetime_gpu_hours``), one
+    replica's devices, batch, prefill time, decode latency per generated position, throughput
+    and GPU-seconds per request with the bound that limits each, and ``latency_binds`` (a
+    model 1e-6 larger would miss the latency target); with a price per GPU-hour,
+    ``lifetime_cost_money`` = (training + serving GPU-hours) × price. Empty without serving."""
+    serving = p.serving
+    if serving is None:
+        return {}
+    out = {}
+    hours = q["train_gpu_hours"] + q["serve_gpu_hours"]
+    if serving.roofline:
+        rq = {k: np.asarray(v).reshape(-1)[0] for k, v in serving_quantities(p, np.asarray([N], float),
+                                                                            variables).items()}
+        out = {
+            "lifetime_cost_flops": cost,
+            "lifetime_gpu_hours": hours,
+            "serving_precision": serving.precision or "bf16",
+            "devices_per_replica": int(rq["devices_per_replica"]),
+            "batch": int(rq["batch"]) if np.isfinite(rq["batch"]) else float(rq["batch"]),
+            "prefill_ms": float(rq["prefill_seconds"]) * 1e3,
+            "decode_latency_ms": float(rq["decode_latency_ms"]),
+            "throughput_requests_per_s": float(rq["throughput"]),
+            "gpu_seconds_per_request": float(rq["gpu_seconds_per_request"]),
+            "prefill_limit": str(rq["prefill_limit"]),
+            "decode_limit": str(rq["decode_limit"]),
+            "devices_limit": str(rq["devices_limit"]),
+        }
+        if serving.latency_ms is not None or serving.request_latency_ms is not None:
+            if serving.latency_ms is not None:
+                out["latency_target_ms"] = serving.latency_ms
+            if serving.request_latency_ms is not None:
+                out["request_latency_target_ms"] = serving.request_latency_ms
+            larger = serving_quantities(p, np.asarray([N * (1 + 1e-6)], float), variables)
+            out["latency_binds"] = not bool(np.asarray(larger["feasible"]).reshape(-1)[0])
+    if serving.price_per_gpu_hour is not None:
+        out["lifetime_cost_money"] = hours * serving.price_per_gpu_hour
+    return out
+
+
 def at_bound(p, free_values) -> list[str]:
     """The free variables whose value lies on a bound of their range (within 1e-6 relative)."""
     return [v.name for v in p.ints + p.reals if _side(v, free_values[v.name])]
@@ -108,7 +167,7 @@ def corner_note(p, free_values, names) -> str:
 
 
 def binding(s: PlanRequest, N, D, free_values, cost) -> list[str]:
-    """The bounds and constraints that bind at ``(N, D, free_values)`` costing ``cost`` FLOPs
+    """The bounds and constraints that bind at ``(N, D, free_values)`` costing ``cost`` (FLOPs, the budget's unit)
     (within 1e-6 relative), and ``unique data`` when the plan repeats data."""
     p, out = s.problem, []
     near = _near

@@ -37,18 +37,18 @@ def raise_infeasible(s: PlanRequest):
         )
     variables = p.variables(k, reals, (1,))
     N = np.array([nlo])
-    cheapest = float(p.serve_flops(N, variables)[0] + p.flops_per_unit(N, variables)[0] * p.d_bounds[0])
+    cheapest = float(p.serve_cost(N, variables)[0] + p.flops_per_unit(N, variables)[0] * p.d_bounds[0])
     if cheapest >= s.ub:
         floor = " = one position" if abs(p.d_bounds[0] * p.ppu - 1) < 1e-12 else ""
         raise InfeasibleError(
             f"budget {s.ub:.4g} FLOPs is below the smallest allowed model: the cheapest allowed allocation "
             f"(N={nlo:.4g}, D={p.d_bounds[0]:.4g} {p.unit.name}{floor}) costs {cheapest:.4g}"
-            + (f" (serving {float(p.serve_flops(N, variables)[0]):.4g})" if p.serving is not None else "")
+            + (f" (serving {float(p.serve_cost(N, variables)[0]):.4g})" if p.serving is not None else "")
             + f", short by {cheapest - s.ub:.4g} (×{cheapest / s.ub:.3g})"
         )
     if math.isfinite(p.d_bounds[1]):
         N = np.array([nhi])
-        dearest = float(p.serve_flops(N, variables)[0] + p.flops_per_unit(N, variables)[0] * p.d_bounds[1])
+        dearest = float(p.serve_cost(N, variables)[0] + p.flops_per_unit(N, variables)[0] * p.d_bounds[1])
         if dearest < s.lb:
             raise InfeasibleError(
                 f"budget lower limit {s.lb:.4g} FLOPs exceeds the most expensive allowed allocation "

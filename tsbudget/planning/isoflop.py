@@ -104,7 +104,7 @@ def isoflop(
     variables = {k: np.full(shape, float(v)) for k, v in best.variables.items() if k not in over}
     variables.update({name: grids[i + 1] for i, name in enumerate(over)})
     per_unit = p.flops_per_unit(N, variables)
-    D = (budget - p.serve_flops(N, variables)) / per_unit
+    D = (budget - p.serve_cost(N, variables)) / per_unit
     # the planner's data bounds (at least one model position by default) apply here too
     feasible = (D > 0) & (D >= p.d_bounds[0]) & (D <= p.d_bounds[1])
     Dsafe = np.where(feasible, D, 1.0)

@@ -96,7 +96,7 @@ class Objective:
         sizes = np.array([nlo, math.sqrt(nlo * nhi), nhi])
         col = {k: np.asarray(v, float)[None, :] for k, v in variables.items()}
         f = np.broadcast_to(p.flops_per_unit(sizes[:, None] * np.ones((1, m)), col), (3, m))
-        sv = np.broadcast_to(p.serve_flops(sizes[:, None] * np.ones((1, m)), col), (3, m))
+        sv = np.broadcast_to(p.serve_cost(sizes[:, None] * np.ones((1, m)), col), (3, m))
 
         def affine(v):
             if nhi == nlo:
@@ -146,7 +146,7 @@ class Objective:
         nlo, nhi = p.n_bounds
 
         def cost(n):
-            return p.flops_per_unit(n, variables) * d + p.serve_flops(n, variables)
+            return p.flops_per_unit(n, variables) * d + p.serve_cost(n, variables)
 
         a, b = np.full(m, math.log(nlo)), np.full(m, math.log(nhi))
         c_lo, c_hi = cost(np.full(m, nlo)), cost(np.full(m, nhi))
@@ -165,7 +165,7 @@ class Objective:
         """D for each candidate (nan where infeasible)."""
         p = self.p
         per_unit = p.flops_per_unit(N, variables)
-        serve = p.serve_flops(N, variables)
+        serve = p.serve_cost(N, variables)
         if self.mode == "budget":
             with np.errstate(all="ignore"):
                 d_hi = np.minimum((self.ub - serve) / per_unit, p.d_bounds[1])
@@ -219,7 +219,7 @@ class Objective:
             if self.mode == "budget":
                 val = self.p.loss(N, Dsafe, variables)
             else:
-                cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_flops(N, variables)
+                cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_cost(N, variables)
                 val = cost / self.scale
             return np.where(good & np.isfinite(val), val, np.inf)
 

@@ -3,7 +3,9 @@
 A :class:`Problem` holds what a plan is about (law and parameter values, cost model and
 variables, data unit, unique data and its regimes, serving, bounds) and evaluates, for
 arrays of candidates, the predicted loss (with effective data under repetition, Muennighoff
-et al. 2023 eq. 5), training FLOPs per unit of data and serving FLOPs. The optimiser, the
+et al. 2023 eq. 5), training FLOPs per unit of data and the serving cost (:meth:`Problem.serve_cost`).
+Costs are in the budget's unit, FLOPs: a roofline serving workload's GPU time counts as the
+FLOPs the training hardware would do in that time. The optimiser, the
 closed form and the result assembly all read it; :meth:`Problem.with_params` re-plans one
 bootstrap draw.
 """
@@ -33,7 +35,7 @@ class Problem:
     Counts the law evaluations it makes (``evaluations``)."""
 
     def __init__(self, law, params, cost_model, unit, unique, serving, fixed, free, n_bounds, d_bounds, r_star,
-                 law_ppu=None, regimes=None, mix="optimal"):
+                 law_ppu=None, regimes=None, mix="optimal", hardware=None):
         self.law, self.params, self.cost_model, self.unit = law, params, cost_model, unit
         self.ppu = float(unit.positions_per_unit())
         # The law reads data in the unit it was fitted in; both units meet in model positions,
@@ -53,6 +55,9 @@ class Problem:
             )
         self.evaluations = 0
         self.regimes, self.mix = regimes, mix
+        self.hardware = hardware
+        if serving is not None and serving.roofline and hardware is None:
+            raise InputError("a roofline serving workload needs the hardware it is served on")
 
     # variables as arrays broadcast to ``shape``
     def variables(self, ints, reals, shape) -> dict[str, np.ndarray]:
@@ -169,6 +174,37 @@ class Problem:
         if self.serving is None:
             return np.zeros(np.shape(N))
         return np.asarray(self.serving.inference_flops(self.cost_model, N, variables), float)
+
+    @property
+    def flops_per_gpu_second(self) -> float:
+        """Training FLOPs one GPU-second buys: peak FLOP/s × training utilisation of the hardware.
+        The exchange rate between GPU time and the budget's FLOPs (GPU-hours = FLOPs / (peak ·
+        utilisation · 3600), Chowdhery et al. 2022 App. B, read backwards)."""
+        return float(self.hardware.peak_flops) * float(self.hardware.train_utilization)
+
+    def serve_seconds(self, N, variables) -> np.ndarray:
+        """GPU-seconds of a roofline workload (``inf`` where latency or capacity rule it out)."""
+        return np.asarray(self.serving.gpu_seconds(self.cost_model, N, self.hardware, variables), float)
+
+    def serve_cost(self, N, variables) -> np.ndarray:
+        """Serving cost in the budget's unit (FLOPs); 0 without serving.
+
+        FLOPs-only serving costs its inference FLOPs (Sardana & Frankle 2024, eq. 2-3: lifetime
+        FLOPs = training + inference FLOPs), exactly :meth:`serve_flops`. A roofline workload
+        costs its GPU time converted at the training throughput, ``GPU-seconds ×
+        peak × training utilisation`` (:attr:`flops_per_gpu_second`), so the budget and the
+        target-mode objective stay ``training FLOPs + serving``, now a GPU-time budget in
+        training-FLOPs units: training GPU-hours + serving GPU-hours = cost / (peak ·
+        training utilisation · 3600). With unbounded memory bandwidth, prefill and decode
+        are compute-bound and this equals the inference FLOPs × (training / serving
+        utilisation) × (peak / peak at the serving precision): the FLOPs-only cost when the
+        two utilisations are equal and the precision is the profile's dense peak (bf16).
+        """
+        if self.serving is None:
+            return np.zeros(np.shape(N))
+        if not self.serving.roofline:
+            return self.serve_flops(N, variables)
+        return self.serve_seconds(N, variables) * self.flops_per_gpu_second
 
 
 def evaluate_safely(fn, n: int):

@@ -11,7 +11,7 @@ import numpy as np
 
 from tsbudget.hardware import gpu_hours
 
-__all__ = ["QUANTITIES", "plan_quantities"]
+__all__ = ["QUANTITIES", "SERVING_QUANTITIES", "lifetime_cost", "plan_quantities", "serving_quantities"]
 
 #: Names of the per-plan quantities, in the order results report them.
 QUANTITIES = (
@@ -30,7 +30,9 @@ def plan_quantities(problem, hardware, N, D, variables) -> dict[str, np.ndarray]
     (:meth:`~tsbudget.planning.problem.Problem.effective_data`); training FLOPs are FLOPs per
     unit × ``D``, serving FLOPs those of the served positions (Sardana & Frankle 2024); and
     GPU-hours = FLOPs / (peak FLOP/s · utilisation · 3600) with the hardware's training
-    utilisation, and for serving the Serving's own utilisation when it has one.
+    utilisation, and for serving the Serving's own utilisation when it has one. A roofline
+    serving workload's GPU-hours are its GPU-seconds (:meth:`Serving.gpu_seconds`: the roofline,
+    not FLOPs) / 3600, ``inf`` where its latency target or capacity rule the model out.
     """
     p = problem
     N, D = np.asarray(N, float), np.asarray(D, float)
@@ -51,5 +53,34 @@ def plan_quantities(problem, hardware, N, D, variables) -> dict[str, np.ndarray]
         "train_flops": train,
         "inference_flops": serve,
         "train_gpu_hours": hardware.train_hours(train),
-        "serve_gpu_hours": gpu_hours(serve, hardware.peak_flops, util),
+        "serve_gpu_hours": (p.serving.gpu_seconds(p.cost_model, N, hardware, variables) / 3600.0 * ones
+                            if p.serving is not None and p.serving.roofline
+                            else gpu_hours(serve, hardware.peak_flops, util)),
     }
+
+
+def lifetime_cost(problem, N, D, variables) -> np.ndarray:
+    """What a plan spends, in the budget's unit (FLOPs): training FLOPs + the serving cost
+    (:meth:`~tsbudget.planning.problem.Problem.serve_cost`: inference FLOPs, or for a roofline
+    workload its GPU time at the training throughput)."""
+    p = problem
+    return p.flops_per_unit(N, variables) * np.asarray(D, float) + p.serve_cost(N, variables)
+
+
+#: Per-plan numbers of a roofline serving workload (one replica serving one request), in the
+#: order results report them; ``*_limit`` name the bound that sets each.
+SERVING_QUANTITIES = (
+    "devices_per_replica", "batch", "prefill_seconds", "decode_latency_ms", "throughput",
+    "gpu_seconds_per_request", "prefill_limit", "decode_limit", "devices_limit", "feasible", "shortfall",
+)
+
+
+def serving_quantities(problem, N, variables) -> dict[str, np.ndarray]:
+    """Every name of :data:`SERVING_QUANTITIES` for models ``(N, variables)`` of a problem with a
+    roofline workload (:func:`tsbudget.roofline.serving_roofline`); empty without one."""
+    p = problem
+    if p.serving is None or not p.serving.roofline:
+        return {}
+    rf = p.serving.roofline_of(p.cost_model, N, p.hardware, variables)
+    names = {"devices_per_replica": "devices"}
+    return {k: np.asarray(getattr(rf, names.get(k, k))) for k in SERVING_QUANTITIES}

@@ -141,9 +141,10 @@ class PlanRequest:
         law_ppu = None
         if isinstance(law_unit, str):
             law_ppu = units.resolve(law_unit, **dict(options.get("unit_settings") or {})).positions_per_unit()
+        hw = get_hardware(hardware)
         problem = Problem(law_obj, law_obj.values, cm, un, unique, serving, fixed_values, free_vars, nb, db, r_star,
-                          law_ppu=law_ppu, regimes=regimes, mix=mix)
-        return cls(problem, mode, lb, ub, target, draws, label, get_hardware(hardware), level, method, budget_given)
+                          law_ppu=law_ppu, regimes=regimes, mix=mix, hardware=hw)
+        return cls(problem, mode, lb, ub, target, draws, label, hw, level, method, budget_given)
 
     def at_budget(self, budget: float) -> PlanRequest:
         """This request at one budget (``lb = ub``), without draws: a point of a frontier."""

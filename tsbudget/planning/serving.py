@@ -18,8 +18,28 @@ def _optional_positive(instance, attribute, value):
         raise InputError(f"Serving.{attribute.name} must be finite and > 0, got {value!r}")
 
 
+def _optional_nonnegative(instance, attribute, value):
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise InputError(f"Serving.{attribute.name} must be finite and >= 0, got {value!r}")
+
+
 def _optional_float(value):
     return None if value is None else float(value)
+
+
+def _optional_batch(instance, attribute, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise InputError(f"Serving.batch must be an integer >= 1 (or None: the largest memory and latency allow), "
+                         f"got {value!r}")
+
+
+def _optional_precision(instance, attribute, value):
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InputError(f"Serving.precision must be a precision name such as 'bf16' or 'fp8', got {value!r}")
+
+
+#: The workload fields: any of them makes serving a roofline workload.
+_WORKLOAD = ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch")
 
 
 @attrs.frozen
@@ -31,9 +51,27 @@ class Serving:
       model positions through the unit's positions per unit (:meth:`in_unit`), so 1.6e13
       cells served with patch length 16 are 1e12 positions;
     - ``positions``: model positions (what the network processes, after tokenization);
-    - ``requests`` × ``positions_per_request``.
+    - ``requests`` × ``positions_per_request``;
+    - a **roofline workload**: ``requests`` with ``context`` (prompt read per request) and
+      ``generate`` (data generated per request), both in the plan's unit like ``units``,
+      optionally a ``latency_ms`` target per generated model position and a
+      ``request_latency_ms`` target per whole request (prefill + generation), a serving
+      ``precision`` (default ``"bf16"``) and a ``batch`` (default: the largest that memory
+      and the latency target allow).
 
     A bare number is refused by :func:`as_serving` because it could mean either of the first two.
+
+    The first three cost serving by FLOPs only (Sardana & Frankle 2024): they ignore memory
+    bandwidth, memory capacity and latency. A workload is costed by the roofline
+    (:func:`tsbudget.roofline.serving_roofline`: prefill compute-bound, decode moving the
+    touched weights and the attention cache through memory, replicas sized by capacity):
+    its GPU-seconds per request times ``requests`` (:meth:`gpu_seconds`); a candidate whose
+    replica cannot meet the latency target costs ``inf``. The served positions are
+    ``requests × (context + generate)`` in model positions either way, so the workload's
+    inference FLOPs are those of the FLOPs-only path.
+
+    ``price_per_gpu_hour`` (any form) prices the GPU-hours of training and serving alike; it
+    reports a lifetime cost in money and, being one price for both, does not move the plan.
 
     Lifetime FLOPs = training FLOPs + inference FLOPs over the served positions
     (Sardana & Frankle 2024, "Beyond Chinchilla-Optimal", eq. 2-3); inference FLOPs come
@@ -55,8 +93,21 @@ class Serving:
     positions_per_unit: float | None = attrs.field(default=None, converter=_optional_float,
                                                    validator=_optional_positive)
     variables: Mapping[str, float] = attrs.field(factory=dict, converter=lambda m: {k: float(v) for k, v in m.items()})
+    #: roofline workload (per request, in the plan's unit; latency per generated position)
+    context: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_nonnegative)
+    generate: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_nonnegative)
+    latency_ms: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_positive)
+    request_latency_ms: float | None = attrs.field(default=None, converter=_optional_float,
+                                                   validator=_optional_positive)
+    precision: str | None = attrs.field(default=None, validator=_optional_precision)
+    batch: int | None = attrs.field(default=None, validator=_optional_batch)
+    price_per_gpu_hour: float | None = attrs.field(default=None, converter=_optional_float,
+                                                   validator=_optional_positive)
 
     def __attrs_post_init__(self):
+        if self.roofline or any(getattr(self, k) is not None for k in _WORKLOAD):
+            self._check_workload()
+            return
         by_requests = self.requests is not None or self.positions_per_request is not None
         given = [name for name, yes in (("units", self.units is not None), ("positions", self.positions is not None),
                                         ("requests × positions_per_request", by_requests)) if yes]
@@ -68,14 +119,46 @@ class Serving:
                 f"requests and positions_per_request; got requests={self.requests!r}, "
                 f"positions_per_request={self.positions_per_request!r}"
             )
+        self._check_utilization()
+
+    def _check_utilization(self):
         if self.utilization is not None and not 0 < self.utilization <= 1:
             raise InputError(f"Serving.utilization must be in (0, 1], got {self.utilization!r}")
+
+    def _check_workload(self):
+        given = [k for k in _WORKLOAD if getattr(self, k) is not None]
+        if self.context is None and self.generate is None:
+            raise InputError(
+                f"Serving: {', '.join(given)} describe a roofline workload, which needs context and/or generate "
+                f"(data read and generated per request, in the plan's unit) and requests"
+            )
+        others = [k for k in ("units", "positions", "positions_per_request") if getattr(self, k) is not None]
+        if others:
+            raise InputError(
+                f"Serving: a roofline workload is requests × (context + generate); {others[0]} cannot be given "
+                f"with it (got {others[0]}={getattr(self, others[0])!r})"
+            )
+        if self.requests is None:
+            raise InputError("Serving: a roofline workload (context, generate) needs requests, the number of "
+                             "requests served over the deployment")
+        if (self.context or 0.0) + (self.generate or 0.0) <= 0:
+            raise InputError(f"Serving: context + generate must be > 0 per request, got context={self.context!r}, "
+                             f"generate={self.generate!r}")
+        self._check_utilization()
+
+    @property
+    def roofline(self) -> bool:
+        """True when this is a roofline workload (context/generate per request), False for
+        the FLOPs-only forms (units, positions, requests × positions_per_request)."""
+        return self.context is not None or self.generate is not None
 
     @property
     def served_positions(self) -> float:
         """Model positions served over the deployment."""
         if self.positions is not None:
             return self.positions
+        if self.roofline:
+            return self.requests * self.request_positions
         if self.units is not None:
             if self.positions_per_unit is None:
                 raise InputError(
@@ -92,6 +175,49 @@ class Serving:
         if self.positions_per_unit is None:
             return None
         return self.served_positions / self.positions_per_unit
+
+    @property
+    def request_positions(self) -> float:
+        """Model positions per request of a workload, ``(context + generate)`` × positions per unit."""
+        if not self.roofline:
+            raise InputError("Serving.request_positions: not a roofline workload (no context/generate)")
+        if self.positions_per_unit is None:
+            raise InputError(
+                f"Serving(context={self.context!r}, generate={self.generate!r}) counts data in the plan's unit; its "
+                f"positions are known once a unit is given (Serving.in_unit, which plan() calls)"
+            )
+        return ((self.context or 0.0) + (self.generate or 0.0)) * self.positions_per_unit
+
+    def workload(self):
+        """The :class:`tsbudget.roofline.Workload` of one request, in model positions."""
+        from tsbudget.roofline import Workload
+
+        self.request_positions  # noqa: B018 -- refuses a workload without its unit
+        ppu = self.positions_per_unit
+        return Workload(context=(self.context or 0.0) * ppu, generate=(self.generate or 0.0) * ppu,
+                        precision=self.precision or "bf16", batch=self.batch, latency_ms=self.latency_ms,
+                        request_latency_ms=self.request_latency_ms)
+
+    def serving_hardware(self, hardware):
+        """``hardware`` with this load's serving utilisation, when it has one."""
+        if self.utilization is None:
+            return hardware
+        return attrs.evolve(hardware, serve_utilization=self.utilization)
+
+    def roofline_of(self, cost_model, n, hardware, train_variables: Mapping[str, np.ndarray]):
+        """The :class:`tsbudget.roofline.Roofline` of serving one request of this workload with a
+        model of ``n`` law parameters on ``hardware`` (broadcasts over ``n`` and variables)."""
+        from tsbudget.roofline import serving_roofline
+
+        merged = {**train_variables, **self.serving_variables(cost_model)}
+        return serving_roofline(cost_model, n, self.serving_hardware(hardware), self.workload(), **merged)
+
+    def gpu_seconds(self, cost_model, n, hardware, train_variables: Mapping[str, np.ndarray]) -> np.ndarray:
+        """GPU-seconds of serving the whole workload: ``requests`` × the roofline's GPU-seconds
+        per request; ``inf`` where a replica cannot hold the model or meet the latency target."""
+        rf = self.roofline_of(cost_model, n, hardware, train_variables)
+        per = np.asarray(rf.gpu_seconds_per_request, float)
+        return np.where(np.asarray(rf.feasible, bool), self.requests * per, np.inf)
 
     def in_unit(self, unit) -> "Serving":
         """This load for a plan counting data in ``unit`` (a data-unit instance): records the
@@ -123,6 +249,14 @@ class Serving:
             "positions_per_request": self.positions_per_request,
             "utilization": self.utilization,
             "variables": dict(self.variables),
+            "model": "roofline" if self.roofline else "flops",
+            "context": self.context,
+            "generate": self.generate,
+            "latency_ms": self.latency_ms,
+            "request_latency_ms": self.request_latency_ms,
+            "precision": (self.precision or "bf16") if self.roofline else None,
+            "batch": self.batch,
+            "price_per_gpu_hour": self.price_per_gpu_hour,
         }
 
 

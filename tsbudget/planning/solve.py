@@ -14,7 +14,7 @@ from __future__ import annotations
 import attrs
 
 from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.planning.assembly import assemble, corner_note
+from tsbudget.planning.assembly import assemble, corner_note, plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
@@ -30,7 +30,7 @@ def solve(s: PlanRequest) -> tuple[Plan, PlanRequest]:
     ``s`` itself, or the budget-mode request at the budget lower limit when the cheapest
     allocation reaching the target costs less than that limit."""
     planned = _solve_once(s)
-    if s.mode == "target" and s.lb > 0 and planned.total_flops < s.lb * (1 - 1e-9):
+    if s.mode == "target" and s.lb > 0 and plan_cost(planned) < s.lb * (1 - 1e-9):
         return _spend_lower_limit(s, planned)
     return planned, s
 
@@ -53,7 +53,7 @@ def _spend_lower_limit(s: PlanRequest, cheapest: Plan) -> tuple[Plan, PlanReques
     at_lb = _solve_once(at_lb_request)
     bound = ("budget lower limit",) + tuple(b for b in at_lb.binding if b != "budget")
     message = (
-        f"the cheapest allocation reaching loss {s.target:.6g} costs {cheapest.total_flops:.4g} FLOPs, below the "
+        f"the cheapest allocation reaching loss {s.target:.6g} costs {plan_cost(cheapest):.4g} FLOPs, below the "
         f"budget lower limit {s.lb:.4g}; spending the lower limit, the best loss is {at_lb.loss:.6g} "
         f"(binding: {', '.join(bound)})"
     )
@@ -61,7 +61,7 @@ def _spend_lower_limit(s: PlanRequest, cheapest: Plan) -> tuple[Plan, PlanReques
         message += "; " + corner_note(s.problem, at_lb.variables, at_lb.at_bound)
     diagnostics = {
         **at_lb.diagnostics,
-        "cheapest_reaching_target_flops": cheapest.total_flops,
+        "cheapest_reaching_target_flops": plan_cost(cheapest),
         "cheapest_reaching_target_N": cheapest.N,
     }
     reported = attrs.evolve(at_lb, message=message, mode="target", target_loss=s.target, budget=s.budget_given,
@@ -94,11 +94,12 @@ def _solve_once(s: PlanRequest) -> Plan:
     free_values.update({v.name: float(variables[v.name][0]) for v in p.reals})
     diag = {"evaluations": p.evaluations, "integer_settings_polished": combos}
     planned = assemble(s, float(N[0]), D, free_values, "general", diag)
-    if s.mode == "target" and planned.total_flops > s.ub * (1 + 1e-9):
+    cost = plan_cost(planned)
+    if s.mode == "target" and cost > s.ub * (1 + 1e-9):
         raise InfeasibleError(
-            f"the cheapest allocation reaching loss {s.target:.6g} costs {planned.total_flops:.4g} FLOPs, "
-            f"above the budget upper limit {s.ub:.4g} by {planned.total_flops - s.ub:.4g} "
-            f"(×{planned.total_flops / s.ub:.3g})"
+            f"the cheapest allocation reaching loss {s.target:.6g} costs {cost:.4g} FLOPs, "
+            f"above the budget upper limit {s.ub:.4g} by {cost - s.ub:.4g} "
+            f"(×{cost / s.ub:.3g})"
         )
     return planned
 
