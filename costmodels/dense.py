@@ -87,3 +87,19 @@ class Dense(CostModel):
 
     def active_params(self, n, **variables) -> np.ndarray:
         return self.total_params(n, **variables)
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """Key-value cache per context position of one sequence, ``2·n_layer·d_model`` values
+        (a key and a value of width ``d_attn = d_model`` per layer; Pope et al. 2022,
+        "Efficiently Scaling Transformer Inference", §2; Kaplan et al. 2020 Table 1 shapes)
+        at ``precision_bytes`` bytes each.
+
+        Default: without ``n_layer``/``d_model`` the model has no attention geometry and the
+        cache is not counted (0): decode then moves only the weights.
+        """
+        self.resolve_variables(**variables)
+        n = as_positive_array(n, "n")
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        if not self.has_attention:
+            return 0.0 * n * precision_bytes
+        return 2.0 * self.n_layer * self.d_model * precision_bytes + 0.0 * n

@@ -34,6 +34,7 @@ class CostModel(ABC):
     #: The methods whose values are checked to be finite.
     plugin_methods: ClassVar[tuple[str, ...]] = (
         "train_flops_per_position", "inference_flops_per_position", "total_params", "active_params",
+        "weight_params_touched", "cache_bytes_per_position",
     )
 
     def __init_subclass__(cls, **kwargs):
@@ -76,6 +77,34 @@ class CostModel(ABC):
     def active_params(self, n, **variables) -> np.ndarray:
         """Parameters one position passes through; ``n`` unless the family says otherwise."""
         return as_positive_array(n, "n") + 0.0 * sum(np.asarray(v) for v in variables.values())
+
+    # -- memory hooks of the serving roofline (tsbudget.roofline) --------------------------
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters read from memory per decode step when ``batch`` sequences each decode
+        one position (the bytes a step moves are these times the bytes per parameter).
+
+        Default, for plugins that give only FLOPs: :meth:`active_params` at every batch --
+        every position runs through the same weights, read once per step and shared by the
+        batch (the dense case of Pope et al. 2022, "Efficiently Scaling Transformer
+        Inference", §2). A family whose positions touch different weights (routed experts,
+        loops that re-read a block, levels that run only on some steps) overrides it;
+        ``total_params`` bounds it from above and ``active_params`` is its value at batch 1.
+        """
+        batch = as_positive_array(batch, "batch")
+        return self.active_params(n, **variables) + 0.0 * batch
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """Bytes of attention cache one sequence holds per context position, at
+        ``precision_bytes`` bytes per cached value; each decode step reads all of it.
+
+        Default 0: a plugin without attention geometry (layers, width) has no cache to count.
+        Families with attention override it (dense: ``2·n_layer·d_model`` values per
+        position, keys and values, Pope et al. 2022 §2).
+        """
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        return 0.0 * precision_bytes + 0.0 * as_positive_array(n, "n") + 0.0 * sum(
+            np.asarray(v, dtype=float) for v in self.resolve_variables(**variables).values()
+        )
 
     def train_flops(self, n, positions, **variables) -> np.ndarray:
         """Training FLOPs of ``positions`` trained positions (broadcasts)."""

@@ -1,0 +1,130 @@
+"""The serving roofline: the identities of issue 13 and its limits."""
+
+import math
+
+import attrs
+import numpy as np
+import pytest
+
+from costmodels.dense import Dense
+from costmodels.moe import MixtureOfExperts
+from tsbudget.errors import InputError
+from tsbudget.hardware import HARDWARE, Hardware, get_hardware
+from tsbudget.roofline import Roofline, Workload, crossover_batch, serving_roofline
+
+
+def test_decode_70b_dense_bf16_on_one_h200_is_29_ms():
+    # issue 13: 140e9 B / 4.8e12 B/s = 29.2 ms per position at batch 1, no cache
+    r = serving_roofline(Dense(), 70e9, "h200", Workload(context=0, generate=1, batch=1))
+    assert float(r.decode_latency_ms) == pytest.approx(140e9 / 4.8e12 * 1e3, rel=1e-12)
+    assert float(r.decode_latency_ms) == pytest.approx(29.2, rel=0.01)
+    assert r.decode_limit == "bandwidth" and int(r.devices) == 1
+
+
+def test_70b_bf16_needs_two_80gb_devices():
+    # 140e9 bytes of weights do not fit one 80 GB device
+    for name in ("h100-sxm", "a100"):
+        r = serving_roofline(Dense(), 70e9, name, Workload(batch=1))
+        assert int(r.devices) == 2 and r.devices_limit == "capacity"
+    assert int(serving_roofline(Dense(), 39e9, "h100-sxm", Workload(batch=1)).devices) == 1
+
+
+def test_moe_moves_only_active_at_batch_1_but_holds_all_experts():
+    # expert_share 1: total = 8x active; at batch 1 a position reads only the active weights
+    moe = MixtureOfExperts(expert_share=1.0)
+    dense = serving_roofline(Dense(), 10e9, "h200", Workload(batch=1))
+    routed = serving_roofline(moe, 10e9, "h200", Workload(batch=1), experts=8)
+    assert float(moe.total_params(10e9, experts=8)) == pytest.approx(80e9)
+    assert int(routed.devices) == 2 and int(dense.devices) == 1  # 160e9 B vs 20e9 B on 141 GB devices
+    # bytes moved per step (time x devices' bandwidth) are the active 20e9 B in both
+    moved = [float(r.decode_seconds * r.devices) * 4.8e12 for r in (dense, routed)]
+    assert moved == pytest.approx([20e9, 20e9], rel=1e-12)
+    # on one device (5e9 active, 40e9 total: 80 GB) the step takes as long as the dense 5e9 model's
+    small = [serving_roofline(m, 5e9, "h200", Workload(batch=1), **kw)
+             for m, kw in ((Dense(), {}), (moe, {"experts": 8}))]
+    assert [int(r.devices) for r in small] == [1, 1]
+    assert float(small[1].decode_seconds) == pytest.approx(float(small[0].decode_seconds), rel=1e-12)
+
+
+def test_crossover_batch_h100_sxm_bf16():
+    # 989.4e12 * 2 / (2 * 3.35e12) = 295.3
+    b = crossover_batch("h100-sxm", "bf16")
+    assert b == pytest.approx(989.4e12 * 2 / (2 * 3.35e12), rel=1e-15)
+    assert b == pytest.approx(295, abs=0.5)
+    # the roofline turns compute-bound exactly there (at full utilisation)
+    hw = get_hardware("h100-sxm", serve_utilization=1.0)
+    below = serving_roofline(Dense(), 7e9, hw, Workload(batch=295))
+    above = serving_roofline(Dense(), 7e9, hw, Workload(batch=296))
+    assert below.decode_limit == "bandwidth" and above.decode_limit == "compute"
+    free = serving_roofline(Dense(), 7e9, hw, Workload())
+    assert float(free.batch) == 296 and free.batch_limit == "compute"
+
+
+@pytest.mark.parametrize("model,variables", [
+    (Dense(), {}),
+    (Dense(n_layer=32, n_ctx=2048, d_model=4096), {}),
+    (MixtureOfExperts(d_model=2048, n_layer=24), {"experts": np.array([1.0, 8.0, 64.0])}),
+])
+@pytest.mark.parametrize("batch", [None, 1, 7])
+def test_infinite_bandwidth_recovers_flops_only_cost(model, variables, batch):
+    hw = attrs.evolve(HARDWARE["h200"], memory_bandwidth=math.inf, interconnect_bandwidth=math.inf)
+    w = Workload(context=512, generate=64, batch=batch)
+    n = np.array([[1e8], [7e10]])
+    r = serving_roofline(model, n, hw, w, **variables)
+    flops = model.inference_flops(n, w.context + w.generate, **variables)
+    expected = flops / (hw.peak("bf16") * hw.serve_utilization)
+    np.testing.assert_allclose(r.gpu_seconds_per_request, expected, rtol=1e-12)
+
+
+def test_broadcasts_over_n_and_variables():
+    n = np.array([1e9, 1e10, 1e11])[:, None]
+    r = serving_roofline(MixtureOfExperts(), n, "h100-sxm", Workload(context=128, generate=32), experts=[1, 8])
+    assert r.devices.shape == r.batch.shape == r.decode_limit.shape == (3, 2)
+    one = serving_roofline(MixtureOfExperts(), 1e10, "h100-sxm", Workload(context=128, generate=32), experts=8)
+    assert float(r.gpu_seconds_per_request[1, 1]) == pytest.approx(float(one.gpu_seconds_per_request), rel=1e-12)
+
+
+def test_latency_target_caps_the_batch_and_names_the_shortfall():
+    # a 7B model with its attention cache (4096 positions of 2*32*4096 values): each sequence
+    # adds its cache reads to the step, so the target caps the batch below what memory holds
+    cached = Dense(n_layer=32, n_ctx=4096, d_model=4096)
+    w = Workload(context=4096, generate=100, latency_ms=10.0)
+    r = serving_roofline(cached, 7e9, "h200", w)
+    assert r.feasible and r.batch_limit == "latency" and float(r.decode_latency_ms) <= 10.0
+    assert 1 < float(r.batch) < float(r.max_batch)
+    over = serving_roofline(cached, 7e9, "h200", attrs.evolve(w, batch=int(r.batch) + 1))
+    assert not over.feasible and float(over.decode_latency_ms) > 10.0
+    # without a target the memory left after the weights sets the batch
+    free = serving_roofline(cached, 7e9, "h200", attrs.evolve(w, latency_ms=None))
+    assert free.batch_limit == "capacity" and float(free.batch) == float(free.max_batch)
+    per_sequence = (4096 + 100) * 2 * 32 * 4096 * 2
+    assert float(free.max_batch) == (141e9 - 14e9) // per_sequence
+    w = Workload(context=0, generate=100, latency_ms=40.0)
+    # 29.2 ms at batch 1 on one H200 cannot meet 10 ms: bandwidth binds, by 2.92x
+    miss = serving_roofline(Dense(), 70e9, "h200", attrs.evolve(w, latency_ms=10.0))
+    assert not miss.feasible and miss.latency_limit == "bandwidth"
+    assert float(miss.shortfall) == pytest.approx(140e9 / 4.8e12 * 1e3 / 10.0, rel=1e-12)
+    assert "factor 2.917" in repr(miss)
+
+
+def test_throughput_and_gpu_hours_are_consistent():
+    r = serving_roofline(Dense(), 7e9, "h100-sxm", Workload(context=1000, generate=200))
+    per_request = float(r.prefill_seconds) + 200 * float(r.decode_seconds) / float(r.batch)
+    assert float(r.throughput) == pytest.approx(1 / per_request, rel=1e-12)
+    assert float(r.gpu_hours_per_million_requests) == pytest.approx(
+        float(r.devices) * per_request * 1e6 / 3600, rel=1e-12)
+    assert r.prefill_limit == "compute"
+    assert isinstance(r, Roofline) and r.to_dict()["decode_limit"] in ("compute", "bandwidth")
+
+
+def test_bad_inputs_name_the_field():
+    with pytest.raises(InputError, match="Workload.batch"):
+        Workload(batch=0)
+    with pytest.raises(InputError, match="Workload.context"):
+        Workload(context=-1)
+    with pytest.raises(InputError, match="precision 'fp3'"):
+        Workload(precision="fp3")
+    with pytest.raises(InputError, match="memory_bandwidth"):
+        serving_roofline(Dense(), 1e9, Hardware("bare", 1e15), Workload())
+    with pytest.raises(InputError, match="'l4' has no peak for precision 'fp4'"):
+        serving_roofline(Dense(), 1e9, "l4", Workload(precision="fp4"))

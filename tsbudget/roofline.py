@@ -1,0 +1,355 @@
+"""The serving roofline: what serving a model really costs -- compute, memory bandwidth,
+memory capacity and latency, not only FLOPs.
+
+The roofline (Williams, Waterman & Patterson 2009, "Roofline: an insightful visual
+performance model for multicore architectures", CACM 52(4)) bounds the time of a kernel by
+the larger of its FLOPs over the peak FLOP/s and its bytes over the memory bandwidth.
+Transformer inference splits into two phases with very different arithmetic intensity
+(Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
+
+* **prefill** runs the ``C`` prompt positions of a request in parallel: ``C·F`` FLOPs
+  against one read of the weights (and a write of the cache), so it is compute-bound;
+* **decode** generates one position per sequence per step: each step reads the weights the
+  batch touches plus every sequence's attention cache, for only ``B·F`` FLOPs, so at small
+  batch it is memory-bandwidth-bound.
+
+For a replica of ``k`` devices (each of peak ``P`` FLOP/s at the serving precision, reached
+at the serving utilisation ``u``; bandwidth ``W`` bytes/s; capacity ``M`` bytes), a model of
+``F`` forward FLOPs per position, ``b`` bytes per parameter at the precision, ``T(B)``
+parameters touched per decode step at batch ``B`` and ``κ`` cache bytes per context position::
+
+    prefill  = max( C·F / (k·P·u),  (T(C)·b + C·κ) / (k·W) )                    per request
+    step(B)  = max( B·F / (k·P·u),  (T(B)·b + B·c̄·κ) / (k·W) ),  c̄ = C + (G − 1)/2
+    latency  = step(B)                                              per generated position
+    GPU-s    = k · (prefill + G · step(B) / B)                                   per request
+    throughput = 1 / (prefill + G · step(B) / B)                     requests/s per replica
+    k        = ⌈(N_total·b + B·(C + G)·κ) / M⌉                            capacity sets k
+
+``c̄`` is the mean cache length over the ``G`` decode steps of a request (the cache grows by
+one position per step). The decode FLOPs per position ``F`` is the cost model's
+``inference_flops_per_position``, so with an infinite bandwidth the GPU-seconds per request
+is exactly ``(C + G)·F / (P·u)``: the FLOPs-only serving cost (Sardana & Frankle 2024).
+At ``B = 1`` a dense model of ``N`` parameters moves ``N·b`` bytes per step; decode turns
+compute-bound at the crossover batch ``B* = P·b / (2·W)`` (at ``u = 1``; the ridge point
+``P/W`` of Williams et al. over the ``2/b`` FLOPs per byte of a batch-1 step).
+
+When the batch is not given it is the smallest that reaches the lowest cost the memory and
+the latency target allow: the largest batch whose caches fit next to the weights (the
+memory left after the weights, on the fewest devices that hold the weights and one
+sequence), capped by the latency target(s), and no larger than the batch at which decode
+turns compute-bound (beyond it the cost per request no longer falls and only latency grows).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from tsbudget.cost_model import CostModel
+from tsbudget.errors import InputError
+from tsbudget.hardware import Hardware, bytes_per_param, get_hardware
+from tsbudget.report import Report, fmt
+
+__all__ = ["LIMITS", "MAX_BATCH", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
+
+#: What can bound a phase, a batch or a replica (``given``: a batch the workload fixes;
+#: ``none``: a phase that does not run, or a latency target that is met).
+LIMITS = ("compute", "bandwidth", "capacity", "latency", "given", "none")
+
+#: Upper end of the batch search (a bisection range, not a hardware number): 2**40 sequences,
+#: far beyond any batch whose caches fit a device; a batch that reaches it is unbounded.
+MAX_BATCH = float(2**40)
+
+
+def _nonnegative(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise InputError(f"Workload.{attribute.name} must be finite and >= 0, got {value!r}")
+
+
+def _optional_positive(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"Workload.{attribute.name} must be finite and > 0, got {value!r}")
+
+
+def _batch(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 1 or value != int(value):
+        raise InputError(f"Workload.batch must be an integer >= 1 (or None: the largest allowed), got {value!r}")
+
+
+def _precision(instance, attribute, value):
+    bytes_per_param(value)
+
+
+@attrs.frozen
+class Workload:
+    """What one served request asks for.
+
+    ``context``: prompt positions per request (prefill), ``generate``: positions generated
+    per request (decode steps), both in model positions. ``precision`` of weights and
+    cache (``bf16``, ``fp8``, ...). ``batch``: sequences decoded together (``None``: the
+    largest the memory and the latency targets allow, see :func:`serving_roofline`).
+    ``latency_ms``: target time per generated position; ``request_latency_ms``: target for
+    a whole request (prefill plus its ``generate`` steps); either may be ``None``.
+    """
+
+    context: float = attrs.field(default=0.0, validator=_nonnegative)
+    generate: float = attrs.field(default=1.0, validator=_nonnegative)
+    precision: str = attrs.field(default="bf16", validator=_precision)
+    batch: int | None = attrs.field(default=None, validator=_batch)
+    latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
+    request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
+
+    def __attrs_post_init__(self):
+        if self.context + self.generate <= 0:
+            raise InputError("Workload: a request must have context or generate > 0, got 0 and 0")
+
+
+def crossover_batch(hardware, precision: str = "bf16", utilization: float = 1.0) -> float:
+    """Batch at which dense decode turns from bandwidth- to compute-bound,
+    ``B* = P·u·b / (2·W)`` (Williams et al. 2009 ridge point ``P/W`` over the ``2/b``
+    FLOPs per byte of a decode step; Pope et al. 2022 §2). H100 SXM, BF16:
+    989.4e12·2 / (2·3.35e12) ≈ 295."""
+    hw = get_hardware(hardware)
+    _check_memory(hw)
+    return hw.peak(precision) * float(utilization) * bytes_per_param(precision) / (2.0 * hw.memory_bandwidth)
+
+
+def _check_memory(hw: Hardware) -> None:
+    for field in ("memory_bandwidth", "memory_capacity"):
+        if getattr(hw, field) is None:
+            raise InputError(
+                f"hardware {hw.name!r} has no {field}; the serving roofline needs it (give it in a .toml/.json profile)"
+            )
+
+
+def _array_fields():
+    return attrs.field(converter=np.asarray)
+
+
+@attrs.frozen(eq=False, repr=False)
+class Roofline(Report):
+    """Serving cost of one model on one replica (arrays broadcast over ``n`` and the variables).
+
+    ``devices`` per replica (capacity), ``batch`` (sequences decoded together) and
+    ``max_batch`` (the most whose caches fit, ``inf`` without a cache), ``prefill_seconds``
+    per request, ``decode_seconds`` per decode step, ``decode_latency_ms`` per generated
+    position, ``gpu_seconds_per_request``, ``throughput`` (requests/s per replica). The
+    ``*_limit`` arrays name what binds each (one of :data:`LIMITS`); ``feasible`` says the
+    latency targets are met and ``shortfall`` by what factor the binding limit misses them
+    at batch 1 (1 when feasible). See the module docstring for the formulas.
+    """
+
+    captions: ClassVar[bool] = True
+
+    devices: np.ndarray = _array_fields()
+    batch: np.ndarray = _array_fields()
+    max_batch: np.ndarray = _array_fields()
+    prefill_seconds: np.ndarray = _array_fields()
+    decode_seconds: np.ndarray = _array_fields()
+    decode_latency_ms: np.ndarray = _array_fields()
+    gpu_seconds_per_request: np.ndarray = _array_fields()
+    throughput: np.ndarray = _array_fields()
+    prefill_limit: np.ndarray = _array_fields()
+    decode_limit: np.ndarray = _array_fields()
+    devices_limit: np.ndarray = _array_fields()
+    batch_limit: np.ndarray = _array_fields()
+    throughput_limit: np.ndarray = _array_fields()
+    latency_limit: np.ndarray = _array_fields()
+    feasible: np.ndarray = _array_fields()
+    shortfall: np.ndarray = _array_fields()
+    workload: Workload = attrs.field(factory=Workload)
+    hardware: str = ""
+
+    @property
+    def gpu_hours_per_million_requests(self) -> np.ndarray:
+        return self.gpu_seconds_per_request * 1e6 / 3600.0
+
+    def gpu_hours(self, requests) -> np.ndarray:
+        """GPU-hours to serve ``requests`` requests."""
+        return self.gpu_seconds_per_request * np.asarray(requests, dtype=float) / 3600.0
+
+    # -- Report ------------------------------------------------------------------------------
+    @property
+    def success(self) -> bool:
+        return bool(np.all(self.feasible))
+
+    @property
+    def message(self) -> str:
+        if self.success:
+            return "meets the latency target" if self._targeted else "no latency target"
+        if self.feasible.ndim:
+            return f"{int(np.sum(~self.feasible))} of {self.feasible.size} settings miss the latency target"
+        target = self.workload.latency_ms if self.workload.latency_ms is not None else self.workload.request_latency_ms
+        what = "per position" if self.workload.latency_ms is not None else "per request"
+        return (f"latency target {fmt(target)} ms {what} missed by a factor {fmt(float(self.shortfall))} "
+                f"at batch 1 ({self.latency_limit} binds)")
+
+    @property
+    def _targeted(self) -> bool:
+        return self.workload.latency_ms is not None or self.workload.request_latency_ms is not None
+
+    def title(self) -> str:
+        return f"Roofline ({self.hardware}, {self.workload.precision})"
+
+    def estimate_lines(self):
+        def v(x):
+            x = np.asarray(x)
+            return fmt(x.item()) if x.ndim == 0 else f"array{x.shape}"
+
+        return [
+            f"devices per replica   {v(self.devices)}  ({v(self.devices_limit)})",
+            f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows {v(self.max_batch)})",
+            f"decode latency        {v(self.decode_latency_ms)} ms per position  ({v(self.decode_limit)})",
+            f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)})",
+            f"throughput            {v(self.throughput)} requests/s per replica  ({v(self.throughput_limit)})",
+            f"GPU-hours / 1e6 req   {v(self.gpu_hours_per_million_requests)}",
+        ]
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in (
+            "devices", "batch", "max_batch", "prefill_seconds", "decode_seconds", "decode_latency_ms",
+            "gpu_seconds_per_request", "throughput", "prefill_limit", "decode_limit", "devices_limit",
+            "batch_limit", "throughput_limit", "latency_limit", "feasible", "shortfall",
+        )}
+        out["gpu_hours_per_million_requests"] = self.gpu_hours_per_million_requests
+        out = {k: (np.asarray(x).item() if np.asarray(x).ndim == 0 else np.asarray(x)) for k, x in out.items()}
+        out["workload"] = attrs.asdict(self.workload)
+        out["hardware"] = self.hardware
+        return out
+
+
+def _largest_true(pred, hi: np.ndarray) -> np.ndarray:
+    """Largest integer ``B`` in ``[0, hi]`` with ``pred(B)`` (``pred`` true up to a point, then
+    false; ``pred(0)`` taken true), elementwise, by bisection on integers."""
+    lo = np.zeros_like(hi)
+    hi = np.floor(hi)
+    while np.any(lo < hi):
+        mid = np.ceil((lo + hi) / 2.0)
+        ok = pred(np.maximum(mid, 1.0))
+        open_ = lo < hi
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid - 1.0, hi)
+    return lo
+
+
+def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workload | None = None,
+                     **variables) -> Roofline:
+    """Serving cost of ``n`` (the parameters the law sees) under ``cost_model`` on
+    ``hardware`` (a profile name, a .toml/.json path or a :class:`Hardware`) for
+    ``workload``; ``variables`` are the cost model's (serving-time) variables. Broadcasts
+    over ``n`` and the variables. Formulas and sources: the module docstring."""
+    if isinstance(cost_model, str):
+        from tsbudget.registry import costmodels
+
+        cost_model = costmodels.resolve(cost_model)
+    if not isinstance(cost_model, CostModel):
+        raise InputError(f"cost_model must be a CostModel or a registered name, got {cost_model!r}")
+    workload = Workload() if workload is None else workload
+    if not isinstance(workload, Workload):
+        raise InputError(f"workload must be a Workload, got {workload!r}")
+    hw = get_hardware(hardware)
+    _check_memory(hw)
+
+    cm, w = cost_model, workload
+    v = cm.resolve_variables(**variables)
+    b = bytes_per_param(w.precision)
+    rate = hw.peak(w.precision) * hw.serve_utilization  # FLOP/s reached per device
+    bw, cap = hw.memory_bandwidth, hw.memory_capacity
+    flops = np.asarray(cm.inference_flops_per_position(n, **v), dtype=float)
+    weights = np.asarray(cm.total_params(n, **v), dtype=float) * b
+    cache = np.asarray(cm.cache_bytes_per_position(n, b, **v), dtype=float)
+    shape = np.broadcast_shapes(flops.shape, weights.shape, cache.shape)
+    flops, weights, cache = (np.broadcast_to(x, shape).astype(float) for x in (flops, weights, cache))
+    C, G = float(w.context), float(w.generate)
+    mean_cache = C + max(G - 1.0, 0.0) / 2.0
+    per_sequence = (C + G) * cache  # cache one sequence holds at its end
+
+    def step(batch, k):
+        """Decode step time at ``batch``, and whether compute binds it."""
+        touched = np.asarray(cm.weight_params_touched(n, batch, **v), dtype=float)
+        compute = batch * flops / (k * rate)
+        memory = (touched * b + batch * mean_cache * cache) / (k * bw)
+        return np.maximum(compute, memory), compute >= memory
+
+    # devices: the weights and the batch's caches (one sequence when the batch is free) must fit
+    fixed = w.batch is not None
+    first = float(w.batch) if fixed else 1.0
+    devices = np.maximum(np.ceil((weights + first * per_sequence) / cap), 1.0)
+
+    # prefill: the prompt's positions in one pass, the weights they touch read once, the cache written
+    if C > 0:
+        touched = np.asarray(cm.weight_params_touched(n, np.full(shape, C), **v), dtype=float)
+        p_compute = C * flops / (devices * rate)
+        p_memory = (touched * b + C * cache) / (devices * bw)
+        prefill = np.maximum(p_compute, p_memory)
+        prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
+    else:
+        prefill = np.zeros(shape)
+        prefill_limit = np.full(shape, "none")
+
+    room = devices * cap - weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        max_batch = np.where(per_sequence > 0, np.floor(room / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
+
+    def latency_ok(batch):
+        t, _ = step(batch, devices)
+        ok = np.ones(shape, dtype=bool)
+        if w.latency_ms is not None:
+            ok &= t * 1e3 <= w.latency_ms * (1 + 1e-12)
+        if w.request_latency_ms is not None:
+            ok &= (prefill + G * t) * 1e3 <= w.request_latency_ms * (1 + 1e-12)
+        return ok
+
+    if fixed:
+        batch = np.full(shape, float(w.batch))
+        batch_limit = np.full(shape, "given")
+    else:
+        hi = np.minimum(max_batch, MAX_BATCH)
+        below = _largest_true(lambda B: ~step(B, devices)[1], hi)  # still bandwidth-bound up to here
+        saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
+        by_latency = _largest_true(latency_ok, hi) if (w.latency_ms or w.request_latency_ms) else np.full(shape, np.inf)
+        batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)
+        batch_limit = np.where(
+            by_latency < np.minimum(max_batch, saturated), "latency",
+            np.where(max_batch < saturated, "capacity", "compute"),
+        )
+    decode, compute_bound = step(batch, devices)
+    decode_limit = np.where(compute_bound, "compute", "bandwidth")
+
+    # latency targets: met at this batch? else the factor by which they are missed (at batch 1
+    # when the batch is free: no smaller batch is faster)
+    ok = latency_ok(batch)
+    ratios = [np.ones(shape)]
+    if w.latency_ms is not None:
+        ratios.append(decode * 1e3 / w.latency_ms)
+    if w.request_latency_ms is not None:
+        ratios.append((prefill + G * decode) * 1e3 / w.request_latency_ms)
+    shortfall = np.where(ok, 1.0, np.maximum.reduce(ratios))
+    # what binds the latency: the decode limit, or the prefill when a request target is missed there
+    latency_limit = np.where(ok, "none", decode_limit)
+    if w.request_latency_ms is not None and C > 0:
+        prefill_binds = ~ok & (prefill >= G * decode)
+        latency_limit = np.where(prefill_binds, prefill_limit, latency_limit)
+
+    per_request = prefill + G * decode / batch
+    decode_share = G * decode / batch
+    throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
+    return Roofline(
+        devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, decode_seconds=decode,
+        decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
+        throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
+        devices_limit=np.full(shape, "capacity"), batch_limit=batch_limit, throughput_limit=throughput_limit,
+        latency_limit=latency_limit, feasible=ok, shortfall=shortfall, workload=w, hardware=hw.name,
+    )
