@@ -42,6 +42,7 @@ COMMANDS = {
     "sweep": "sweep",
     "redundancy": "redundancy",
     "simulate": "simulate",
+    "validate": "validate",
 }
 
 
@@ -59,6 +60,7 @@ SUMMARIES = {
     "sensitivity": "Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings).",
     "simulate": "Simulate the runs of SWEEP (a run list from tsbudget sweep --out) from a known law, with seeded noise.",
     "sweep": "Design an IsoFLOP sweep around the predicted optimum of a fit or a preset.",
+    "validate": "Leave-future-out validation: fit below a budget, predict every larger run, rank laws and fit options.",
 }
 
 
