@@ -44,6 +44,9 @@ class Objective:
             lo.append(0.0)
             hi.append(1.0)
         self.lo, self.hi = np.array(lo), np.array(hi)
+        # a roofline serving cost is not affine in N: each interval is a bisection of ~100
+        # roofline evaluations, remembered per variable setting (the polish revisits them)
+        self._intervals = {} if problem.serving is not None and problem.serving.roofline else None
 
     def decode(self, z, k):
         """Candidate arrays ``(N, variables)`` from coordinates. In budget mode ``N`` is
@@ -66,7 +69,7 @@ class Objective:
         nlo, nhi = self.p.n_bounds
         if self.mode != "budget":
             return np.full(m, nlo), np.full(m, nhi)
-        lo, hi = self.n_interval(variables, m)
+        lo, hi = self.n_interval(variables, m) if self._intervals is None else self._cached_interval(variables, m)
         empty = ~(lo <= hi)
         return np.where(empty, nlo, lo), np.where(empty, nlo, hi)
 
@@ -79,12 +82,32 @@ class Objective:
             z[0] = min(z[0], float(np.log(hi[0] / lo[0])))
         return z
 
+    def _cached_interval(self, variables, m):
+        """:meth:`n_interval`, solved once per distinct variable setting (rows of ``variables``)."""
+        names = sorted(variables)
+        rows = np.stack([np.broadcast_to(np.asarray(variables[k], float), (m,)) for k in names], axis=1) \
+            if names else np.zeros((m, 0))
+        keys = [r.tobytes() for r in rows]
+        first = {}
+        for i, key in enumerate(keys):
+            if key not in self._intervals:
+                first.setdefault(key, i)
+        if first:
+            idx = np.array(list(first.values()))
+            sub = {k: rows[idx, j] for j, k in enumerate(names)}
+            lo, hi = self.n_interval(sub, idx.size)
+            for j, key in enumerate(first):
+                self._intervals[key] = (lo[j], hi[j])
+        got = [self._intervals[key] for key in keys]
+        return np.array([g[0] for g in got], float), np.array([g[1] for g in got], float)
+
     def n_interval(self, variables, m):
         """``[N_lo, N_hi]`` per candidate: the model sizes that can spend a budget in
         ``[lb, ub]`` with data in ``d_bounds``, ``N_lo > N_hi`` where none can.
 
-        Cost is ``c(N, D) = f(N)·D + s(N)`` (training FLOPs per unit ``f``, serving FLOPs
-        ``s``), assumed non-decreasing in ``N``. Then ``N`` is feasible iff
+        Cost is ``c(N, D) = f(N)·D + s(N)`` (training FLOPs per unit ``f``, serving cost
+        ``s``: :meth:`~tsbudget.planning.problem.Problem.serve_cost`, ``inf`` for a model
+        whose roofline serving misses its latency target), assumed non-decreasing in ``N``. Then ``N`` is feasible iff
         ``c(N, d_lo) <= ub`` and ``c(N, d_hi) >= lb``: ``N_hi`` solves ``c(N, d_lo) = ub`` and
         ``N_lo`` solves ``c(N, d_hi) = lb``, each clipped to ``n_bounds``. Where ``f`` and
         ``s`` are affine in ``N`` (every built-in cost model: checked at three sizes to 1e-9)
@@ -102,7 +125,8 @@ class Objective:
             if nhi == nlo:
                 return np.ones(m, bool)
             pred = v[0] + (v[2] - v[0]) * (sizes[1] - sizes[0]) / (sizes[2] - sizes[0])
-            return np.abs(v[1] - pred) <= 1e-9 * np.max(np.abs(v), axis=0) + 1e-300
+            close = np.abs(v[1] - pred) <= 1e-9 * np.max(np.abs(v), axis=0) + 1e-300
+            return close & np.all(np.isfinite(v), axis=0)  # an inf cost (a serving limit) is not affine
 
         lin = affine(f) & affine(sv)
         span = max(nhi - nlo, 1e-300)

@@ -42,7 +42,10 @@ def _grid_stage(obj: Objective, n_ints: int, int_cands, n_grid=129):
     combos = np.array(list(itertools.product(*int_cands)), float) if n_ints else np.zeros((1, 0))
     other = [7] * len(obj.p.reals) + ([5] if obj.has_s else [])
     per_combo = int(np.prod(other)) if other else 1
-    cap = _GRID_CAP if obj.mode == "budget" else _GRID_CAP // 100
+    # target mode solves D per point and a roofline serving workload searches batches per point:
+    # both cost ~100 evaluations a point, so their grids are 100 times smaller
+    roofline = obj.p.serving is not None and obj.p.serving.roofline
+    cap = _GRID_CAP if obj.mode == "budget" and not roofline else _GRID_CAP // 100
     while n_grid > 9 and n_grid * per_combo * len(combos) > cap:
         n_grid = (n_grid + 1) // 2
     axes = [np.linspace(obj.lo[i], obj.hi[i], n_grid if i == 0 else other[i - 1]) for i in range(dz)]

@@ -71,7 +71,8 @@ def lifetime_cost(problem, N, D, variables) -> np.ndarray:
 #: order results report them; ``*_limit`` name the bound that sets each.
 SERVING_QUANTITIES = (
     "devices_per_replica", "batch", "prefill_seconds", "decode_latency_ms", "throughput",
-    "gpu_seconds_per_request", "prefill_limit", "decode_limit", "devices_limit", "feasible", "shortfall",
+    "gpu_seconds_per_request", "prefill_limit", "decode_limit", "devices_limit", "batch_limit", "latency_limit",
+    "feasible", "shortfall",
 )
 
 
