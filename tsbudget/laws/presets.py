@@ -15,6 +15,7 @@ from tsbudget.law import Law
 from tsbudget.laws.chinchilla import HOFFMANN_A, HOFFMANN_ALPHA, HOFFMANN_B, HOFFMANN_BETA, HOFFMANN_E
 from tsbudget.laws.data_constrained import MUENNIGHOFF_C4
 from tsbudget.laws.fine_grained_moe import KRAJEWSKI_TABLE1
+from tsbudget.laws.joint_moe import LUDZIEJEWSKI_TABLE3
 from tsbudget.laws.ranges import FitRanges
 from tsbudget.laws.routing import CLARK_TABLE3
 
@@ -128,6 +129,17 @@ _PRESETS = (
         "Krajewski et al. 2024, Scaling Laws for Fine-Grained Mixture of Experts, eq. 9 and Table 1 (MoE row)",
         "expansion rate E = 64, C4; read from transcriptions of Table 1 (see KRAJEWSKI_TABLE1); Table 2's "
         "printed losses lie 0.03-0.09 nats above eq. 9 at N = 64 x active (tests/golden)",
+        unit="tokens",
+    ),
+    Preset(
+        "ludziejewski2025",
+        "joint_moe",
+        LUDZIEJEWSKI_TABLE3,
+        "Ludziejewski et al. 2025, Joint MoE Scaling Laws: Mixture of Experts Can Be Memory Efficient (ICML), "
+        "eq. 6 and App. B Table 3",
+        "N = active parameters including embeddings (App. A.1), experts = top-1 Switch expert count; FineWeb-Edu, "
+        "GPT-2 tokenizer; read from a transcription of the paper (see LUDZIEJEWSKI_TABLE3); memory-optimal expert "
+        "counts: tsbudget.laws.joint_moe_optima (Table 2 reproduced in 9 of 12 cells, tests/golden)",
         unit="tokens",
     ),
 )
