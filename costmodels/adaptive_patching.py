@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, nonnegative
+from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
 from tsbudget.variables import Variable, as_positive_array
 
 __all__ = ["AdaptivePatching"]
@@ -66,3 +66,24 @@ class AdaptivePatching(CostModel):
         model once per patch)."""
         p = self.resolve_variables(**variables)["compression"]
         return as_positive_array(n, "n") + self.local_params + 0.0 * p
+
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters a decode step reads: the local models every step, the latent model on
+        the steps where some sequence closes a patch.
+
+        Derivation. A sequence ends a patch at a given position with probability ``1/p``
+        (mean patch length ``p``). With ``B`` sequences at independent phases the latent
+        model runs (and its weights are read) on a step with probability
+        ``1 − (1 − 1/p)^B``, so per step::
+
+            touched = N_enc + N_dec + N·(1 − (1 − 1/p)^B)
+
+        ``N/p + N_enc + N_dec`` at ``B = 1`` (half the serving FLOPs per position) and all
+        weights every step as the batch grows. The hash n-gram embedding tables are looked
+        up (a few rows per position), not streamed, and are not counted.
+        """
+        p = self.resolve_variables(**variables)["compression"]
+        n = as_positive_array(n, "n")
+        batch = as_positive_array(batch, "batch")
+        return self.local_params + n * any_of_batch(1.0 / p, batch)
+

@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel
+from tsbudget.cost_model import CostModel, any_of_batch
 from tsbudget.cost_model import share as fraction  # Level has a field named share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
@@ -177,3 +177,28 @@ class HierarchicalCompression(CostModel):
 
     def active_params(self, n, **variables) -> np.ndarray:
         return self.total_params(n, **variables)
+
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters a decode step reads: each level's blocks and return-path stage on the
+        steps where it runs.
+
+        Derivation. Level ``i`` (downward blocks and its return-path stage, ``(s_i + ρ_i)·N``
+        parameters) runs once per ``C_i = c_0·…·c_i`` generated input positions. With ``B``
+        sequences at independent phases (continuous batching) some sequence reaches a
+        level-``i`` boundary on a step with probability ``1 − (1 − 1/C_i)^B``, and then the
+        level's weights are read once for all of them::
+
+            touched = N · Σ_i (s_i + ρ_i) · (1 − (1 − 1/C_i)^B)
+
+        At ``B = 1`` this is ``N·Σ (s_i + ρ_i)/C_i``, half the serving FLOPs per position; as
+        the batch grows every level is read every step, so the return path and the coarse
+        levels cost bandwidth at serving even where their FLOPs are small.
+        """
+        resolved = self.resolve_variables(**variables)
+        n = as_positive_array(n, "n")
+        batch = as_positive_array(batch, "batch")
+        cumulative, touched = 1.0, 0.0
+        for var, lv in zip(self.variables, self.levels, strict=True):
+            cumulative = cumulative * resolved[var.name]
+            touched = touched + (lv.share + lv.return_share) * any_of_batch(1.0 / cumulative, batch)
+        return n * touched

@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, nonnegative, optional_positive_int, share
+from tsbudget.cost_model import CostModel, any_of_batch, nonnegative, optional_positive_int, share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -117,3 +117,38 @@ class MixtureOfExperts(CostModel):
     def active_params(self, n, **variables) -> np.ndarray:
         """``N`` plus the router weights every position multiplies by."""
         return as_positive_array(n, "n") + self.router_params(**variables)
+
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters a decode step reads when ``batch`` positions are routed together.
+
+        Derivation (uniform top-k routing). Each MoE layer holds ``M = E·k·G`` fine experts
+        and a position is routed to ``k·G`` distinct ones, so a given expert is missed by one
+        position with probability ``1 − k·G/M = 1 − 1/E``, and by all ``B`` positions of a
+        step (routed independently) with probability ``(1 − 1/E)^B``. By linearity of
+        expectation the step touches ``M·(1 − (1 − 1/E)^B)`` experts on average, each of
+        ``f·N/(k·G)`` parameters, so::
+
+            touched = (1 − f)·N + router + f·N·E·(1 − (1 − 1/E)^B)
+
+        which is the active count at ``B = 1`` and rises to the whole pool (``total_params``)
+        as ``B`` grows; ``E = 1`` is dense at every batch. The shared weights and the router
+        are read once per step. Real routers are not uniform (load-balancing losses push them
+        towards it), so this is the balanced-load expectation.
+        """
+        e, _, _ = self._resolve(variables)
+        n = as_positive_array(n, "n")
+        batch = as_positive_array(batch, "batch")
+        experts = self.expert_share * n
+        return self.active_params(n, **variables) - experts + experts * e * any_of_batch(1.0 / e, batch)
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """Key-value cache per context position, ``2·n_layer·d_model`` values at
+        ``precision_bytes`` bytes (Pope et al. 2022 §2), when ``d_model`` and ``n_layer``
+        are given; 0 (not counted) without them. Experts do not change the attention."""
+        self.resolve_variables(**variables)
+        n = as_positive_array(n, "n")
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        if self.d_model is None:
+            return 0.0 * n * precision_bytes
+        return 2.0 * self.n_layer * self.d_model * precision_bytes + 0.0 * n
+

@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from costmodels.adaptive_patching import AdaptivePatching
-from tsbudget.cost_model import CostModel, nonnegative
+from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
 from tsbudget.errors import InputError, PluginTypeError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -148,3 +148,30 @@ class Patched(CostModel):
         """The inner model's active weights and the local models (every position passes both)."""
         p, inner = self._split(variables)
         return self.inner_model.active_params(as_positive_array(n, "n"), **inner) + self.local_params + 0.0 * p
+
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters a decode step reads: the local models every step, the inner model on
+        the steps where some sequence closes a patch, at the batch of patches it then runs.
+
+        Derivation. Each of ``B`` sequences closes a patch at a step with probability ``1/p``
+        (independent phases), so the inner model runs with probability
+        ``q = 1 − (1 − 1/p)^B``, on ``B/p`` patches on average, i.e. on ``m = B/(p·q)``
+        patches given that it runs (``m = 1`` at ``B = 1``)::
+
+            touched = N_enc + N_dec + q · touched_inner(N, m)
+
+        ``p = 1`` gives the inner model's own count plus the local models; at ``B = 1`` it is
+        ``touched_inner(N, 1)/p`` plus the local models. Embedding tables are looked up, not
+        streamed, and are not counted (as in :class:`AdaptivePatching`).
+        """
+        p, inner = self._split(variables)
+        batch = as_positive_array(batch, "batch")
+        q = any_of_batch(1.0 / p, batch)
+        m = np.maximum(batch / (p * q), 1.0)
+        return self.local_params + q * self.inner_model.weight_params_touched(as_positive_array(n, "n"), m, **inner)
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """The inner model's cache per patch position, one patch per ``p`` input positions
+        (``cache_inner / p``); the local models' caches are not counted (no geometry)."""
+        p, inner = self._split(variables)
+        return self.inner_model.cache_bytes_per_position(n, precision_bytes, **inner) / p

@@ -89,3 +89,17 @@ class RecurrentDepth(CostModel):
 
     def active_params(self, n, **variables) -> np.ndarray:
         return self.total_params(n, **variables)
+
+    def weight_params_touched(self, n, batch, **variables) -> np.ndarray:
+        """Parameters a decode step reads: ``N_p + r·N_c + N_o = N + (r − 1)·N_c``.
+
+        The ``r`` repeats of the core run one after another, each on the previous one's
+        output, so a step reads the core's weights once per repeat (weights larger than the
+        on-chip caches do not stay there between repeats): extra loops cost bandwidth at
+        decode, not only FLOPs. The count is independent of the batch (every sequence runs
+        the same weights) and is half the serving FLOPs per position, as for dense.
+        """
+        r = self._r(variables)
+        n = as_positive_array(n, "n")
+        batch = as_positive_array(batch, "batch")
+        return n + (r - 1.0) * (self.core_share * n) + 0.0 * batch

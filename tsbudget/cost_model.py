@@ -12,7 +12,7 @@ from tsbudget.errors import InputError
 from tsbudget.plugin_calls import wrap_plugin_methods
 from tsbudget.variables import Variable, as_nonnegative_array, as_positive_array
 
-__all__ = ["CostModel", "positive_int", "optional_positive_int", "share", "nonnegative"]
+__all__ = ["CostModel", "any_of_batch", "positive_int", "optional_positive_int", "share", "nonnegative"]
 
 
 class CostModel(ABC):
@@ -88,7 +88,8 @@ class CostModel(ABC):
         batch (the dense case of Pope et al. 2022, "Efficiently Scaling Transformer
         Inference", §2). A family whose positions touch different weights (routed experts,
         loops that re-read a block, levels that run only on some steps) overrides it;
-        ``total_params`` bounds it from above and ``active_params`` is its value at batch 1.
+        ``active_params`` is its value at batch 1 and ``total_params`` bounds it from above
+        unless a step reads some weights more than once (recurrent depth re-reads its core).
         """
         batch = as_positive_array(batch, "batch")
         return self.active_params(n, **variables) + 0.0 * batch
@@ -115,6 +116,17 @@ class CostModel(ABC):
         """Forward FLOPs of serving ``positions`` positions (broadcasts)."""
         positions = as_nonnegative_array(positions, "positions")
         return positions * self.inference_flops_per_position(n, **variables)
+
+
+def any_of_batch(chance, batch) -> np.ndarray:
+    """``1 − (1 − q)^B``: probability that at least one of ``B`` independent positions hits
+    an event of probability ``q`` each (a given expert chosen, a patch or level boundary
+    reached). Written with ``expm1``/``log1p`` so that small ``q`` keeps its precision;
+    ``q = 1`` gives 1 and ``B = 1`` gives ``q``. Broadcasts."""
+    chance = np.asarray(chance, dtype=float)
+    batch = np.asarray(batch, dtype=float)
+    with np.errstate(divide="ignore"):
+        return -np.expm1(batch * np.log1p(-chance))
 
 
 # -- attrs validators for cost-model settings (an InputError names the class, field and value)

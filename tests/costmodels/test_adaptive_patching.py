@@ -64,3 +64,11 @@ def test_bad_fields_name_the_field(field):
 def test_conformance():
     check_costmodel(AdaptivePatching())
     check_costmodel(AdaptivePatching(encoder_params=2e7, decoder_params=4e7, embedding_params=1e8))
+
+
+def test_latent_weights_read_when_some_sequence_closes_a_patch():
+    cm = AdaptivePatching(encoder_params=1e7, decoder_params=2e7, embedding_params=5e8)
+    t = cm.weight_params_touched(1e9, np.array([1.0, 3.0]), compression=4.0)
+    assert t[0] == pytest.approx(1e9 / 4 + 3e7, rel=1e-12)  # = serving FLOPs / 2
+    assert t[0] == pytest.approx(float(cm.inference_flops_per_position(1e9, compression=4.0)) / 2, rel=1e-12)
+    assert t[1] == pytest.approx(1e9 * (1 - 0.75**3) + 3e7, rel=1e-12)

@@ -78,3 +78,11 @@ def test_bad_inputs_name_them():
 def test_conformance():
     check_costmodel(Dense())
     check_costmodel(Dense(n_layer=12, n_ctx=2048, d_model=768))
+
+
+def test_kv_cache_and_touched_weights():
+    # Pope et al. 2022 §2: 2·n_layer·d_model cached values per position (d_attn = d_model)
+    cm = Dense(n_layer=32, n_ctx=2048, d_model=4096)
+    assert float(cm.cache_bytes_per_position(7e9, 2.0)) == 2 * 32 * 4096 * 2
+    assert float(Dense().cache_bytes_per_position(7e9, 2.0)) == 0.0  # no shape: not counted
+    np.testing.assert_array_equal(Dense().weight_params_touched(7e9, [1, 64, 4096]), [7e9] * 3)

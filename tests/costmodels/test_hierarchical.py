@@ -95,3 +95,13 @@ def test_parameter_shares_from_widths():
     assert parameter_shares([4, 8], [1024, 2048]) == pytest.approx([1 / 9, 8 / 9], rel=1e-15)
     with pytest.raises(InputError, match="one width per stage"):
         parameter_shares([4, 8], [1024])
+
+
+def test_touched_levels_amortise_at_batch_1_and_fill_at_large_batch():
+    # default levels: outer (ratio 1, share .25, return .25), inner (ratio 4, share .5)
+    cm = HierarchicalCompression()
+    touched = cm.weight_params_touched(1e9, np.array([1.0, 2.0, 1e6]))
+    np.testing.assert_allclose(touched[0], cm.inference_flops_per_position(1e9) / 2, rtol=1e-12)
+    # batch 2: the inner level runs unless both sequences are off its boundary: 1 − (3/4)²
+    assert touched[1] == pytest.approx(1e9 * (0.5 + 0.5 * (1 - 0.75**2)), rel=1e-12)
+    assert touched[2] == pytest.approx(float(cm.total_params(1e9)), rel=1e-12)

@@ -144,3 +144,31 @@ def test_every_drawn_combination_is_valid(settings, n):
     cm = MixtureOfExperts(d_model=1024, n_layer=12)
     assert cm.train_flops_per_position(n, **settings) >= 6 * n
     assert cm.total_params(n, **settings) >= cm.active_params(n, **settings) >= n
+
+
+def test_touched_experts_match_simulated_uniform_routing():
+    # E = 4 experts per one used, top_k = 2, granularity 2: a pool of 16 fine experts, each
+    # position picks 4 distinct ones uniformly; the mean share of the pool touched by B
+    # positions must match E·(1 − (1 − 1/E)^B) in units of one position's experts.
+    cm = MixtureOfExperts(expert_share=1.0)
+    rng = np.random.default_rng(0)
+    pool, per_position, trials = 16, 4, 20000
+    for batch in (1, 3, 10):
+        picks = np.argsort(rng.random((trials, batch, pool)), axis=2)[:, :, :per_position]
+        touched = np.zeros((trials, pool), dtype=bool)
+        np.put_along_axis(touched, picks.reshape(trials, -1), True, axis=1)
+        simulated = touched.mean() * pool / per_position  # in units of one position's experts
+        model = float(cm.weight_params_touched(1.0, batch, experts=4, top_k=2, granularity=2))
+        assert model == pytest.approx(simulated, rel=0.01)
+
+
+def test_touched_is_active_at_batch_1_and_reaches_the_pool():
+    cm = MixtureOfExperts(d_model=1024, n_layer=12)
+    n, kw = 1e9, {"experts": np.array([1.0, 8.0, 64.0]), "top_k": 2}
+    np.testing.assert_allclose(cm.weight_params_touched(n, 1, **kw), cm.active_params(n, **kw), rtol=1e-12)
+    np.testing.assert_allclose(cm.weight_params_touched(n, 1e6, **kw), cm.total_params(n, **kw), rtol=1e-9)
+    steps = cm.weight_params_touched(n, np.arange(1.0, 200.0)[:, None], **kw)
+    assert np.all(np.diff(steps, axis=0) >= 0)
+    # the KV cache: 2·n_layer·d_model values per position, none without the shape
+    assert float(cm.cache_bytes_per_position(n, 2.0, **kw)) == 2 * 12 * 1024 * 2
+    assert float(MixtureOfExperts().cache_bytes_per_position(n, 2.0)) == 0.0

@@ -127,3 +127,19 @@ def test_every_variable_free_or_fixed_in_the_planner():
         assert v.lower <= free.variables[v.name] <= v.upper
     assert free.loss <= pinned.loss + 1e-12
     assert cm.train_flops(free.N, free.positions, **free.variables) == pytest.approx(1e21, rel=1e-6)
+
+
+def test_touched_and_cache_over_the_inner_model():
+    from costmodels.dense import Dense
+
+    # compression 1 is the inner model plus the local models
+    cm = Patched(inner="moe", inner_settings={"d_model": 512, "n_layer": 8}, encoder_params=1e6)
+    b = np.array([1.0, 5.0, 50.0])
+    np.testing.assert_allclose(
+        cm.weight_params_touched(1e8, b, compression=1.0, experts=8),
+        cm.inner_model.weight_params_touched(1e8, b, experts=8) + 1e6, rtol=1e-12)
+    # a dense inner model at batch 1 amortises over the patch: N/p + local
+    dense = Patched(inner="dense", inner_settings={"n_layer": 8, "n_ctx": 64, "d_model": 512})
+    assert float(dense.weight_params_touched(1e8, 1, compression=4.0)) == pytest.approx(1e8 / 4, rel=1e-12)
+    assert float(dense.cache_bytes_per_position(1e8, 2.0, compression=4.0)) == pytest.approx(
+        float(Dense(n_layer=8, n_ctx=64, d_model=512).cache_bytes_per_position(1e8, 2.0)) / 4)

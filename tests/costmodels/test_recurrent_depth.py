@@ -96,3 +96,12 @@ def test_bad_fields_name_the_field(kwargs, field):
 def test_conformance():
     check_costmodel(RecurrentDepth())
     check_costmodel(RecurrentDepth(0.0, 1.0, 0.0, backprop_repeats=2))
+
+
+def test_decode_rereads_the_core_every_loop():
+    # r loops read the core r times per step: N + (r − 1)·N_c, half the serving FLOPs
+    cm = RecurrentDepth()
+    r = np.array([1.0, 4.0, 32.0])
+    touched = cm.weight_params_touched(1e9, 16, recurrence=r)
+    np.testing.assert_allclose(touched, 1e9 + (r - 1) * 0.5e9, rtol=1e-15)
+    np.testing.assert_allclose(touched, cm.inference_flops_per_position(1e9, recurrence=r) / 2, rtol=1e-15)
