@@ -5,7 +5,9 @@ Planning under each draw taken as the truth gives the spread of the optimum (Hof
 solving step: the closed form for every draw where it is valid (one vectorised pass), the
 general optimiser for the draws where it is not (:func:`solve_draw`, the first
 :data:`MAX_REPLANNED_DRAWS`). :func:`with_draw_intervals` then only reports: the ``level``
-percentile interval of the plan's loss across draws and of the per-draw optima.
+percentile interval of the plan's loss across draws and of the per-draw optima, and the
+deadweight compute of the point plan under each draw taken as the truth
+(:func:`plan_deadweight`, :func:`tsbudget.uncertainty.wasted.deadweight_compute`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import math
 import attrs
 import numpy as np
 
-from tsbudget.errors import InfeasibleError
+from tsbudget.errors import InfeasibleError, InputError
 from tsbudget.percentiles import percentile_interval
+from tsbudget.planning.assembly import plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 from tsbudget.planning.solve import closed_form_goal, solve
 
-__all__ = ["MAX_REPLANNED_DRAWS", "DrawPlans", "draw_quantiles", "plan_draws", "solve_draw", "with_draw_intervals"]
+__all__ = ["MAX_REPLANNED_DRAWS", "DrawPlans", "draw_quantiles", "plan_deadweight", "plan_draws", "solve_draw",
+           "with_draw_intervals"]
 
 MAX_REPLANNED_DRAWS = 200  # bootstrap draws re-planned by the general optimizer in one plan
 
@@ -97,6 +101,7 @@ def with_draw_intervals(point: Plan, s: PlanRequest, drawn: DrawPlans) -> Plan:
     planned, the intervals of optimal ``N``, ``D``, ``D/N`` and loss (``(median, lower,
     upper)`` at ``s.level``). Reports only; the solving was done by :func:`plan_draws`."""
     _, lo, hi = draw_quantiles(drawn.losses, s.level)
+    point = attrs.evolve(point, deadweight=deadweight_report(s, point, drawn.params, drawn.losses))
     if drawn.N is None:
         return attrs.evolve(point, loss_interval=(lo, hi))
     diagnostics = dict(point.diagnostics)
@@ -111,3 +116,93 @@ def with_draw_intervals(point: Plan, s: PlanRequest, drawn: DrawPlans) -> Plan:
         "loss_opt": draw_quantiles(opt_loss, s.level),
     }
     return attrs.evolve(point, loss_interval=(lo, hi), intervals=intervals, diagnostics=diagnostics)
+
+
+def fast_deadweight(problem) -> bool:
+    """True when the deadweight compute of a plan of ``problem`` is the vectorised
+    :func:`~tsbudget.uncertainty.wasted.deadweight_compute` over all draws at once: training
+    cost only (no serving) and no free variable. Unique data and its regimes are allowed: the
+    loss along a budget is then the problem's own (effective data under repetition)."""
+    return problem.serving is None and not problem.ints and not problem.reals
+
+
+class _ProblemLaw:
+    """The loss of a planning problem at its fixed variables as a law of ``(N, D)`` (``D`` in the
+    plan's unit, repetition discounted as the planner does), for the general path of
+    :func:`~tsbudget.uncertainty.wasted.deadweight_compute`."""
+
+    has_closed_form = False
+    required_inputs = ("N", "D")
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.name = problem.law.name
+        self.values = problem.law.values
+        self.fixed = {k: np.asarray(v, float) for k, v in problem.fixed.items()}
+
+    def evaluate(self, params, inputs):
+        return self.problem.loss(inputs["N"], inputs["D"], self.fixed, params=params)
+
+
+def plan_deadweight(s: PlanRequest, point: Plan, params: dict, losses=None) -> tuple[np.ndarray, str]:
+    """``(DCL per draw, how)``: the deadweight compute (FLOPs, in the budget's unit) of the point
+    plan under each draw of ``params`` taken as the truth, ``DCL = C − C_eq`` with ``C`` what the
+    plan spends and ``C_eq`` what the draw's own optimal plan spends to reach the loss the point
+    plan reaches under that draw (Open-Athena scaling-law-analysis, deadweight compute loss).
+
+    Where :func:`fast_deadweight` holds, every draw at once: the closed form when the problem is
+    the Chinchilla form under ``C = k·N·D`` with every unit fresh, else the vectorised search
+    over the problem's own loss (effective data under repetition included). Otherwise (serving,
+    free variables) each draw's ``C_eq`` is the target-mode plan under that draw for the point
+    plan's loss there (lifetime cost with serving, free variables optimised), for the first
+    :data:`MAX_REPLANNED_DRAWS` draws (NaN after them and where a draw cannot reach the loss).
+    Both ignore ``n_bounds``/``d_bounds``: the truth's optimum is not bounded.
+    """
+    from tsbudget.uncertainty.wasted import deadweight_compute
+
+    p = s.problem
+    spent = plan_cost(point)
+    if fast_deadweight(p):
+        fixed = {k: np.asarray(v, float) for k, v in p.fixed.items()}
+        plain = p.unique is None and "U" not in p.law.required_inputs and s.method != "general"
+        if plain:  # the law itself, in its own unit: closed form where it applies
+            scale = p.law_scale
+            dcl = deadweight_compute(p.law, params, point.N, point.D * scale, spent,
+                                     cost_model=lambda n: p.flops_per_unit(n, fixed) / scale,
+                                     variables={k: float(v) for k, v in p.fixed.items()})
+        else:
+            dcl = deadweight_compute(_ProblemLaw(p), params, point.N, point.D, spent,
+                                     cost_model=lambda n: p.flops_per_unit(n, fixed), method="general")
+        return np.asarray(dcl, float), "vectorised"
+    if losses is None:
+        variables = {k: np.asarray(v, float) for k, v in point.variables.items()}
+        losses = p.loss(np.asarray(point.N, float), np.asarray(point.D, float), variables, params=params)
+    size = np.asarray(losses).size
+    dcl = np.full(size, np.nan)
+    for i in range(min(size, MAX_REPLANNED_DRAWS)):
+        loss = float(np.asarray(losses).ravel()[i])
+        if not math.isfinite(loss):
+            continue
+        target = attrs.evolve(s.with_params({k: float(np.asarray(v).ravel()[i]) for k, v in params.items()}),
+                              mode="target", target=loss, lb=0.0, ub=math.inf, budget_given=None)
+        try:
+            dcl[i] = spent - min(plan_cost(solve(target)[0]), spent)
+        except (InfeasibleError, InputError):
+            continue
+    return dcl, "re-planned draws"
+
+
+def deadweight_report(s: PlanRequest, point: Plan, params: dict, losses=None) -> dict:
+    """What a plan reports of its deadweight compute over the draws: ``(median, lower, upper)``
+    in FLOPs, percent of what the plan spends and training GPU-hours on the plan's hardware
+    (:func:`tsbudget.uncertainty.wasted.deadweight_summary`), with ``method`` and the draws
+    used; ``{}`` when fewer than three draws give a value (said in ``note``)."""
+    from tsbudget.uncertainty.wasted import deadweight_summary
+
+    dcl, how = plan_deadweight(s, point, params, losses)
+    try:
+        out = deadweight_summary(dcl, plan_cost(point), s.level, s.hardware)
+    except InputError as exc:
+        return {"note": str(exc)}
+    out["method"] = how
+    return out

@@ -6,7 +6,7 @@ import attrs
 
 from tsbudget.report import Report, fmt
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "deadweight_line"]
 
 
 @attrs.frozen(repr=False)
@@ -22,6 +22,13 @@ class Plan(Report):
     ``at_bound`` names the free variables whose optimum landed on a bound of their range (the
     law would move them further: the plan is a corner of the search, said in ``message``).
     ``served_units`` is the served load in ``unit``, ``served_positions`` the same in model positions.
+
+    ``deadweight`` is the wasted compute of this plan if a bootstrap draw is the truth (the
+    deadweight compute ``C − C_eq`` of Open-Athena's scaling-law analysis, per draw; see
+    :func:`tsbudget.planning.draws.plan_deadweight`): ``(median, lower, upper)`` in ``flops``,
+    ``percent`` of what the plan spends and ``gpu_hours``, with the draws used; empty without
+    draws. ``extrapolation`` says how far the plan lies outside the runs its law was fitted on
+    (:func:`tsbudget.planning.extrapolation.extrapolation`); empty when nothing is known.
     """
 
     success: bool
@@ -57,6 +64,8 @@ class Plan(Report):
     diagnostics: dict = attrs.field(factory=dict)
     at_bound: tuple = ()
     served_units: float = 0.0
+    deadweight: dict = attrs.field(factory=dict)
+    extrapolation: dict = attrs.field(factory=dict)
 
     @property
     def total_flops(self) -> float:
@@ -105,6 +114,8 @@ class Plan(Report):
             "binding": list(self.binding),
             "at_bound": list(self.at_bound),
             "diagnostics": dict(self.diagnostics),
+            "deadweight": _jsonable(self.deadweight),
+            "extrapolation": _jsonable(self.extrapolation),
         }
 
     def headline(self) -> str:
@@ -118,8 +129,11 @@ class Plan(Report):
             if self.budget:
                 lb, ub = self.budget
                 goal += f", lifetime FLOPs within [{lb:.4g}, {ub:.4g}]"
-        return (f"Plan: {status}: {self.message}\n"
+        text = (f"Plan: {status}: {self.message}\n"
                 f"  {goal}; law {self.law}, cost model {self.cost_model}, unit {self.unit}")
+        if self.deadweight:
+            text += "\n  " + deadweight_line(self.deadweight)
+        return text
 
     def estimate_lines(self) -> list[str]:
         lines = [
@@ -150,3 +164,31 @@ class Plan(Report):
         lines = [f"method             {self.method}", f"binding            {', '.join(self.binding) or 'nothing'}"]
         lines.extend(f"{k:<18} {fmt(v)}" for k, v in self.diagnostics.items())
         return lines
+
+
+def deadweight_line(dw: dict) -> str:
+    """One line for a plan's deadweight compute summary (see :attr:`Plan.deadweight`)."""
+    if "flops" not in dw:
+        return f"wasted compute if a draw is the truth: not estimated ({dw.get('note', 'no draws')})"
+    (f, flo, fhi), (pc, plo, phi) = dw["flops"], dw["percent"]
+    hours = ""
+    if "gpu_hours" in dw:
+        h, hlo, hhi = dw["gpu_hours"]
+        hours = f", {h:.3g} GPU-hours [{hlo:.3g}, {hhi:.3g}] on {dw.get('hardware', 'the hardware')}"
+    failed = f", {dw['failed']} left out" if dw.get("failed") else ""
+    return (f"wasted compute if a draw is the truth (DCL = C - C_eq): median {pc:.3g}% of the spend "
+            f"[{plo:.3g}%, {phi:.3g}%] = {f:.3g} FLOPs [{flo:.3g}, {fhi:.3g}]{hours} "
+            f"({dw['level']:.0%} of {dw['draws']} draws{failed})")
+
+
+def _jsonable(d: dict) -> dict:
+    """``d`` with tuples as lists (numpy scalars as floats), for JSON."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out[k] = _jsonable(v)
+        elif isinstance(v, (tuple, list)):
+            out[k] = [float(x) if not isinstance(x, str) else x for x in v]
+        else:
+            out[k] = v
+    return out

@@ -42,6 +42,7 @@ from tsbudget.errors import InputError
 
 __all__ = [
     "deadweight_compute",
+    "deadweight_summary",
     "equivalent_compute",
     "optimal_loss",
     "flops_per_unit",
@@ -74,8 +75,11 @@ def flops_per_unit(cost_model=None, unit=None, variables: Mapping | None = None)
     ``cost_model.train_flops_per_position(N, **variables) × unit.positions_per_unit()``, the
     planner's cost (training FLOPs = ``D·f(N)``); without a cost model the dense ``6·N`` per
     position (Kaplan et al. 2020 Table 1), without a unit one position per unit (tokens).
-    ``cost_model`` and ``unit`` are registered names or instances.
+    ``cost_model`` and ``unit`` are registered names or instances; a callable ``cost_model``
+    is taken as ``f`` itself (FLOPs per unit of the law's data, broadcasting over ``N``).
     """
+    if callable(cost_model) and not hasattr(cost_model, "train_flops_per_position"):
+        return cost_model
     cm, un = _resolve(cost_model, unit)
     ppu = 1.0 if un is None else float(un.positions_per_unit())
     if cm is None:
@@ -155,8 +159,9 @@ def equivalent_compute(law, truth_params, n, d, *, cost_model=None, unit=None, v
     ``law`` is the truth's form, ``truth_params`` its parameters (mapping name -> array or an
     xarray Dataset of bootstrap draws; None: the law's own values). ``n`` (parameters) and
     ``d`` (data, in ``unit``) broadcast together; the result has shape
-    ``params_shape + plan_shape`` (see the module docstring). ``variables`` holds a law's or
-    cost model's variables fixed (scalars); ``inputs`` other law inputs (e.g. unique data ``U``).
+    ``params_shape + plan_shape`` (see the module docstring). ``cost_model``/``unit`` price the
+    data (:func:`flops_per_unit`; a callable ``f(N)`` is used as given). ``variables`` holds a
+    law's or cost model's variables fixed (scalars); ``inputs`` other law inputs (e.g. unique data ``U``).
     ``method``: ``"auto"`` (closed form where it applies), ``"closed"`` (refuse otherwise) or
     ``"general"`` (always the vectorised search).
     """
@@ -336,3 +341,42 @@ def _general_ratio(law, p, n, d, c_plan, per_unit, extra, shape):
                                             hi))
     bad = ~np.isfinite(g_lo + g_hi + target) | (g_lo < 0)  # no bracket: the search failed
     return np.where(bad, np.nan, np.minimum(root - top, 0.0)).reshape(shape)
+
+
+# -- summary --------------------------------------------------------------------------------------
+def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: int = 0) -> dict:
+    """Median and ``level`` percentile interval (:func:`tsbudget.percentiles.percentile_interval`)
+    of deadweight compute draws ``dcl`` along ``axis`` (the draws), in FLOPs, in percent of
+    ``budget`` and, with a ``hardware`` profile (name or :class:`~tsbudget.hardware.Hardware`),
+    in training GPU-hours (FLOPs / (peak · training utilisation · 3600)). Each entry is
+    ``(median, lower, upper)`` (arrays over the other axes, floats for 1-d draws); ``draws`` is
+    the number of finite draws used and ``failed`` the number left out (NaN: a failed refit
+    or a draw the search could not bracket). Fewer than
+    :data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws is an InputError.
+    """
+    from tsbudget.percentiles import MIN_VALID_DRAWS, percentile_interval
+
+    v = np.moveaxis(np.asarray(dcl, dtype=float), axis, 0)
+    finite = np.isfinite(v)
+    used = finite.sum(axis=0)
+    if np.min(used) < MIN_VALID_DRAWS:
+        raise InputError(f"deadweight compute: {int(np.min(used))} of {v.shape[0]} draws are finite; "
+                         f"an interval needs at least {MIN_VALID_DRAWS}")
+    budget = np.asarray(budget, dtype=float)
+
+    def triple(x):
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(x, axis=0) if not finite.all() else np.median(x, axis=0)
+        lo, hi = percentile_interval(x, level, axis=0)
+        return tuple(float(a) if np.ndim(a) == 0 else np.asarray(a) for a in (med, lo, hi))
+
+    out = {"flops": triple(v), "percent": triple(100.0 * v / budget), "level": level,
+           "draws": int(np.min(used)), "failed": int(v.shape[0] - np.min(used))}
+    if hardware is not None:
+        from tsbudget.hardware import get_hardware
+
+        hw = get_hardware(hardware) if isinstance(hardware, str) else hardware
+        per_flop = float(hw.train_hours(1.0))  # linear: GPU-hours of one FLOP
+        out["gpu_hours"] = tuple(x * per_flop for x in out["flops"])
+        out["hardware"] = hw.name
+    return out
