@@ -43,6 +43,7 @@ COMMANDS = {
     "redundancy": "redundancy",
     "simulate": "simulate",
     "validate": "validate",
+    "serve": "serve",
 }
 
 
@@ -57,6 +58,7 @@ SUMMARIES = {
     "plugins": "List installed data units, cost models and laws with their distribution.",
     "presets": "List the shipped law presets with their law, data unit and source.",
     "redundancy": "Group near-duplicate windows of SERIES and report the effective data they leave.",
+    "serve": "Serving cost of a model on given hardware: devices, latency, throughput, GPU-hours, with what limits each.",
     "sensitivity": "Refit under variants (δ, sum/mean, rounded losses, dropped budgets, outliers, embeddings).",
     "simulate": "Simulate the runs of SWEEP (a run list from tsbudget sweep --out) from a known law, with seeded noise.",
     "sweep": "Design an IsoFLOP sweep around the predicted optimum of a fit or a preset.",
