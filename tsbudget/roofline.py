@@ -148,7 +148,10 @@ class Roofline(Report):
     position, ``gpu_seconds_per_request``, ``throughput`` (requests/s per replica). The
     ``*_limit`` arrays name what binds each (one of :data:`LIMITS`); ``feasible`` says the
     latency targets are met and ``shortfall`` by what factor the binding limit misses them
-    at batch 1 (1 when feasible). See the module docstring for the formulas.
+    at batch 1 (1 when feasible). ``flops_only_gpu_seconds_per_request`` is the FLOPs-only
+    cost ``(C + G)·F / (P·u)`` for comparison; ``weight_bytes`` the weights at the precision,
+    ``cache_bytes_per_sequence`` the cache one finished request holds. See the module
+    docstring for the formulas.
     """
 
     captions: ClassVar[bool] = True
@@ -169,6 +172,9 @@ class Roofline(Report):
     latency_limit: np.ndarray = _array_fields()
     feasible: np.ndarray = _array_fields()
     shortfall: np.ndarray = _array_fields()
+    flops_only_gpu_seconds_per_request: np.ndarray = _array_fields()
+    weight_bytes: np.ndarray = _array_fields()
+    cache_bytes_per_sequence: np.ndarray = _array_fields()
     workload: Workload = attrs.field(factory=Workload)
     hardware: str = ""
 
@@ -210,11 +216,24 @@ class Roofline(Report):
 
         return [
             f"devices per replica   {v(self.devices)}  ({v(self.devices_limit)})",
-            f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows {v(self.max_batch)})",
+            f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows "
+            f"{'any' if np.all(np.isinf(self.max_batch)) else v(self.max_batch)})",
             f"decode latency        {v(self.decode_latency_ms)} ms per position  ({v(self.decode_limit)})",
             f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)})",
             f"throughput            {v(self.throughput)} requests/s per replica  ({v(self.throughput_limit)})",
             f"GPU-hours / 1e6 req   {v(self.gpu_hours_per_million_requests)}",
+        ]
+
+    def diagnostic_lines(self):
+        if np.ndim(self.gpu_seconds_per_request):
+            return []
+        flops_only = float(self.flops_only_gpu_seconds_per_request)
+        ratio = float(self.gpu_seconds_per_request) / flops_only if flops_only > 0 else math.nan
+        return [
+            f"FLOPs-only estimate   {fmt(flops_only * 1e6 / 3600)} GPU-hours / 1e6 req "
+            f"(the roofline costs {fmt(ratio, 3)}x that)",
+            f"weights {fmt(float(self.weight_bytes))} B; cache {fmt(float(self.cache_bytes_per_sequence))} B "
+            f"per request",
         ]
 
     def to_dict(self) -> dict:
@@ -222,6 +241,7 @@ class Roofline(Report):
             "devices", "batch", "max_batch", "prefill_seconds", "decode_seconds", "decode_latency_ms",
             "gpu_seconds_per_request", "throughput", "prefill_limit", "decode_limit", "devices_limit",
             "batch_limit", "throughput_limit", "latency_limit", "feasible", "shortfall",
+            "flops_only_gpu_seconds_per_request", "weight_bytes", "cache_bytes_per_sequence",
         )}
         out["gpu_hours_per_million_requests"] = self.gpu_hours_per_million_requests
         out = {k: (np.asarray(x).item() if np.asarray(x).ndim == 0 else np.asarray(x)) for k, x in out.items()}
@@ -351,5 +371,7 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
         throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
         devices_limit=np.full(shape, "capacity"), batch_limit=batch_limit, throughput_limit=throughput_limit,
-        latency_limit=latency_limit, feasible=ok, shortfall=shortfall, workload=w, hardware=hw.name,
+        latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
+        flops_only_gpu_seconds_per_request=(C + G) * flops / rate, weight_bytes=weights,
+        cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,
     )
