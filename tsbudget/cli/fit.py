@@ -14,6 +14,7 @@ from tsbudget.cli.common import (
     columns_from_options,
     jsonable,
     parse_fix,
+    parse_number,
     parse_numbers,
     parse_settings,
     print_table,
@@ -180,13 +181,29 @@ def _canonical_cluster(cluster: str | None, cols: dict, fitted_columns) -> str |
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--level", type=LEVEL, default=0.95, show_default=True, help="Interval coverage (with --bootstrap).")
 @click.option("--budgets", "budgets_text", default=None, metavar="C1,C2,...",
-              help="FLOPs budgets for N_opt, D_opt, tokens per parameter and loss intervals (with --bootstrap).")
+              help="FLOPs budgets for N_opt, D_opt, tokens per parameter and loss intervals (with --bootstrap or "
+                   "--lack-of-fit).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes for the bootstrap.")
+@click.option("--method", type=click.Choice(["huber", "reference", "vpnls"]), default="huber", show_default=True,
+              help="huber: the Huber multistart (batched, raced); reference: one scipy L-BFGS-B per start; vpnls: "
+                   "variable projection (exponents searched, E, A, B by NNLS; squared loss residuals).")
+@click.option("--overestimate-penalty", type=POSITIVE, default=1.0, show_default=True, metavar="P",
+              help="Multiply the Huber loss of runs the law over-predicts by P (OLMo-core's ladder fits; "
+                   "P > 1 pulls the law toward the best runs, for under-tuned ladders).")
+@click.option("--lack-of-fit", "lack", is_flag=True,
+              help="Student-t lack-of-fit intervals (n - p degrees of freedom) on parameters and, with --budgets, "
+                   "on N_opt, D_opt, tokens per parameter and loss.")
+@click.option("--validate", "validate_cuts", multiple=True, metavar="FLOPS",
+              help="Leave-future-out check for the fit card: refit on budgets below FLOPS, predict the runs at or "
+                   "above it; repeatable.")
+@click.option("--budget-col", default=None, metavar="COLUMN",
+              help="With --validate: column with each run's nominal budget (default: grouped training FLOPs).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save the fit as JSON (e.g. fit.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a plot of the fit (e.g. fit.png).")
-def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out, as_json, plot, **options):
+def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, method, overestimate_penalty, lack,
+            validate_cuts, budget_col, out, as_json, plot, **options):
     """Fit LAW to RUNS (CSV or Parquet; one row per training run).
 
     D comes from a D column (--d-col) counted in --unit, or from the FLOPs column through
@@ -199,8 +216,11 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     # every option and output path is checked before the runs are read and fitted
     check_bootstrap(n_bootstrap)
     budgets = parse_numbers(budgets_text, name="--budgets", positive=True) if budgets_text is not None else None
+    cuts = [parse_number(c, name="--validate") for c in validate_cuts]
+    if budget_col is not None and not cuts:
+        raise InputError("--budget-col applies to --validate: give --validate FLOPS with it")
     if not n_bootstrap:
-        given = (("--budgets", budgets), ("--cluster", cluster), ("--workers", workers > 1))
+        given = (("--budgets", budgets if not lack else None), ("--cluster", cluster), ("--workers", workers > 1))
         needs = [option for option, value in given if value]
         if needs:
             raise InputError(f"{needs[0]} applies to the bootstrap: give --bootstrap N (N >= 2) with it")
@@ -215,10 +235,18 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
     if cluster is not None:
         _check_cluster(cluster, cols, df.columns)
     show = use_progress(as_json)
+    kwargs.update(method=_METHOD[method], overprediction_penalty=overestimate_penalty)
     with progress(f"fitting {law.name}", None, enabled=show):
         result = fit(df, law, columns=cols or None, **kwargs)
+    if cuts:
+        result = result.with_validation(_validation(df, law, method, kwargs, cols, cuts, budget_col, show))
     if n_bootstrap:
         result = _bootstrap(result, n_bootstrap, cluster, cols, seed, level, budgets, workers, show)
+    lof = None
+    if lack:
+        from tsbudget.fitting.lack_of_fit import lack_of_fit
+
+        lof = lack_of_fit(result, level=level, budgets=budgets)
     if out:
         result.save(out)
     if plot:
@@ -226,9 +254,12 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
 
         plot_fit(result, plot)
     if as_json:
-        click.echo(write_json(report(result)))
+        click.echo(write_json({**report(result), **({"lack_of_fit": lof.to_dict()} if lof else {})}))
         return
     click.echo(repr(result))
+    if lof is not None:
+        print_table(lof.table, title=f"lack of fit: {lof.level:.0%} Student-t intervals, {lof.dof} dof "
+                                     f"(residual variance {lof.s2:.4g}, {lof.space} loss)")
     if result.draws is not None:
         from tsbudget.uncertainty.intervals import intervals
 
@@ -237,6 +268,21 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, out,
         title = (f"bootstrap: {a['n_draws']} draws ({a['n_failed']} failed, {a['n_unconverged']} not converged), "
                  f"{a['level']:.0%} percentile intervals")
         print_table(table, ["name", "budget", "estimate", "median", "se", "lower", "upper"], title=title)
+
+
+_METHOD = {"huber": "batched", "reference": "reference", "vpnls": "vpnls"}
+
+
+def _validation(df, law, method, kwargs, cols, cuts, budget_col, show) -> dict:
+    """Leave-future-out errors of this fit's law and options at ``cuts`` (for its card)."""
+    from tsbudget.fitting.validation import validate
+
+    kw = {k: v for k, v in kwargs.items() if k not in ("method", "fixed", "init")}
+    fixed = kwargs.get("fixed")
+    with progress("validating", None, enabled=show):
+        v = validate(df, [law], [method], fixed=fixed, include_free=not fixed, cuts=cuts, budget_column=budget_col,
+                     columns=cols or None, **kw)
+    return v.summary()
 
 
 def _check_cluster(cluster: str, cols: dict, columns) -> None:
@@ -258,8 +304,10 @@ def _bootstrap(result, n, cluster, cols, seed, level, budgets, workers, show):
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         with progress(f"bootstrap ({n} draws)", n, enabled=show) as advance:
+            # a vpnls fit is redone by its own method per draw (refit), not by the Huber batched BFGS
+            method = "refit" if result.options.get("method") == "vpnls" else "batched"
             return bootstrap(result, n, seed=seed, cluster=cluster, executor=executor, level=level,
-                             budgets=budgets, progress=advance)
+                             budgets=budgets, progress=advance, method=method)
     finally:
         if executor is not None:
             executor.shutdown()

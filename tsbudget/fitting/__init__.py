@@ -1,4 +1,5 @@
 """Fitting scaling laws to runs: the runs table, the objective, the multistart fit and its result,
+variable projection, the fit card, lack-of-fit intervals, leave-future-out validation,
 Approach 2 (budget groups, IsoFLOP profiles and their result)."""
 
 from tsbudget.lazy import attach
@@ -13,7 +14,15 @@ __getattr__, __dir__, __all__ = attach(
         "auto_budget_grouping": ".budgets",
         "group_budgets": ".budgets",
         "IsoflopResult": ".isoflop_result",
+        "fit_card": ".card",
+        "fit_ranges": ".card",
         "fit_objective": ".fit",
+        "METHODS": ".fit",
+        "LackOfFit": ".lack_of_fit",
+        "lack_of_fit": ".lack_of_fit",
+        "validate": ".validation",
+        "Validation": ".validation_result",
+        "vpnls_solve": ".vpnls",
         "refit": ".fit",
         "stationarity_tolerance": ".fit",
         "AT_BEST_RTOL": ".result",
