@@ -19,7 +19,7 @@ from tsbudget.laws.joint_moe import LUDZIEJEWSKI_TABLE3
 from tsbudget.laws.ranges import FitRanges
 from tsbudget.laws.routing import CLARK_TABLE3
 
-__all__ = ["Preset", "PRESETS", "get_preset"]
+__all__ = ["Preset", "PRESETS", "PRESET_RANGES", "get_preset"]
 
 
 @attrs.frozen
@@ -60,6 +60,43 @@ class Preset:
             "note": self.note,
             "ranges": None if self.ranges is None else self.ranges.to_dict(),
         }
+
+
+#: Ranges of the runs each preset was fitted on (budget in training FLOPs, ``n`` as the
+#: law counts parameters, ``d`` in tokens); None where the source states none.
+PRESET_RANGES: MappingProxyType = MappingProxyType({
+    # Hoffmann et al. 2022, abstract: "over 400 language models ranging from 70 million to over
+    # 16 billion parameters on 5 to 500 billion tokens"; the text gives budgets only for the
+    # IsoFLOP runs (6e18-3e21, §3.2), so the budget span is that of the runs in their Fig. 4 (the
+    # approach-3 data) as digitised by Besiroglu et al. 2024 (tsbudget/data/chinchilla_fig4_besiroglu2024.csv).
+    "chinchilla2022": FitRanges(budget=(1.3972e18, 1.2956e22), n=(70e6, 16e9), d=(5e9, 500e9)),
+    # Besiroglu et al. 2024 refit the 240 digitised Fig. 4 runs left after dropping the 5 of
+    # highest loss: min and max of those runs in the shipped CSV (tests/laws/test_presets_ranges.py).
+    "epoch2024": FitRanges(budget=(1.3972e18, 1.2956e22), n=(5.7334e7, 1.6183e10), d=(8.1868e8, 3.1775e11)),
+    # Muennighoff et al. 2023, App. A: the fit uses "182 samples with parameters varying from 7
+    # million up to 9 billion and epochs ranging from 1 to 500"; tokens are given only as "up to
+    # 900 billion" (abstract) and budgets not at all.
+    "muennighoff2023": FitRanges(n=(7e6, 9e9)),
+    # Kaplan et al. 2020, §3: "Model size (ranging in size from 768 to 1.5 billion non-embedding
+    # parameters)", "Dataset size (ranging from 22 million to 23 billion tokens)"; compute is
+    # described only as varied "by factors of tens of thousands" (§1).
+    "kaplan2020": FitRanges(n=(768.0, 1.5e9), d=(22e6, 23e9)),
+    "kaplan2020_loss": FitRanges(n=(768.0, 1.5e9), d=(22e6, 23e9)),
+    # Clark et al. 2022: the runs of their released data behind Table 3 (tsbudget.datasets.routing.
+    # routing_law_runs: dense and one router, k = 1, seed 42), min and max of N (dense parameters)
+    # and of training FLOPs (3 x forward FLOPs per step x steps); every run saw the same data,
+    # whose token count the shipped runs do not give.
+    "clark2022_sbase": FitRanges(budget=(3.3289e19, 1.3239e21), n=(1.6527e7, 1.3088e9)),
+    "clark2022_rlr": FitRanges(budget=(3.3289e19, 1.3288e21), n=(1.6527e7, 1.3088e9)),
+    "clark2022_hash": FitRanges(budget=(3.3289e19, 1.3239e21), n=(1.6527e7, 1.3088e9)),
+    # Krajewski et al. 2024, §5: "models with sizes ranging from 129M to 3.7B parameters across
+    # different training durations, from 16B to 130B tokens"; no budget span stated.
+    "krajewski2024": FitRanges(n=(129e6, 3.7e9), d=(16e9, 130e9)),
+    # Ludziejewski et al. 2025, App. E listing: active parameters (with embeddings) from 79M to
+    # 2.7B, 500M to 80B tokens; budget 6·N_act·D of the smallest (79M, 500M tokens) and the
+    # largest (1.1B active, 80B tokens) runs.
+    "ludziejewski2025": FitRanges(budget=(2.37e17, 5.28e20), n=(79e6, 2.7e9), d=(500e6, 80e9)),
+})
 
 
 _PRESETS = (
@@ -144,7 +181,9 @@ _PRESETS = (
     ),
 )
 
-PRESETS: MappingProxyType = MappingProxyType({p.name: p for p in _PRESETS})
+PRESETS: MappingProxyType = MappingProxyType(
+    {p.name: attrs.evolve(p, ranges=PRESET_RANGES.get(p.name)) for p in _PRESETS}
+)
 
 
 def get_preset(name: str) -> Law:
