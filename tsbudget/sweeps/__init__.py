@@ -1,4 +1,4 @@
-"""Designing the sweep of small runs that feeds a fit, and simulating it from a known law."""
+"""Designing the sweep of small runs that feeds a fit, simulating it from a known law, and simulating its refits."""
 
 from tsbudget.lazy import attach
 
@@ -9,5 +9,7 @@ __getattr__, __dir__, __all__ = attach(
         "sweep": ".design",
         "Simulation": ".simulate",
         "simulate_runs": ".simulate",
+        "FitSimulation": ".simulated_fits",
+        "simulate_fits": ".simulated_fits",
     },
 )
