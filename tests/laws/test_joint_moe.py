@@ -86,3 +86,33 @@ def test_bad_values_and_variables():
         JointMoE().params_at(JointMoE().values, experts=0.5)
     with pytest.raises(InputError, match="needs a value for variable 'experts'"):
         JointMoE().optimal_allocation(1e21)
+
+
+def test_fused_value_and_gradient_on_start_batches():
+    # (starts, 1) parameter arrays against (runs,) inputs, as the fit calls it (cf. tests/laws/test_logsumexp.py)
+    law = JointMoE()
+    assert law.has_analytic_gradient
+    params = {k: np.array([[v], [v * 1.01]]) for k, v in law.values.items()}
+    value, grad = law.log_value_and_gradient(params, INPUTS)
+    np.testing.assert_allclose(value, np.log(law.evaluate(params, INPUTS)), rtol=1e-12)
+    numeric = law.finite_difference_log_gradient(params, INPUTS)
+    assert set(grad) == set(law.values)
+    for k in grad:
+        np.testing.assert_allclose(np.broadcast_to(grad[k], value.shape), numeric[k], rtol=1e-5, atol=1e-9, err_msg=k)
+
+
+def test_fit_recovers_the_table3_law_from_its_own_losses():
+    # runs on the paper's grid of widths, expert counts and token counts (App. E); E_max is held
+    # at Table 3's value: with E <= 32 the runs cannot separate it (the fit says so when it is free)
+    from tsbudget.fitting.fit import fit
+    from tsbudget.laws.joint_moe_optima import active_params
+
+    law = JointMoE()
+    grid = [(float(active_params(w)), d, e) for w in (512, 1024, 2048) for e in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+            for d in (5e8, 4e9, 3.2e10)]
+    runs = {"N": [g[0] for g in grid], "D": [g[1] for g in grid], "experts": [g[2] for g in grid]}
+    runs["loss"] = [float(law.loss(N=n, D=d, experts=e)) for n, d, e in grid]
+    res = fit(runs, "joint_moe", cost_model="moe", fixed={"E_max": law.E_max})
+    assert res.success
+    for k, v in law.values.items():
+        assert res.parameters[k] == pytest.approx(v, rel=1e-5), k
