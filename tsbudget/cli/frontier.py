@@ -49,4 +49,9 @@ def command(budgets_text, max_draws, out, plot, as_json, **options):
         return
     cols = ["budget", "N", "D", "data_per_param", "loss", "loss_lower", "loss_upper", "epochs", "train_flops",
             "inference_flops", "train_gpu_hours"] + [v for v in str(ds.attrs.get("free", "")).split(",") if v]
+    # wasted compute if a draw is the truth: median and interval in percent of the budget, and GPU-hours
+    cols += [c for c in ("dcl_percent_median", "dcl_percent_lower", "dcl_percent_upper", "dcl_gpu_hours_median")
+             if c in ds]
     print_table(table, cols, title=f"frontier ({ds.attrs['law']}, {ds.attrs['cost_model']}, {ds.attrs['method']})")
+    if "dcl_note" in ds.attrs:
+        click.echo(f"note: {ds.attrs['dcl_note']}")

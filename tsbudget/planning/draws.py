@@ -25,8 +25,8 @@ from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 from tsbudget.planning.solve import closed_form_goal, solve
 
-__all__ = ["MAX_REPLANNED_DRAWS", "DrawPlans", "draw_quantiles", "plan_deadweight", "plan_draws", "solve_draw",
-           "with_draw_intervals"]
+__all__ = ["MAX_REPLANNED_DRAWS", "DrawPlans", "draw_quantiles", "fast_deadweight", "plan_deadweight", "plan_draws",
+           "solve_draw", "vectorised_deadweight", "with_draw_intervals"]
 
 MAX_REPLANNED_DRAWS = 200  # bootstrap draws re-planned by the general optimizer in one plan
 
@@ -126,6 +126,25 @@ def fast_deadweight(problem) -> bool:
     return problem.serving is None and not problem.ints and not problem.reals
 
 
+def vectorised_deadweight(s: PlanRequest, params: dict, N, D, spent) -> np.ndarray:
+    """The deadweight compute of allocations ``(N, D)`` (``D`` in the plan's unit; arrays, e.g.
+    over budgets) spending ``spent`` FLOPs, under each draw of ``params`` (1-d arrays): shape
+    ``(draws,) + shape of N``. Needs :func:`fast_deadweight`. The law in its own unit (closed
+    form where it applies) when no unit is limited; else the problem's own loss, searched."""
+    from tsbudget.uncertainty.wasted import deadweight_compute
+
+    p = s.problem
+    fixed = {k: np.asarray(v, float) for k, v in p.fixed.items()}
+    if p.unique is None and "U" not in p.law.required_inputs and s.method != "general":
+        scale = p.law_scale
+        return np.asarray(deadweight_compute(
+            p.law, params, N, np.asarray(D, float) * scale, spent,
+            cost_model=lambda n: p.flops_per_unit(n, fixed) / scale,
+            variables={k: float(v) for k, v in p.fixed.items()}), float)
+    return np.asarray(deadweight_compute(_ProblemLaw(p), params, N, D, spent,
+                                         cost_model=lambda n: p.flops_per_unit(n, fixed), method="general"), float)
+
+
 class _ProblemLaw:
     """The loss of a planning problem at its fixed variables as a law of ``(N, D)`` (``D`` in the
     plan's unit, repetition discounted as the planner does), for the general path of
@@ -158,22 +177,10 @@ def plan_deadweight(s: PlanRequest, point: Plan, params: dict, losses=None) -> t
     :data:`MAX_REPLANNED_DRAWS` draws (NaN after them and where a draw cannot reach the loss).
     Both ignore ``n_bounds``/``d_bounds``: the truth's optimum is not bounded.
     """
-    from tsbudget.uncertainty.wasted import deadweight_compute
-
     p = s.problem
     spent = plan_cost(point)
     if fast_deadweight(p):
-        fixed = {k: np.asarray(v, float) for k, v in p.fixed.items()}
-        plain = p.unique is None and "U" not in p.law.required_inputs and s.method != "general"
-        if plain:  # the law itself, in its own unit: closed form where it applies
-            scale = p.law_scale
-            dcl = deadweight_compute(p.law, params, point.N, point.D * scale, spent,
-                                     cost_model=lambda n: p.flops_per_unit(n, fixed) / scale,
-                                     variables={k: float(v) for k, v in p.fixed.items()})
-        else:
-            dcl = deadweight_compute(_ProblemLaw(p), params, point.N, point.D, spent,
-                                     cost_model=lambda n: p.flops_per_unit(n, fixed), method="general")
-        return np.asarray(dcl, float), "vectorised"
+        return vectorised_deadweight(s, params, point.N, point.D, spent), "vectorised"
     if losses is None:
         variables = {k: np.asarray(v, float) for k, v in point.variables.items()}
         losses = p.loss(np.asarray(point.N, float), np.asarray(point.D, float), variables, params=params)

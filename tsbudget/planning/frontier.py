@@ -17,7 +17,7 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
-from tsbudget.planning.draws import solve_draw
+from tsbudget.planning.draws import fast_deadweight, solve_draw, vectorised_deadweight
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
 from tsbudget.planning.request import MAX_BUDGETS, PlanRequest, budget_array
 from tsbudget.planning.solve import solve
@@ -106,7 +106,10 @@ def frontier(
     FLOPs and GPU-hours, and every free variable. When the law carries bootstrap draws
     (a FitResult, or ``draws``) the per-draw optima ``<q>_draw`` over ``(draw, budget)``
     and their ``<q>_median``, ``<q>_lower``, ``<q>_upper`` (the ``level`` percentile
-    interval) are added for N, D, data per parameter, loss and each free variable. The
+    interval) are added for N, D, data per parameter, loss and each free variable, and the
+    wasted compute of each budget's point plan if a draw is the truth: ``dcl_draw`` (deadweight
+    compute ``C − C_eq`` in FLOPs, Open-Athena's scaling-law analysis) with ``dcl_*``,
+    ``dcl_percent_*`` and ``dcl_gpu_hours_*`` (median, lower, upper). The
     closed form uses every draw; the general optimizer re-plans only the first
     ``max_draws`` (default 100, since each is a full optimisation), so its intervals rest
     on those draws alone. ``attrs["draws_used"]`` and ``attrs["draws_available"]`` record
@@ -139,6 +142,7 @@ def frontier(
             if params is not None:
                 n_draws = next(iter(params.values())).size
                 ds.attrs.update(draws_used=n_draws, draws_available=n_draws, draws_method="closed form")
+                ds = _add_deadweight(ds, request, budgets, params)
             return _finish(ds, request, budgets, "closed form")
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
@@ -152,6 +156,8 @@ def frontier(
             ds = _general_draws(ds, request, budgets, params, take)
         # the point plans may use the closed form while the draws do not
         ds.attrs.update(draws_used=take, draws_available=n_draws, draws_method="general")
+        if take > 0:
+            ds = _add_deadweight(ds, request, budgets, {k: np.asarray(v)[:take] for k, v in params.items()})
         if take < n_draws:
             ds.attrs["draws_note"] = (
                 f"intervals from the first {take} of {n_draws} bootstrap draws (each re-planned by the general "
@@ -188,6 +194,35 @@ def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
     return ds
 
 
+def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
+    """The deadweight compute of each budget's point plan under every draw taken as the truth
+    (:func:`~tsbudget.planning.draws.vectorised_deadweight`): ``dcl_draw`` over ``(draw,
+    budget)`` in FLOPs, and its median and ``level`` percentile interval in FLOPs
+    (``dcl_*``), percent of the budget (``dcl_percent_*``) and training GPU-hours
+    (``dcl_gpu_hours_*``). With serving or free variables each draw would need a re-plan per
+    budget: left out, and ``attrs["dcl_note"]`` says so."""
+    from tsbudget.uncertainty.wasted import deadweight_summary
+
+    if not fast_deadweight(request.problem):
+        ds.attrs["dcl_note"] = ("deadweight compute not computed for a frontier with serving or free variables "
+                                "(each draw would be re-planned at every budget); plan one budget for it")
+        return ds
+    spent = budgets  # every point plan of a frontier spends its budget
+    dcl = vectorised_deadweight(request, params, ds["N"].values, ds["D"].values, spent)
+    ds["dcl_draw"] = (("draw", "budget"), dcl)
+    ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
+    try:
+        summary = deadweight_summary(dcl, budgets, request.level, request.hardware)
+    except InputError as exc:
+        ds.attrs["dcl_note"] = str(exc)
+        return ds
+    for key, prefix in (("flops", "dcl"), ("percent", "dcl_percent"), ("gpu_hours", "dcl_gpu_hours")):
+        for part, value in zip(("median", "lower", "upper"), summary[key]):
+            ds[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
+    ds.attrs.update(dcl_draws=summary["draws"], dcl_failed=summary["failed"])
+    return ds
+
+
 def _plans_dataset(request, budgets, plans) -> xr.Dataset:
     import xarray as xr
 
@@ -220,6 +255,7 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
         "D": p.unit.name, "positions": "positions", "effective_data": p.unit.name, "train_flops": "FLOPs",
         "inference_flops": "FLOPs", "train_gpu_hours": "GPU-hours", "serve_gpu_hours": "GPU-hours",
         "data_per_param": f"{p.unit.name} per parameter", "epochs": "passes over unique data",
+        "dcl": "FLOPs", "dcl_percent": "percent of the budget", "dcl_gpu_hours": "GPU-hours",
     }
     for name in list(ds.data_vars) + ["budget"]:
         base = name
