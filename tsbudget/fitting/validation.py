@@ -161,7 +161,8 @@ def validate(runs, laws=("chinchilla",), methods=("huber",), *, fixed: Mapping[s
                     "variant": v.label, "law": v.law.name, "method": v.method, "fixed": v.fixed_text, "cut": cut,
                     "budget": float(held_b[i]), "extrapolation": float(held_b[i]) / top,
                     "run": int(rows_held[i]),
-                    "N": float(ph["N"][i]), "D": float(ph["D"][i]), "loss": float(loss[i]),
+                    "N": float(ph["N"][i]), "D": float(ph["D"][i]) if "D" in ph.columns else math.nan,
+                    "loss": float(loss[i]),
                     "predicted": float(pred[i]), "log_residual": float(np.log(pred[i]) - np.log(loss[i])),
                     "pct_error": float(100.0 * (pred[i] - loss[i]) / loss[i]), "fit_success": bool(res.success),
                 })

@@ -109,7 +109,7 @@ class Validation(Report):
         best = self.ranking.row(0, named=True)
         return (f"best {best['variant']}: RMSE of log loss {best['rmse_log']:.4g}, mean |error| "
                 f"{best['mean_abs_pct']:.3g}% over {best['n_predictions']} held-out predictions "
-                f"(cuts {', '.join(f'{c:.3g}' for c in self.cuts)} FLOPs)")
+                f"(cuts at budgets {', '.join(f'{c:.3g}' for c in self.cuts)})")
 
     def summary(self, label: str | None = None) -> dict:
         """One variant's out-of-sample error for a fit card (the first variant by default)."""
