@@ -48,6 +48,8 @@ class Dense(CostModel):
     n_layer: int | None = attrs.field(default=None, validator=optional_positive_int)
     n_ctx: int | None = attrs.field(default=None, validator=optional_positive_int)
     d_model: int | None = attrs.field(default=None, validator=optional_positive_int)
+    #: width of the cached keys (and of the values) per layer; None: d_model (multi-head attention)
+    d_kv: int | None = attrs.field(default=None, validator=optional_positive_int)
 
     def __attrs_post_init__(self):
         given = {k: getattr(self, k) for k in ("n_layer", "n_ctx", "d_model")}
@@ -56,6 +58,8 @@ class Dense(CostModel):
             raise InputError(
                 f"Dense: the attention term needs n_layer, n_ctx and d_model together; {missing[0]} is missing"
             )
+        if self.d_kv is not None and missing:
+            raise InputError(f"Dense: d_kv={self.d_kv!r} needs n_layer, n_ctx and d_model too")
 
     @property
     def has_attention(self) -> bool:
@@ -89,10 +93,13 @@ class Dense(CostModel):
         return self.total_params(n, **variables)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
-        """Key-value cache per context position of one sequence, ``2·n_layer·d_model`` values
-        (a key and a value of width ``d_attn = d_model`` per layer; Pope et al. 2022,
-        "Efficiently Scaling Transformer Inference", §2; Kaplan et al. 2020 Table 1 shapes)
-        at ``precision_bytes`` bytes each.
+        """Key-value cache per context position of one sequence, ``2·n_layer·d_kv`` values
+        (a key and a value per layer; Pope et al. 2022, "Efficiently Scaling Transformer
+        Inference", §2) at ``precision_bytes`` bytes each. ``d_kv = d_model`` for multi-head
+        attention (Kaplan et al. 2020 Table 1 shapes, ``d_attn = d_model``); multi-query
+        attention keeps one key/value head, ``d_kv = d_head`` (Shazeer 2019, "Fast Transformer
+        Decoding: One Write-Head is All You Need"; Pope et al. 2022 §3.3), and grouped-query
+        attention ``n_kv_heads·d_head`` (Ainslie et al. 2023, GQA).
 
         Default: without ``n_layer``/``d_model`` the model has no attention geometry and the
         cache is not counted (0): decode then moves only the weights.
@@ -102,4 +109,5 @@ class Dense(CostModel):
         precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
         if not self.has_attention:
             return 0.0 * n * precision_bytes
-        return 2.0 * self.n_layer * self.d_model * precision_bytes + 0.0 * n
+        width = self.d_model if self.d_kv is None else self.d_kv
+        return 2.0 * self.n_layer * width * precision_bytes + 0.0 * n

@@ -128,3 +128,25 @@ def test_bad_inputs_name_the_field():
         serving_roofline(Dense(), 1e9, Hardware("bare", 1e15), Workload())
     with pytest.raises(InputError, match="'l4' has no peak for precision 'fp4'"):
         serving_roofline(Dense(), 1e9, "l4", Workload(precision="fp4"))
+
+
+def test_given_replica_too_small_is_infeasible_with_capacity_binding():
+    # 140e9 B of weights on 1 H100 (80 GB): 2 are needed -> shortfall 2, capacity binds
+    r = serving_roofline(Dense(), 70e9, "h100-sxm", Workload(batch=1, devices=1))
+    assert not r.feasible and r.latency_limit == "capacity" and float(r.shortfall) == 2.0
+    assert "capacity binds" in repr(r) and r.devices_limit == "given"
+    # a larger replica than needed splits the bytes: 4 devices, a quarter of the time
+    big = serving_roofline(Dense(), 70e9, "h100-sxm", Workload(batch=1, devices=4))
+    assert big.feasible and float(big.decode_seconds) == pytest.approx(140e9 / (4 * 3.35e12), rel=1e-12)
+
+
+def test_grouped_query_cache_shrinks_the_cache():
+    # d_kv = 1024 of d_model 8192 (8 of 64 heads): one eighth of the multi-head cache
+    full = Dense(n_layer=80, n_ctx=4096, d_model=8192)
+    gqa = Dense(n_layer=80, n_ctx=4096, d_model=8192, d_kv=1024)
+    assert float(gqa.cache_bytes_per_position(70e9, 2.0)) * 8 == float(full.cache_bytes_per_position(70e9, 2.0))
+    w = Workload(context=4096, generate=256)
+    a, b = (serving_roofline(m, 70e9, "h200", w) for m in (full, gqa))
+    assert float(b.max_batch) > float(a.max_batch) and float(b.gpu_seconds_per_request) < float(a.gpu_seconds_per_request)
+    with pytest.raises(InputError, match="d_kv"):
+        Dense(d_kv=128)

@@ -252,7 +252,17 @@ _TPU_V5P = Hardware(
     interconnect_bandwidth=600e9,  # inter-chip interconnect 4,800 Gbps = 600 GB/s
 )
 
-HARDWARE: dict[str, Hardware] = {h.name: h for h in (_H100_SXM, _H100_PCIE, _A100, _H200, _B200, _L4, _TPU_V5P)}
+_TPU_V4 = Hardware(
+    "tpu-v4", 275.0e12,  # Google Cloud TPU v4 docs: peak compute per chip 275 teraflops (bf16 or int8)
+    source="Google Cloud TPU v4 documentation: 275 TFLOPS (bf16 or int8) per chip; HBM2 32 GiB, 1,200 GBps",
+    peak_flops_by_precision={"int8": 275.0e12},
+    memory_bandwidth=1200e9,    # 1,200 GBps HBM2
+    memory_capacity=32 * 2.0**30,  # 32 GiB
+)
+
+HARDWARE: dict[str, Hardware] = {
+    h.name: h for h in (_H100_SXM, _H100_PCIE, _A100, _H200, _B200, _L4, _TPU_V5P, _TPU_V4)
+}
 
 _FIELDS = {a.name for a in attrs.fields(Hardware)}
 

@@ -88,6 +88,14 @@ def _batch(instance, attribute, value):
         raise InputError(f"Workload.batch must be an integer >= 1 (or None: the largest allowed), got {value!r}")
 
 
+def _devices(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"Workload.devices must be an integer >= 1 (or None: the fewest that hold the model), "
+                         f"got {value!r}")
+
+
 def _precision(instance, attribute, value):
     bytes_per_param(value)
 
@@ -102,6 +110,8 @@ class Workload:
     largest the memory and the latency targets allow, see :func:`serving_roofline`).
     ``latency_ms``: target time per generated position; ``request_latency_ms``: target for
     a whole request (prefill plus its ``generate`` steps); either may be ``None``.
+    ``devices``: devices per replica (``None``: the fewest whose memory holds the weights
+    and the caches); a replica given too few is infeasible, with capacity binding.
     """
 
     context: float = attrs.field(default=0.0, validator=_nonnegative)
@@ -110,6 +120,7 @@ class Workload:
     batch: int | None = attrs.field(default=None, validator=_batch)
     latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
     request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
+    devices: int | None = attrs.field(default=None, validator=_devices)
 
     def __attrs_post_init__(self):
         if self.context + self.generate <= 0:
@@ -147,8 +158,9 @@ class Roofline(Report):
     per request, ``decode_seconds`` per decode step, ``decode_latency_ms`` per generated
     position, ``gpu_seconds_per_request``, ``throughput`` (requests/s per replica). The
     ``*_limit`` arrays name what binds each (one of :data:`LIMITS`); ``feasible`` says the
-    latency targets are met and ``shortfall`` by what factor the binding limit misses them
-    at batch 1 (1 when feasible). ``flops_only_gpu_seconds_per_request`` is the FLOPs-only
+    latency targets are met (and a given replica holds the model) and ``shortfall`` by what
+    factor the binding limit, ``latency_limit``, misses them (at batch 1 when the batch is
+    free; 1 when feasible). ``flops_only_gpu_seconds_per_request`` is the FLOPs-only
     cost ``(C + G)·F / (P·u)`` for comparison; ``weight_bytes`` the weights at the precision,
     ``cache_bytes_per_sequence`` the cache one finished request holds. See the module
     docstring for the formulas.
@@ -197,10 +209,13 @@ class Roofline(Report):
             return "meets the latency target" if self._targeted else "no latency target"
         if self.feasible.ndim:
             return f"{int(np.sum(~self.feasible))} of {self.feasible.size} settings miss the latency target"
+        if self.latency_limit == "capacity":
+            return (f"{fmt(float(self.devices))} devices cannot hold the weights and caches: "
+                    f"{fmt(float(self.shortfall))}x as much memory is needed (capacity binds)")
         target = self.workload.latency_ms if self.workload.latency_ms is not None else self.workload.request_latency_ms
         what = "per position" if self.workload.latency_ms is not None else "per request"
         return (f"latency target {fmt(target)} ms {what} missed by a factor {fmt(float(self.shortfall))} "
-                f"at batch 1 ({self.latency_limit} binds)")
+                f"at batch {fmt(float(self.batch))} ({self.latency_limit} binds)")
 
     @property
     def _targeted(self) -> bool:
@@ -306,7 +321,9 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     # devices: the weights and the batch's caches (one sequence when the batch is free) must fit
     fixed = w.batch is not None
     first = float(w.batch) if fixed else 1.0
-    devices = np.maximum(np.ceil((weights + first * per_sequence) / cap), 1.0)
+    needed = np.maximum(np.ceil((weights + first * per_sequence) / cap), 1.0)
+    devices = needed if w.devices is None else np.full(shape, float(w.devices))
+    fits = needed <= devices
 
     # prefill: the prompt's positions in one pass, the weights they touch read once, the cache written
     if C > 0:
@@ -321,7 +338,8 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
 
     room = devices * cap - weights
     with np.errstate(divide="ignore", invalid="ignore"):
-        max_batch = np.where(per_sequence > 0, np.floor(room / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
+        max_batch = np.where(per_sequence > 0, np.floor(np.maximum(room, 0.0)
+                                                        / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
 
     def latency_ok(batch):
         t, _ = step(batch, devices)
@@ -357,12 +375,16 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     if w.request_latency_ms is not None:
         ratios.append((prefill + G * decode) * 1e3 / w.request_latency_ms)
     shortfall = np.where(ok, 1.0, np.maximum.reduce(ratios))
+    # a given replica too small for the weights (and caches): capacity binds, by needed / given
+    shortfall = np.where(fits, shortfall, np.maximum(shortfall, needed / devices))
     # what binds the latency: the decode limit, or the prefill when a request target is missed there
     latency_limit = np.where(ok, "none", decode_limit)
     if w.request_latency_ms is not None and C > 0:
         prefill_binds = ~ok & (prefill >= G * decode)
         latency_limit = np.where(prefill_binds, prefill_limit, latency_limit)
 
+    latency_limit = np.where(fits, latency_limit, "capacity")
+    ok = ok & fits
     per_request = prefill + G * decode / batch
     decode_share = G * decode / batch
     throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
@@ -370,7 +392,7 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, decode_seconds=decode,
         decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
         throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
-        devices_limit=np.full(shape, "capacity"), batch_limit=batch_limit, throughput_limit=throughput_limit,
+        devices_limit=np.full(shape, "capacity" if w.devices is None else "given"), batch_limit=batch_limit, throughput_limit=throughput_limit,
         latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
         flops_only_gpu_seconds_per_request=(C + G) * flops / rate, weight_bytes=weights,
         cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,

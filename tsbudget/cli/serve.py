@@ -61,11 +61,13 @@ def _scalar(x):
 @click.option("--latency-ms", type=POSITIVE, default=None, help="Latency target per generated position, in ms.")
 @click.option("--request-latency-ms", type=POSITIVE, default=None,
               help="Latency target for a whole request (prefill + decode), in ms.")
+@click.option("--devices", type=_Batch(), default=None,
+              help="Devices per replica [default: the fewest whose memory holds the weights and caches].")
 @click.option("--requests", type=NONNEGATIVE, default=None, help="Requests served: also print their GPU-hours.")
 @click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation of peak in (0, 1].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a report.")
 def command(n, cost_model, cost_settings, variables, hardware, precision, batch, context, generate, latency_ms,
-            request_latency_ms, requests, serve_utilization, as_json):
+            request_latency_ms, devices, requests, serve_utilization, as_json):
     """Serving cost of a model on given hardware: devices, latency, throughput, GPU-hours, with what limits each."""
     from tsbudget.hardware import get_hardware
     from tsbudget.registry import costmodels
@@ -78,7 +80,7 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
     if context + generate <= 0:
         raise InputError("--context and --generate are both 0: a request must have positions to serve")
     workload = Workload(context=context, generate=generate, precision=precision.lower(), batch=batch,
-                        latency_ms=latency_ms, request_latency_ms=request_latency_ms)
+                        latency_ms=latency_ms, request_latency_ms=request_latency_ms, devices=devices)
     r = serving_roofline(cm, n, hw, workload, **resolved)
     out = {
         "n": n,
