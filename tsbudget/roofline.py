@@ -38,6 +38,13 @@ the latency target allow: the largest batch whose caches fit next to the weights
 memory left after the weights, on the fewest devices that hold the weights and one
 sequence), capped by the latency target(s), and no larger than the batch at which decode
 turns compute-bound (beyond it the cost per request no longer falls and only latency grows).
+
+Not charged (the roofline is a lower bound on time): the interconnect between the devices of
+a replica (``Hardware.interconnect_bandwidth`` is recorded, but tensor-parallel all-reduces
+and per-message latencies are not costed; Pope et al. 2022 §3 show they dominate at low
+batch on many chips: PaLM 540B measured 29 ms per token on 64 TPU v4 against a 7 ms
+bandwidth bound, tests/golden/test_roofline_pope2022.py), prefill stalling the decode of
+other sequences, cache fragmentation, and utilisation below peak bandwidth.
 """
 
 from __future__ import annotations
@@ -354,9 +361,17 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         batch = np.full(shape, float(w.batch))
         batch_limit = np.full(shape, "given")
     else:
-        hi = np.minimum(max_batch, MAX_BATCH)
+        # compute >= memory from B on where B·(F/(k·P·u) − c̄·κ/(k·W)) >= T(∞)·b/(k·W), T rising
+        # to T(∞) (<= T at the largest batch searched): a bound that keeps the bisection short
+        slope = flops / rate - mean_cache * cache / bw
+        ceiling = np.asarray(cm.weight_params_touched(n, np.full(shape, MAX_BATCH), **v), dtype=float) * b / bw
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = np.where(slope > 0, np.ceil(ceiling / np.where(slope > 0, slope, 1.0)), np.inf)
+        hi = np.minimum(np.minimum(max_batch, bound), MAX_BATCH)
         below = _largest_true(lambda B: ~step(B, devices)[1], hi)  # still bandwidth-bound up to here
         saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
+        # a latency cap matters only below the batch the memory and the saturation give
+        hi = np.minimum(np.minimum(max_batch, saturated), MAX_BATCH)
         by_latency = _largest_true(latency_ok, hi) if (w.latency_ms or w.request_latency_ms) else np.full(shape, np.inf)
         batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)
         batch_limit = np.where(
