@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, any_of_batch
+from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
 from tsbudget.cost_model import share as fraction  # Level has a field named share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
@@ -39,12 +39,16 @@ class Level:
     ``share``: fraction of ``N`` in this level's (downward) blocks. ``return_share``:
     fraction of ``N`` in the return-path stage that decodes back at this level's
     resolution. ``name`` names the variable ``ratio_<name>`` (index when empty).
+    ``cache_values``: attention-cache values the level (its blocks and its return stage)
+    keeps per position of its own, ``2·layers·d_kv`` for attention layers (Pope et al. 2022
+    §2); 0, the default, leaves the level's cache out of the serving roofline.
     """
 
     ratio: float = attrs.field(default=1.0, validator=_ratio)
     share: float = attrs.field(default=1.0, validator=fraction)
     return_share: float = attrs.field(default=0.0, validator=fraction)
     name: str = attrs.field(default="", validator=_level_name)
+    cache_values: float = attrs.field(default=0.0, validator=nonnegative)
 
 
 def parameter_shares(layers, widths) -> list[float]:
@@ -202,3 +206,16 @@ class HierarchicalCompression(CostModel):
             cumulative = cumulative * resolved[var.name]
             touched = touched + (lv.share + lv.return_share) * any_of_batch(1.0 / cumulative, batch)
         return n * touched
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """Attention cache per input position: level ``i`` keeps ``cache_values_i`` values per
+        position of its own, one per ``C_i`` input positions, so ``Σ_i cache_values_i / C_i``
+        values at ``precision_bytes`` bytes each (0 when no level gives its cache)."""
+        resolved = self.resolve_variables(**variables)
+        n = as_positive_array(n, "n")
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        cumulative, values = 1.0, 0.0
+        for var, lv in zip(self.variables, self.levels, strict=True):
+            cumulative = cumulative * resolved[var.name]
+            values = values + lv.cache_values / cumulative
+        return values * precision_bytes + 0.0 * n

@@ -105,3 +105,14 @@ def test_touched_levels_amortise_at_batch_1_and_fill_at_large_batch():
     # batch 2: the inner level runs unless both sequences are off its boundary: 1 − (3/4)²
     assert touched[1] == pytest.approx(1e9 * (0.5 + 0.5 * (1 - 0.75**2)), rel=1e-12)
     assert touched[2] == pytest.approx(float(cm.total_params(1e9)), rel=1e-12)
+
+
+def test_level_caches_amortise_over_their_ratio():
+    cm = HierarchicalCompression(levels=[Level(1.0, 0.5, 0.0, "outer", cache_values=1000.0),
+                                         Level(4.0, 0.5, 0.0, "inner", cache_values=8000.0)])
+    # outer: 1000 values per input position; inner: 8000 per inner position, one per 4 (x ratio_inner)
+    got = cm.cache_bytes_per_position(1e9, 2.0, ratio_inner=np.array([4.0, 8.0]))
+    np.testing.assert_allclose(got, [(1000 + 8000 / 4) * 2, (1000 + 8000 / 8) * 2], rtol=1e-15)
+    assert float(HierarchicalCompression().cache_bytes_per_position(1e9, 2.0)) == 0.0
+    with pytest.raises(InputError, match="cache_values"):
+        Level(cache_values=-1.0)
