@@ -10,7 +10,7 @@ from costmodels.dense import Dense
 from costmodels.moe import MixtureOfExperts
 from tsbudget.errors import InputError
 from tsbudget.hardware import HARDWARE, Hardware, get_hardware
-from tsbudget.roofline import Roofline, Workload, crossover_batch, serving_roofline
+from tsbudget.roofline import LIMITS, Roofline, Workload, crossover_batch, serving_roofline
 
 
 def test_decode_70b_dense_bf16_on_one_h200_is_29_ms():
@@ -150,3 +150,35 @@ def test_grouped_query_cache_shrinks_the_cache():
     assert float(b.max_batch) > float(a.max_batch) and float(b.gpu_seconds_per_request) < float(a.gpu_seconds_per_request)
     with pytest.raises(InputError, match="d_kv"):
         Dense(d_kv=128)
+
+
+_MODELS = ("dense", "moe", "recurrent_depth", "hierarchical", "adaptive_patching", "patched")
+
+
+@pytest.mark.parametrize("name", _MODELS)
+def test_invariants_for_every_builtin_cost_model(name):
+    # the roofline never costs less than the FLOPs-only estimate (each phase takes the larger of
+    # compute and memory time), the batch fits, a met target is met, and the limits are named
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tsbudget.registry import costmodels
+    from tsbudget.testing import cost_settings, n_params
+
+    cm = costmodels.resolve(name)
+
+    @settings(max_examples=25, deadline=None, derandomize=True)
+    @given(n=n_params(1e6, 1e12), variables=cost_settings(cm), context=st.sampled_from([0.0, 100.0, 4096.0]),
+           latency=st.sampled_from([None, 5.0, 50.0]), hw=st.sampled_from(["h100-sxm", "l4", "b200"]))
+    def check(n, variables, context, latency, hw):
+        w = Workload(context=context, generate=64.0, latency_ms=latency)
+        r = serving_roofline(cm, n, hw, w, **variables)
+        assert float(r.gpu_seconds_per_request) >= float(r.flops_only_gpu_seconds_per_request) * (1 - 1e-12)
+        assert 1 <= float(r.batch) and (float(r.batch) <= float(r.max_batch) or float(r.batch) == 1)
+        if latency is not None and bool(r.feasible):
+            assert float(r.decode_latency_ms) <= latency * (1 + 1e-9)
+        if not bool(r.feasible):
+            assert float(r.shortfall) > 1 and float(r.batch) == 1
+        assert {str(r.decode_limit), str(r.prefill_limit), str(r.batch_limit)} <= set(LIMITS)
+
+    check()
