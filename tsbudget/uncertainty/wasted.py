@@ -165,7 +165,7 @@ def equivalent_compute(law, truth_params, n, d, *, cost_model=None, unit=None, v
     ``method``: ``"auto"`` (closed form where it applies), ``"closed"`` (refuse otherwise) or
     ``"general"`` (always the vectorised search).
     """
-    return _solve(law, truth_params, n, d, None, cost_model, unit, variables, inputs, method)[0]
+    return _solve(law, truth_params, n, d, None, cost_model, unit, variables, inputs, method, want="equivalent")
 
 
 def deadweight_compute(law, truth_params, n, d, budget=None, *, cost_model=None, unit=None, variables=None,
@@ -176,7 +176,7 @@ def deadweight_compute(law, truth_params, n, d, budget=None, *, cost_model=None,
     training cost ``d·f(n)``; a plan that leaves part of its budget unspent wastes that part too.
     Divide by ``budget`` for the fraction of the budget wasted.
     """
-    return _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs, method)[1]
+    return _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs, method)
 
 
 def optimal_loss(law, truth_params, flops, *, cost_model=None, unit=None, variables=None, inputs=None,
@@ -233,7 +233,8 @@ def _optimum_logs(p, log_x):
     return log_n, log_x - log_n
 
 
-def _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs, method):
+def _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs, method, want="dcl"):
+    """``C_eq`` (``want="equivalent"``) or ``DCL`` (``want="dcl"``) over ``params_shape + plan_shape``."""
     n, d = _positive(n, "n"), _positive(d, "d")
     budget = None if budget is None else _positive(budget, "budget")
     plan_shape = np.broadcast_shapes(n.shape, d.shape, () if budget is None else budget.shape)
@@ -248,26 +249,47 @@ def _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs,
             ratio = _closed_ratio(p, n, c_plan, k)
         else:
             ratio = _general_ratio(law_v, p, n, d, c_plan, per_unit, extra, pshape + plan_shape)
-    c_plan = np.broadcast_to(c_plan, ratio.shape)
-    c_eq = c_plan * np.exp(ratio)
-    spend = c_plan if budget is None else np.broadcast_to(budget, ratio.shape)
-    # a plan that spends its budget up to rounding (k·N·D of the closed-form optimum) spends it all
-    spend = np.where(np.abs(spend - c_plan) <= 1e-12 * spend, c_plan, spend)
-    dcl = (spend - c_plan) - c_plan * np.expm1(ratio)
-    return c_eq, dcl
+        if want == "equivalent":
+            return np.multiply(np.exp(ratio, out=ratio), c_plan, out=ratio)
+        spend = c_plan if budget is None else np.broadcast_to(budget, plan_shape)
+        # a plan that spends its budget up to rounding (k·N·D of the closed-form optimum) spends it all
+        unspent = np.where(np.abs(spend - c_plan) <= 1e-12 * spend, 0.0, spend - c_plan)
+        # DCL = (spend − C_plan) + C_plan − C_eq = unspent − C_plan·expm1(log(C_eq/C_plan)), no cancellation
+        dcl = np.expm1(ratio, out=ratio)
+        np.multiply(dcl, -c_plan, out=dcl)
+        if np.any(unspent):
+            dcl += unspent
+        return dcl
 
 
 def _closed_ratio(p, n, c_plan, k):
-    """``log(C_eq / C_plan)`` in closed form (module docstring): ``−log1p(q)/γ``."""
+    """``log(C_eq / C_plan)`` in closed form (module docstring): ``−log1p(q)·(α+β)/(αβ)`` with
+    ``q = (β·expm1(−αδ) + α·expm1(βδ))/(α+β)``, ``δ = log N − log N*`` (in place: few passes)."""
     a, b = p["alpha"], p["beta"]
+    s = a + b
     bad = ~(np.isfinite(a) & np.isfinite(b) & np.isfinite(p["A"]) & np.isfinite(p["B"]) & (a > 0) & (b > 0)
             & (p["A"] > 0) & (p["B"] > 0))
-    log_n_opt, _ = _optimum_logs(p, np.log(c_plan / k))
-    delta = np.log(n) - log_n_opt
-    s = a + b
-    q = (b * np.expm1(-a * delta) + a * np.expm1(b * delta)) / s
-    ratio = -np.log1p(np.maximum(q, 0.0)) * s / (a * b)
-    return np.where(bad, np.nan, ratio)
+    log_g = (np.log(a) + np.log(p["A"]) - np.log(b) - np.log(p["B"])) / s
+    # δ = log n − log G − (β/s)·log(C/k)
+    log_x = np.log(c_plan / k)
+    shape = np.broadcast_shapes(np.shape(s), log_x.shape)
+    delta, e1 = np.empty(shape), np.empty(shape)
+    np.multiply(b / s, log_x, out=delta)
+    np.subtract(np.log(n), delta, out=delta)
+    delta -= log_g
+    np.multiply(-a, delta, out=e1)
+    np.expm1(e1, out=e1)
+    e1 *= b / s
+    np.multiply(b, delta, out=delta)
+    np.expm1(delta, out=delta)
+    delta *= a / s
+    delta += e1
+    np.maximum(delta, 0.0, out=delta)  # q >= 0 (convex, 0 at δ = 0); rounding only
+    np.log1p(delta, out=delta)
+    delta *= -s / (a * b)
+    if bad.any():
+        delta[np.broadcast_to(bad, delta.shape)] = np.nan
+    return delta
 
 
 def _evaluate(law, p, extra, log_n, logc, per_unit):
