@@ -124,7 +124,8 @@ class Objective:
         def affine(v):
             if nhi == nlo:
                 return np.ones(m, bool)
-            pred = v[0] + (v[2] - v[0]) * (sizes[1] - sizes[0]) / (sizes[2] - sizes[0])
+            with np.errstate(invalid="ignore"):  # inf - inf where serving rules sizes out
+                pred = v[0] + (v[2] - v[0]) * (sizes[1] - sizes[0]) / (sizes[2] - sizes[0])
             close = np.abs(v[1] - pred) <= 1e-9 * np.max(np.abs(v), axis=0) + 1e-300
             return close & np.all(np.isfinite(v), axis=0)  # an inf cost (a serving limit) is not affine
 
