@@ -40,8 +40,12 @@ class Preset:
     unit: str = attrs.field(kw_only=True)
     #: non-parameter settings of the law (e.g. Kaplan's ``allocation``)
     settings: dict = attrs.field(factory=dict, converter=dict, kw_only=True)
-    #: span of the runs the fit saw (None when the source does not give it)
-    ranges: FitRanges | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def ranges(self) -> FitRanges | None:
+        """The span of the runs this fit saw (:data:`PRESET_RANGES`), None when unknown. A
+        property, not a field, so that the records listed by ``tsbudget presets`` stay as they are."""
+        return PRESET_RANGES.get(self.name)
 
     def build(self) -> Law:
         """The law instance with these values and settings."""
@@ -95,7 +99,7 @@ PRESET_RANGES: MappingProxyType = MappingProxyType({
     # Ludziejewski et al. 2025, App. E listing: active parameters (with embeddings) from 79M to
     # 2.7B, 500M to 80B tokens; budget 6·N_act·D of the smallest (79M, 500M tokens) and the
     # largest (1.1B active, 80B tokens) runs.
-    "ludziejewski2025": FitRanges(budget=(2.37e17, 5.28e20), n=(79e6, 2.7e9), d=(500e6, 80e9)),
+    "ludziejewski25": FitRanges(budget=(2.37e17, 5.28e20), n=(79e6, 2.7e9), d=(500e6, 80e9)),
 })
 
 
@@ -169,21 +173,19 @@ _PRESETS = (
         unit="tokens",
     ),
     Preset(
-        "ludziejewski2025",
+        "ludziejewski25",
         "joint_moe",
         LUDZIEJEWSKI_TABLE3,
         "Ludziejewski et al. 2025, Joint MoE Scaling Laws: Mixture of Experts Can Be Memory Efficient (ICML), "
         "eq. 6 and App. B Table 3",
-        "N = active parameters including embeddings (App. A.1), experts = top-1 Switch expert count; FineWeb-Edu, "
-        "GPT-2 tokenizer; read from a transcription of the paper (see LUDZIEJEWSKI_TABLE3); memory-optimal expert "
-        "counts: tsbudget.laws.joint_moe_optima (Table 2 reproduced in 9 of 12 cells, tests/golden)",
+        # read from a transcription of the paper (see LUDZIEJEWSKI_TABLE3); memory-optimal expert counts:
+        # tsbudget.laws.joint_moe_optima (Table 2 reproduced in 9 of 12 cells, tests/golden/test_joint_moe.py)
+        "N = active parameters with embeddings; experts = top-1 expert count",
         unit="tokens",
     ),
 )
 
-PRESETS: MappingProxyType = MappingProxyType(
-    {p.name: attrs.evolve(p, ranges=PRESET_RANGES.get(p.name)) for p in _PRESETS}
-)
+PRESETS: MappingProxyType = MappingProxyType({p.name: p for p in _PRESETS})
 
 
 def get_preset(name: str) -> Law:
