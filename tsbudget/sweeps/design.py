@@ -38,6 +38,22 @@ bootstrap draws): the predicted sd of ``log N_opt`` after the selected runs aver
 single data sets, because it inherits the error of the bootstrap sd it starts from
 (0.08–0.17 against a true 0.098). It is a linearised prediction: read it as the expected
 size of the interval after refitting, and refit once the runs are done.
+
+When to stop (``criterion``, :mod:`tsbudget.sweeps.criteria`). ``"dcl"`` (the default) prices
+the uncertainty in compute: the expected deadweight compute of the plan at the target (the
+point plan's ``DCL = C − C_eq`` under each bootstrap draw taken as the truth, averaged), and
+takes runs in the order above only while each is expected to save more compute at the target
+than it costs. It is the default because that is the decision a sweep serves (how many small
+runs are worth training for this target), because it selects a prefix of the variance order
+(never a different run), and because the variance criterion spends the whole sweep budget even
+where that costs more than the error it removes: on the synthetic sweeps above with a 1e23
+target and a 3e21 sweep budget, the variance criterion's 12 runs (2.55e21 FLOPs) cut the mean
+waste of the refitted plan from about 1.0e21 to 0.6e21 FLOPs, while the DCL criterion stopped
+after 7 runs costing 3.4e20 FLOPs. The predicted waste inherits the bootstrap's spread (here
+3.9e21 predicted now against 1.0e21 realised over 24 simulated data sets) and the linearised
+gain of cheap runs is optimistic (a 33% cut predicted for those 7 runs, about 1% realised): check
+a design with :func:`tsbudget.sweeps.simulated_fits.simulate_fits`. ``"variance"`` keeps the
+behaviour above: runs while they reduce the variance and fit in the sweep budget.
 """
 
 from __future__ import annotations
@@ -55,9 +71,12 @@ from tsbudget.errors import InputError
 from tsbudget.io import write_table
 from tsbudget.percentiles import percentile_interval
 from tsbudget.report import Report, fmt, jsonable
+from tsbudget.sweeps.criteria import CRITERIA, expected_waste, greedy
+from tsbudget.sweeps.noise import DEFAULT_DELTA, NOISE_WITHOUT_FIT, huber_noise
+from tsbudget.sweeps.noise import noise_from_fit as _noise_from_fit
 from tsbudget.variables import as_positive_array, positive_number
 
-__all__ = ["Sweep", "sweep"]
+__all__ = ["Sweep", "huber_noise", "sweep"]
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -94,6 +113,12 @@ class Sweep(Report):
                          f"{d['sd_log_n_before']:.3g} now (bootstrap), {d['sd_log_n_after']:.3g} predicted after "
                          f"the {t['selected_runs']} selected runs ({t['selected_flops']:.4g} FLOPs, "
                          f"{t['selected_gpu_hours']:.4g} GPU-hours; linearised, refit to confirm)")
+            if d.get("expected_dcl_before") is not None:
+                after = d["expected_dcl_after"]
+                lines.append(f"expected wasted compute (DCL) at the target {d['expected_dcl_before']:.4g} FLOPs "
+                             f"({100 * d['expected_dcl_before'] / d['target_budget']:.3g}% of it) now, "
+                             + (f"{after:.4g} FLOPs predicted after the selected runs" if after is not None else
+                                "no prediction after (the draws do not spread)"))
             lines.append(f"run noise {d['noise']:.3g} in log loss ({d['noise_source']}), "
                          f"{d['noise_effective']:.3g} effective under the Huber loss")
             if d.get("note"):
@@ -119,63 +144,6 @@ class Sweep(Report):
 #: (2 shared cores): ``tsbudget sweep --per-budget P`` over 5 budgets took 3.4 s for 500 runs,
 #: 5.4 s for 5,000 and 42 s for 50,000; 10,000 training runs are far beyond any real sweep.
 MAX_SWEEP_RUNS = 10_000
-NOISE_FLOOR = 1e-3  # run-to-run (seed) spread of log-loss is rarely below 0.1%; an exact fit says nothing
-NOISE_WITHOUT_FIT = 0.01
-DEFAULT_DELTA = 1e-3  # the fit's default Huber delta (Hoffmann et al. 2022, App. D.2)
-
-
-def _noise_from_fit(fit_result) -> float | None:
-    """Log-loss noise per run estimated from the fit's residuals ``r = log L_obs − log L_fit``.
-
-    The residual variance ``s² = Σr²/(n − p)`` (``p`` free parameters; the classical unbiased
-    estimate of nonlinear least squares, Seber & Wild 1989, *Nonlinear Regression*, ch. 2),
-    with each residual winsorised at five robust standard deviations
-    ``5·1.4826·MAD(r)·√(n/(n − p))`` (the MAD scaled to be consistent for Gaussian noise,
-    Hampel 1974) so that a diverged run does not set the noise. Why not the MAD alone: the
-    Huber fit (δ = 1e-3, far below typical noise) behaves like L1 regression and sets about
-    ``p`` residuals to zero, so the MAD of its residuals is biased low (on runs with noise 0.005 it averaged 0.0042,
-    and read 0.0022 on one data set; this estimate averaged 0.0051).
-    ``None`` for a fit without runs or with ``n <= p``.
-    """
-    runs = getattr(fit_result, "runs", None)
-    if runs is None or "loss" not in runs.columns:  # a fit loaded from a summary has no residuals
-        return None
-    with np.errstate(all="ignore"):
-        r = np.log(runs["loss"].to_numpy()) - np.log(np.asarray(fit_result.predict(), float))
-    n, p = r.size, len(getattr(fit_result, "free", ()) or ())
-    if n <= p or not np.all(np.isfinite(r)):
-        return None
-    dof = n / (n - p)
-    robust = 1.4826 * float(np.median(np.abs(r - np.median(r)))) * math.sqrt(dof)
-    clipped = np.clip(r, -5 * robust, 5 * robust)
-    return max(math.sqrt(float(np.sum(clipped**2)) / (n - p)), NOISE_FLOOR)
-
-
-def huber_noise(sigma, delta) -> np.ndarray:
-    """Effective noise of a Huber-loss fit: ``√κ`` with ``κ = E[ψ²] / E[ψ']²``.
-
-    Huber 1973 ("Robust regression: asymptotics, conjectures and Monte Carlo", Ann. Stat.
-    1:799): an M-estimate with score ``ψ`` has asymptotic covariance ``κ·(JᵀJ)⁻¹``, i.e. it
-    behaves like least squares with noise variance ``κ``. For ``ψ(r) = clip(r, −δ, δ)`` and
-    Gaussian residuals of sd ``σ``, with ``c = δ/σ``::
-
-        E[ψ']  = 2Φ(c) − 1
-        E[ψ²]  = σ²·(2Φ(c) − 1 − 2c·φ(c) + 2c²·(1 − Φ(c)))
-
-    ``κ → σ²`` as ``δ/σ → ∞`` (least squares) and ``κ → σ²·π/2`` as ``δ/σ → 0`` (L1).
-    """
-    from scipy.stats import norm
-
-    sigma = np.asarray(sigma, float)
-    c = np.asarray(delta, float) / sigma
-    inside = 2 * norm.cdf(c) - 1
-    second = inside - 2 * c * norm.pdf(c) + 2 * c**2 * norm.sf(c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # small c: both vanish like c (resp. c²); their limit is the L1 value π/2
-        ratio = np.where(c > 1e-6, second / np.maximum(inside, 1e-300) ** 2, math.pi / 2)
-    return sigma * np.sqrt(ratio)
-
-
 def _combos(cm, variables: Mapping | None) -> list[dict]:
     known = {v.name: v for v in cm.variables}
     grid = {}
@@ -207,6 +175,7 @@ def sweep(
     level: float = 0.95,
     cost_settings: Mapping | None = None,
     unit_settings: Mapping | None = None,
+    criterion: str = "dcl",
 ) -> Sweep:
     """Design an IsoFLOP sweep (see the module docstring).
 
@@ -227,12 +196,18 @@ def sweep(
     ``sweep_budget``: total FLOPs the selected runs may spend (needs ``target_budget``).
     When no run is selected, ``design["note"]`` says why (no candidate fits the sweep
     budget, naming the cheapest; or no candidate reduces the spread of log N_opt).
+    ``criterion`` (:mod:`tsbudget.sweeps.criteria`): ``"dcl"`` (default) takes runs in order of
+    variance reduction per FLOP while each saves more expected deadweight compute at the
+    target than it costs, and reports the expected waste before and after; ``"variance"``
+    takes them while they reduce the variance of log N_opt and fit in the sweep budget.
     """
     from tsbudget.planning.frontier import frontier, parse_budgets
     from tsbudget.hardware import get_hardware
     from tsbudget.planning.request import resolve_law
     from tsbudget.registry import costmodels, units
 
+    if criterion not in CRITERIA:
+        raise InputError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     law_obj, fit_draws, label, options = resolve_law(law)
     fit_result = law if hasattr(law, "runs") and hasattr(law, "law") else None
     draws = fit_draws if draws is None else draws
@@ -380,14 +355,27 @@ def sweep(
         q = np.log(ds["N_draw"].values[:, 0])
         Y = np.log(np.clip(Ld, 1e-300, None))
         good = np.isfinite(q) & np.all(np.isfinite(Y), axis=1)
-        order, sd_after = _greedy(q[good], Y[good], flops, sigma_eff, sweep_budget)
+        waste, value = None, None
+        if criterion == "dcl":
+            n_plan, d_plan = float(ds["N"].values[0]), float(ds["D"].values[0]) * law_scale
+            waste_unit = units.resolve(fit_unit, **dict(options.get("unit_settings") or {})) if law_ppu else un
+            waste = expected_waste(law_obj, {k: v[good] for k, v in params.items()}, q[good], n_plan, d_plan,
+                                   target, cost_model=cm, unit=waste_unit, variables=fixed)
+            value = waste["kappa"]
+        order, sd_after, by_value = greedy(q[good], Y[good], flops, sigma_eff, sweep_budget, value)
         note = ""
-        if not order:
+        if by_value:
+            note = (f"stopped after {len(order)} runs: every run left costs more compute than the waste at the "
+                    "target it is expected to save")
+        elif not order:
             cheapest = float(np.min(flops))
             note = (f"no run selected: the cheapest candidate costs {cheapest:.4g} FLOPs, above the sweep budget "
                     f"{sweep_budget:.4g}; give budgets below it or raise it"
                     if sweep_budget is not None and cheapest > sweep_budget * (1 + 1e-12) else
                     "no run selected: no candidate reduces the bootstrap spread of log N_opt at the target")
+        if not order and by_value:
+            note = ("no run selected: the cheapest useful run costs more than the expected waste at the target "
+                    f"({waste['mean']:.4g} FLOPs); the current fit is good enough for this budget")
         rank = np.full(B.size, -1)
         rank[order] = np.arange(len(order))
         table["selected"] = rank >= 0
@@ -400,8 +388,18 @@ def sweep(
                   "sweep_budget": sweep_budget, "n_draws": int(good.sum()), "note": note,
                   # with several combinations the target is N_opt at the first one (named here)
                   "variables": {k: float(v) for k, v in first.items()},
+                  "criterion": criterion,
                   "method": "greedy ensemble-Kalman variance reduction of log N_opt per FLOP "
-                            "(linearised; sd after is a prediction, refit to confirm)"}
+                            "(linearised; sd after is a prediction, refit to confirm)"
+                            + ("; runs taken while each saves more expected deadweight compute at the target "
+                               "than it costs" if criterion == "dcl" else "")}
+        if waste is not None:
+            before = waste["mean"]
+            after = None if value is None else value * sd_after**2
+            design.update({"expected_dcl_before": before, "expected_dcl_after": after,
+                           "dcl_median_before": waste["median"], "dcl_per_log_error2": value,
+                           "expected_dcl_before_gpu_hours": float(hw.train_hours(before)),
+                           "expected_dcl_after_gpu_hours": None if after is None else float(hw.train_hours(after))})
     df = pl.DataFrame(table)
     sel = df.filter(pl.col("selected")) if "selected" in df.columns else df
     totals = {"runs": df.height, "flops": float(df["flops"].sum()), "gpu_hours": float(df["gpu_hours"].sum()),
@@ -416,30 +414,3 @@ def sweep(
             "budget_note": budget_note}
     return Sweep(df, totals, design, opts)
 
-
-def _greedy(q: np.ndarray, Y: np.ndarray, cost: np.ndarray, sigma: float, budget: float | None):
-    """Greedy selection by predicted variance reduction of ``q`` per unit cost."""
-    Z = np.column_stack([q, Y])
-    S = np.cov(Z, rowvar=False)
-    S = np.atleast_2d(S)
-    var0 = S[0, 0]
-    chosen: list[int] = []
-    left = math.inf if budget is None else budget
-    avail = np.ones(Y.shape[1], dtype=bool)
-    while True:
-        idx = np.flatnonzero(avail & (cost <= left * (1 + 1e-12)))
-        if idx.size == 0:
-            break
-        j1 = idx + 1
-        gain = S[0, j1] ** 2 / (S[j1, j1] + sigma**2)
-        if not np.any(gain > 1e-12 * max(var0, 1e-300)):
-            break
-        pick = idx[int(np.argmax(gain / cost[idx]))]
-        p = pick + 1
-        S = S - np.outer(S[:, p], S[p, :]) / (S[p, p] + sigma**2)
-        chosen.append(int(pick))
-        avail[pick] = False
-        left -= cost[pick]
-        if budget is None and S[0, 0] < 1e-6 * var0:
-            break
-    return chosen, float(math.sqrt(max(S[0, 0], 0.0)))
