@@ -2,7 +2,8 @@
 
 :func:`plot_fit` draws three panels: observed vs predicted loss, IsoFLOP curves (loss vs
 N per budget group, with the fitted law along ``D = C/(k·N)``) and log-space residuals.
-:func:`plot_isoflop` draws Approach 2's profiles and its power laws.
+:func:`plot_isoflop` draws Approach 2's profiles and its power laws. :func:`plot_lifetime` draws
+lifetime cost against model size for several serving loads.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.io import atomic_path
 
-__all__ = ["PLOT_SUFFIXES", "check_plot_path", "plot_fit", "plot_frontier", "plot_isoflop", "pyplot", "save_figure"]
+__all__ = [
+    "PLOT_SUFFIXES", "check_plot_path", "plot_fit", "plot_frontier", "plot_isoflop", "plot_lifetime", "pyplot",
+    "save_figure",
+]
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -218,5 +222,41 @@ def plot_frontier(ds, path=None):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(f"frontier: {ds.attrs.get('law')}, {ds.attrs.get('cost_model')}, {ds.attrs.get('unit')}")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_lifetime(table, path=None, *, money: bool = False, title: str | None = None):
+    """Lifetime cost against model size, one curve per serving load, each curve's cheapest
+    feasible size marked (the picture of Sardana & Frankle 2024, Fig. 1-2, with serving
+    costed by the roofline when the load is a workload).
+
+    ``table`` is :func:`~tsbudget.planning.lifetime.lifetime_table`'s (one row per load and
+    size); infeasible rows (target out of reach, latency target missed) are left out.
+    ``money`` plots ``lifetime_cost_money`` instead of GPU-hours. Returns the figure."""
+    if path is not None:
+        check_plot_path(path)
+    column = "lifetime_cost_money" if money else "lifetime_gpu_hours"
+    if column not in table.columns or "load" not in table.columns:
+        raise InputError(f"plot_lifetime needs a lifetime_table (columns load, N, {column}); got {table.columns}")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, load in enumerate(sorted(set(table["load"].to_list()))):
+        rows = table.filter((table["load"] == load) & table["feasible"])
+        n, cost = rows["N"].to_numpy(), rows[column].to_numpy()
+        if n.size == 0:
+            continue
+        served = float(rows["served_positions"][0])
+        label = "training only" if served == 0 else f"{served:.3g} positions served"
+        ax.plot(n, cost, color=f"C{i}", lw=1.8, label=label)
+        best = int(np.argmin(cost))
+        ax.plot(n[best], cost[best], "o", color=f"C{i}", ms=6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("model size N (parameters)")
+    ax.set_ylabel("lifetime cost (money)" if money else "lifetime GPU-hours (training + serving)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "lifetime cost at a fixed target loss (dot: cheapest size)")
     fig.tight_layout()
     return save_figure(fig, path)

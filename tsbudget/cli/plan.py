@@ -17,7 +17,7 @@ from tsbudget.cli.common import (
 )
 from tsbudget.errors import InputError
 
-__all__ = ["command", "planning_options", "planning_kwargs"]
+__all__ = ["command", "planning_options", "planning_kwargs", "serving_from_options"]
 
 
 def planning_options(func):
@@ -48,6 +48,23 @@ def planning_options(func):
                      help="Data served over the deployment, in the plan's unit (like --unique, --d-min, --d-max)."),
         click.option("--serve-positions", type=POSITIVE, default=None,
                      help="The served load in model positions instead (after tokenization)."),
+        click.option("--serve-requests", type=POSITIVE, default=None,
+                     help="Requests served over the deployment; with --context/--generate the load is a roofline "
+                          "workload (memory bandwidth, capacity and latency counted, unlike --serve)."),
+        click.option("--context", type=NONNEGATIVE, default=None,
+                     help="Prompt read per request, in the plan's unit (prefill)."),
+        click.option("--generate", type=NONNEGATIVE, default=None,
+                     help="Data generated per request, in the plan's unit (decode steps)."),
+        click.option("--latency-ms", type=POSITIVE, default=None,
+                     help="Latency target per generated model position, in ms (workloads only)."),
+        click.option("--request-latency-ms", type=POSITIVE, default=None,
+                     help="Latency target per request (prefill + generation), in ms (workloads only)."),
+        click.option("--precision", default=None, metavar="NAME",
+                     help="Serving precision of weights and cache: bf16 (default), fp8, int8, fp4, ... (workloads only)."),
+        click.option("--batch", type=click.IntRange(min=1), default=None,
+                     help="Sequences decoded together (default: the largest memory and latency allow; workloads only)."),
+        click.option("--price-per-gpu-hour", type=POSITIVE, default=None,
+                     help="Price of one GPU-hour (training and serving): reports the lifetime cost in money."),
         click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation in (0, 1]."),
         click.option("--serve-set", "serve_vars", multiple=True, metavar="VAR=VALUE",
                      help="Serving-time value of a cost-model variable (e.g. recurrence=32)."),
@@ -59,7 +76,8 @@ def planning_options(func):
         click.option("--d-min", type=NONNEGATIVE, default=None,
                      help="Least data allowed, in the unit (never below one model position, the default)."),
         click.option("--d-max", type=POSITIVE, default=None, help="Most data allowed, in the unit."),
-        click.option("--hardware", default="h100-sxm", show_default=True, help="Hardware profile for GPU-hours."),
+        click.option("--hardware", default="h100-sxm", show_default=True,
+                     help="Hardware profile (a name, or a .toml/.json profile file) for GPU-hours and the roofline."),
         click.option("--level", type=LEVEL, default=0.95, show_default=True,
                      help="Interval level over bootstrap draws."),
         click.option("--method", type=click.Choice(["auto", "closed_form", "general"]), default="auto",
@@ -70,10 +88,46 @@ def planning_options(func):
     return func
 
 
-def planning_kwargs(o: dict) -> dict:
-    """Keyword arguments of :func:`tsbudget.planning.plan.plan` from the parsed shared options."""
+def serving_from_options(o: dict, requests_optional: bool = False):
+    """The :class:`~tsbudget.planning.serving.Serving` the options describe, or None: a FLOPs-only
+    load (--serve, --serve-positions) or a roofline workload (--serve-requests with --context
+    and/or --generate, --latency-ms, --request-latency-ms, --precision, --batch).
+    ``requests_optional``: the workload's requests come from elsewhere (``tsbudget lifetime --loads``)."""
     from tsbudget.planning.serving import Serving
 
+    if o["serve"] is not None and o["serve_positions"] is not None:
+        raise InputError("give --serve AMOUNT (in the plan's unit) or --serve-positions POSITIONS, not both")
+    flops_only = o["serve"] is not None or o["serve_positions"] is not None
+    workload = {k: o[k] for k in ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch")
+                if o[k] is not None}
+    common = {"utilization": o["serve_utilization"], "variables": parse_fix(o["serve_vars"]),
+              "price_per_gpu_hour": o["price_per_gpu_hour"]}
+    if flops_only and (workload or o["serve_requests"] is not None):
+        given = ", ".join(f"--{k.replace('_', '-')}" for k in ["serve_requests", *workload] if o[k] is not None)
+        raise InputError(f"--serve/--serve-positions give a FLOPs-only load; {given} describe a roofline workload: "
+                         f"give one or the other")
+    if flops_only:
+        load = {"units": o["serve"]} if o["serve"] is not None else {"positions": o["serve_positions"]}
+        return Serving(**load, **common)
+    if workload:
+        if "context" not in workload and "generate" not in workload:
+            raise InputError(f"--{next(iter(workload)).replace('_', '-')} needs a roofline workload: --context "
+                             f"and/or --generate per request, with --serve-requests")
+        if o["serve_requests"] is None and not requests_optional:
+            raise InputError("--context/--generate describe each request; give --serve-requests, the number served")
+        return Serving(requests=o["serve_requests"] or 1.0, **workload, **common)
+    if o["serve_requests"] is not None:
+        raise InputError("--serve-requests needs --context and/or --generate (data per request, in the plan's unit); "
+                         "for a FLOPs-only load give --serve AMOUNT or --serve-positions")
+    if o["serve_vars"] or o["serve_utilization"] is not None or o["price_per_gpu_hour"] is not None:
+        raise InputError("--serve-set, --serve-utilization and --price-per-gpu-hour need a served load "
+                         "(--serve, --serve-positions, or --serve-requests with --context/--generate)")
+    return None
+
+
+def planning_kwargs(o: dict, with_serving: bool = True) -> dict:
+    """Keyword arguments of :func:`tsbudget.planning.plan.plan` from the parsed shared options
+    (``serving`` None, its options unread, when not ``with_serving``)."""
     if o["fit_path"] and o["law"]:
         raise InputError("give --fit or --law/--preset, not both")
     if o["fit_path"]:
@@ -82,14 +136,7 @@ def planning_kwargs(o: dict) -> dict:
         law = FitResult.load(o["fit_path"])
     else:
         law = o["law"] or "epoch2024"
-    serving = None
-    if o["serve"] is not None and o["serve_positions"] is not None:
-        raise InputError("give --serve AMOUNT (in the plan's unit) or --serve-positions POSITIONS, not both")
-    if o["serve"] is not None or o["serve_positions"] is not None:
-        load = {"units": o["serve"]} if o["serve"] is not None else {"positions": o["serve_positions"]}
-        serving = Serving(**load, utilization=o["serve_utilization"], variables=parse_fix(o["serve_vars"]))
-    elif o["serve_vars"] or o["serve_utilization"] is not None:
-        raise InputError("--serve-set and --serve-utilization need --serve AMOUNT or --serve-positions")
+    serving = serving_from_options(o) if with_serving else None
     unique, unit = o["unique"], o["unit"]
     if o["regimes_path"]:
         from tsbudget.timeseries.regimes import RegimeData
@@ -145,16 +192,26 @@ def planning_kwargs(o: dict) -> dict:
 @click.option("--budget-min", type=NONNEGATIVE, default=None,
               help="Lower FLOPs limit (with --budget-max; with --target-loss, spend at least this).")
 @click.option("--budget-max", type=POSITIVE, default=None, help="Upper FLOPs limit.")
+@click.option("--budget-gpu-hours", type=POSITIVE, default=None,
+              help="Budget as GPU-hours of --hardware (training + serving): the FLOPs they buy at the training "
+                   "throughput, peak x training utilisation.")
 @click.option("--target-loss", type=POSITIVE, default=None,
               help="Cheapest lifetime FLOPs reaching this loss (a --budget then caps it).")
 @planning_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON plan here.")
-def command(budget, budget_min, budget_max, target_loss, as_json, out, **options):
+def command(budget, budget_min, budget_max, budget_gpu_hours, target_loss, as_json, out, **options):
     """Plan model size, data, architecture variables and expected loss for a budget or target loss."""
     from tsbudget.planning.plan import plan
 
     check_output(out, "--out")
+    if budget_gpu_hours is not None:
+        from tsbudget.hardware import get_hardware
+
+        if budget is not None:
+            raise InputError("give --budget FLOPs or --budget-gpu-hours HOURS, not both")
+        hw = get_hardware(options["hardware"])
+        budget = budget_gpu_hours * 3600.0 * hw.peak_flops * hw.train_utilization
     bounds = None
     if budget_min is not None or budget_max is not None:
         if budget_max is None and target_loss is None:
