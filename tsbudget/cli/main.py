@@ -44,6 +44,7 @@ COMMANDS = {
     "simulate": "simulate",
     "validate": "validate",
     "serve": "serve",
+    "lifetime": "lifetime",
 }
 
 
@@ -53,6 +54,7 @@ SUMMARIES = {
     "cost": "Training and serving FLOPs and GPU-hours for N parameters trained on DATA units.",
     "fit": "Fit LAW to RUNS (CSV or Parquet; one row per training run).",
     "frontier": "Optimal N, D, loss and free variables across budgets (intervals from a fit's bootstrap draws).",
+    "lifetime": "Lifetime cost (training + serving) against model size at a target loss, for several serving loads.",
     "isoflop": "Fit a parabola in log N per budget, then N_opt ∝ C^a and D_opt ∝ C^b.",
     "plan": "Plan model size, data, architecture variables and expected loss for a budget or target loss.",
     "plugins": "List installed data units, cost models and laws with their distribution.",
