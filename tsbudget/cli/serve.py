@@ -53,7 +53,8 @@ def _scalar(x):
               help="Hardware profile name, or a .toml/.json file with a profile.")
 @click.option("--precision", default="bf16", show_default=True, help="Weights and cache precision (bf16, fp8, ...).")
 @click.option("--batch", type=_Batch(), default=None,
-              help="Sequences decoded together [default: the largest memory and latency allow].")
+              help="Sequences decoded together [default: the cheapest that memory and the latency targets "
+                   "allow].")
 @click.option("--context", type=NONNEGATIVE, default=0.0, show_default=True,
               help="Prompt positions per request (prefill).")
 @click.option("--generate", type=NONNEGATIVE, default=1.0, show_default=True,
