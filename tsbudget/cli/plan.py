@@ -120,8 +120,8 @@ def serving_from_options(o: dict, requests_optional: bool = False):
         raise InputError("--serve-requests needs --context and/or --generate (data per request, in the plan's unit); "
                          "for a FLOPs-only load give --serve AMOUNT or --serve-positions")
     if o["serve_vars"] or o["serve_utilization"] is not None or o["price_per_gpu_hour"] is not None:
-        raise InputError("--serve-set, --serve-utilization and --price-per-gpu-hour need a served load "
-                         "(--serve, --serve-positions, or --serve-requests with --context/--generate)")
+        raise InputError("--serve-set, --serve-utilization and --price-per-gpu-hour need --serve AMOUNT, "
+                         "--serve-positions, or --serve-requests with --context/--generate (a served load)")
     return None
 
 
