@@ -187,7 +187,8 @@ class FitSimulation(Report):
         for method, s in self.summary.items():
             n, d = s["N_error"], s["dcl_fraction"]
             if n["median"] is None:
-                lines.append(f"{method}: fewer than 3 refits succeeded ({s['n_failed']} failed)")
+                why = max(s["failures"], key=s["failures"].get) if s["failures"] else "no finite allocation"
+                lines.append(f"{method}: fewer than 3 refits succeeded ({s['n_failed']} failed; most often: {why})")
                 continue
             verdict = ("BIASED: the median error is outside the noise band of one sweep" if n["biased"] else
                        "biased beyond Monte Carlo error, within the noise of one sweep" if n["bias_significant"]
@@ -202,8 +203,13 @@ class FitSimulation(Report):
 
     def diagnostic_lines(self) -> list[str]:
         o = self.options
-        return [f"methods: {', '.join(o['methods'])}; Huber starts: {o['starts']}; C = 6·N·D at the target",
-                f"elapsed {o['elapsed_s']:.3g} s ({o['fits']} fits)"]
+        lines = [f"methods: {', '.join(o['methods'])}; Huber starts: {o['starts']}; C = 6·N·D at the target"]
+        for g in o.get("grid", []):
+            where = "inside" if g["inside"] else "OUTSIDE"
+            lines.append(f"budget {g['budget']:.4g}: the truth's N_opt {g['N_opt']:.4g} is {g['centre_ratio']:.3g}× the "
+                         f"planned sizes' centre ({where} {g['N_min']:.4g} .. {g['N_max']:.4g})")
+        lines.append(f"elapsed {o['elapsed_s']:.3g} s ({o['fits']} fits)")
+        return lines
 
     def to_dict(self) -> dict:
         return jsonable({"synthetic": True, "summary": self.summary, "options": self.options,
@@ -328,7 +334,16 @@ def simulate_fits(plan, truth="chinchilla2022", *, target_budget: float, methods
             "N_true": n_true, "D_true": d_true, "N_hat": n_hat, "D_hat": d_hat, "N_error": n_err, "D_error": d_err,
             "dcl": dcl, "dcl_fraction": frac, "dcl_gpu_hours": gpu, "failed": ~ok,
         }))
-    options = {"truth": label, "truth_parameters": {k: v.tolist() if v.size > 1 else float(v[0])
+    grid = []
+    if "budget" in df.columns:  # where the truth's optimum sits in the planned sizes of each budget
+        budget_col = df["budget"].cast(pl.Float64).to_numpy()
+        for b in np.unique(budget_col):
+            sizes = N[budget_col == b]
+            n_star = float(point_law.optimal_allocation(float(b), K_DENSE)[0])
+            grid.append({"budget": float(b), "N_opt": n_star, "N_min": float(sizes.min()), "N_max": float(sizes.max()),
+                         "centre_ratio": n_star / float(np.exp(np.mean(np.log(sizes)))),
+                         "inside": bool(sizes.min() <= n_star <= sizes.max())})
+    options = {"grid": grid, "truth": label, "truth_parameters": {k: v.tolist() if v.size > 1 else float(v[0])
                                                     for k, v in params.items()},
                "per_draw": bool(per_draw), "n_truths": int(n_truths), "n_sims": int(n_sims), "noise": float(noise),
                "seed": int(seed), "level": float(level), "target_budget": target, "methods": list(methods),
