@@ -51,7 +51,8 @@ def isoflop(
     repetition_decay: float = MUENNIGHOFF_R_D,
     mix="optimal",
 ) -> xr.Dataset:
-    """Predicted loss along the IsoFLOP slice of ``budget`` (training + serving FLOPs).
+    """Predicted loss along the IsoFLOP slice of ``budget`` (training FLOPs + the serving cost, in
+    FLOPs; a roofline workload's GPU time at the training throughput, Problem.serve_cost).
 
     Dims: ``N`` (``n``, or ``points`` log-spaced over ``[N_opt/span, N_opt·span]``
     around the planned optimum) and one dim per variable in ``over`` (default: the

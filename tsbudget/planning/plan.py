@@ -65,8 +65,17 @@ def plan(
     regimes, ``mix`` is the sampling mix: ``"optimal"`` (water filling,
     :meth:`RegimeData.optimal_mix`), ``"natural"`` (the corpus's own shares) or an array of
     shares; the closed form is used only while no regime is repeated under that mix.
-    ``Plan.effective_data`` is in the plan's unit. ``serving``: a :class:`~tsbudget.planning.serving.Serving`,
-    a number of served positions, or a mapping of Serving fields. ``fixed`` pins cost-model
+    ``Plan.effective_data`` is in the plan's unit. ``serving``: a :class:`~tsbudget.planning.serving.Serving`
+    or a mapping of its fields: a FLOPs-only load (served units or positions, costed by their
+    inference FLOPs; memory and latency ignored, as the plan's message says) or a roofline
+    workload (requests × context/generate per request, latency targets, precision, batch;
+    costed by :func:`tsbudget.roofline.serving_roofline` on ``hardware``). A workload's GPU time
+    counts in the budget as the FLOPs the hardware trains in that time (peak × training
+    utilisation), so a budget (or target-mode cost) is then training + serving GPU-hours in
+    FLOPs units: ``Plan.diagnostics["lifetime_cost_flops"]`` and ``["lifetime_gpu_hours"]``, with
+    the replica's devices, batch, decode latency and the limit of each; a model whose replica
+    misses the latency target is not allowed, and when none is the error names the binding
+    limit (bandwidth, compute) and the factor. ``fixed`` pins cost-model
     variables; ``free`` names the ones to optimise (``"all"`` for every one); the rest
     stay at their defaults. ``budget`` (training + serving FLOPs) or ``budget_bounds=(lb,
     ub)``; with ``target_loss`` the plan minimises lifetime FLOPs, a ``budget`` or ``ub``

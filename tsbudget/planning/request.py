@@ -39,7 +39,9 @@ class PlanRequest:
 
     ``mode`` is ``"budget"`` (minimise loss with lifetime FLOPs in ``[lb, ub]``) or
     ``"target"`` (minimise lifetime FLOPs with loss ``target``; ``lb``/``ub`` a floor and a
-    cap on spending). ``budget_given`` is the budget as the user gave it (reported), ``draws``
+    cap on spending). Lifetime FLOPs are training FLOPs plus the serving cost
+    (:meth:`~tsbudget.planning.problem.Problem.serve_cost`: inference FLOPs, or a roofline
+    workload's GPU time at the training throughput). ``budget_given`` is the budget as the user gave it (reported), ``draws``
     the bootstrap draws (or None), ``label`` names the law, ``hardware`` is a profile,
     ``level`` the interval level and ``method`` one of :data:`METHODS`.
     """
