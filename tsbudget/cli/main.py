@@ -45,11 +45,13 @@ COMMANDS = {
     "validate": "validate",
     "serve": "serve",
     "lifetime": "lifetime",
+    "capability": "capability",
 }
 
 
 # command name -> the first line of its docstring, as click would show it in the list
 SUMMARIES = {
+    "capability": "Fit metric = ε − k·exp(−γ·loss) to PAIRS (Gadre et al. 2024); a metric target becomes a loss target.",
     "compare": "Fit each system of RUNS (CSV or Parquet), bootstrap, and compare their frontiers across budgets.",
     "cost": "Training and serving FLOPs and GPU-hours for N parameters trained on DATA units.",
     "fit": "Fit LAW to RUNS (CSV or Parquet; one row per training run).",
