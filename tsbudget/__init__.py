@@ -34,6 +34,7 @@ _EXPORTS = {
     "CostModel": "tsbudget.cost_model",
     "DataCount": "tsbudget.data_unit",
     "DataUnit": "tsbudget.data_unit",
+    "fit_capability": "tsbudget.fitting.capability",
     "IsoflopResult": "tsbudget.fitting.isoflop_result",
     "isoflop_profiles": "tsbudget.fitting.approach2",
     "FitResult": "tsbudget.fitting.result",
