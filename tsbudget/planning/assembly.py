@@ -124,6 +124,7 @@ def serving_diagnostics(p, hardware, N, variables, q, cost) -> dict:
             "prefill_limit": str(rq["prefill_limit"]),
             "decode_limit": str(rq["decode_limit"]),
             "devices_limit": str(rq["devices_limit"]),
+            "batch_limit": str(rq["batch_limit"]),
         }
         if serving.latency_ms is not None or serving.request_latency_ms is not None:
             if serving.latency_ms is not None:
