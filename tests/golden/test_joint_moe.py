@@ -1,6 +1,6 @@
 """Golden: Ludziejewski et al. 2025, "Joint MoE Scaling Laws: Mixture of Experts Can Be Memory Efficient".
 
-The preset ``ludziejewski25`` carries Table 3 (App. B), the coefficients of eq. 6. Checked here:
+The preset ``ludziejewski2025`` carries Table 3 (App. B), the coefficients of eq. 6. Checked here:
 
 * Table 4 (App. B): eq. 6 reduced to Chinchilla form per expert count. Reproduced to 0.26% in the
   scales m, n and 1.4e-4 in the exponents µ, ν: this fixes the signs of Table 3 (α, β, δ, ζ < 0).
@@ -29,7 +29,7 @@ import pytest
 from tsbudget.laws.joint_moe_optima import compute_optimum, memory_optimum
 from tsbudget.laws.presets import get_preset
 
-LAW = get_preset("ludziejewski25")
+LAW = get_preset("ludziejewski2025")
 
 # Table 4: E -> (m, µ, n, ν); c = 1.3637 for every E
 TABLE4 = {

@@ -71,7 +71,7 @@ def test_inference_load_shrinks_the_active_size():
 
 
 def test_preset_builds_the_law_and_bad_inputs_are_refused():
-    assert get_preset("ludziejewski25") == LAW
+    assert get_preset("ludziejewski2025") == LAW
     with pytest.raises(InfeasibleError, match="smallest model"):
         memory_optimum(LAW, 1e21, 1e6)
     with pytest.raises(InputError, match="memory must be finite"):

@@ -45,7 +45,7 @@ def test_clark_ranges_are_those_of_the_released_runs(router, preset):
 
 
 def test_ludziejewski_budget_span_is_6nd_of_the_listed_extremes():
-    r = PRESETS["ludziejewski25"].ranges
+    r = PRESETS["ludziejewski2025"].ranges
     assert r.budget == pytest.approx((6 * 79e6 * 500e6, 6 * 1.1e9 * 80e9), rel=1e-12)
     assert r.n[0] * r.d[0] * 6 == pytest.approx(r.budget[0], rel=1e-12)
 

@@ -21,6 +21,8 @@ def command(as_json: bool):
     rows = [{f.name: getattr(p, f.name) for f in attrs.fields(type(p))} for p in PRESETS.values()]
     # a preset without a unit field was fitted on language-model tokens (as the planner reads it)
     rows = [{"unit": "tokens", **r, "values": dict(r["values"])} for r in rows]
+    for r, p in zip(rows, PRESETS.values()):
+        r["ranges"] = None if p.ranges is None else p.ranges.to_dict()
     if as_json:
         click.echo(json.dumps({"presets": jsonable(rows)}, indent=2))
         return
@@ -30,7 +32,8 @@ def command(as_json: bool):
     columns = ["name", "law", "unit", "source", "note"]
     table = Table(title="tsbudget presets (use with --law/--preset NAME)")
     for col in columns:
-        table.add_column(col, overflow="fold")
+        # names are what users type: never wrapped
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
     for r in rows:
         table.add_row(*(str(r[c]) for c in columns))
     Console().print(table)

@@ -99,7 +99,7 @@ PRESET_RANGES: MappingProxyType = MappingProxyType({
     # Ludziejewski et al. 2025, App. E listing: active parameters (with embeddings) from 79M to
     # 2.7B, 500M to 80B tokens; budget 6·N_act·D of the smallest (79M, 500M tokens) and the
     # largest (1.1B active, 80B tokens) runs.
-    "ludziejewski25": FitRanges(budget=(2.37e17, 5.28e20), n=(79e6, 2.7e9), d=(500e6, 80e9)),
+    "ludziejewski2025": FitRanges(budget=(2.37e17, 5.28e20), n=(79e6, 2.7e9), d=(500e6, 80e9)),
 })
 
 
@@ -173,7 +173,7 @@ _PRESETS = (
         unit="tokens",
     ),
     Preset(
-        "ludziejewski25",
+        "ludziejewski2025",
         "joint_moe",
         LUDZIEJEWSKI_TABLE3,
         "Ludziejewski et al. 2025, Joint MoE Scaling Laws: Mixture of Experts Can Be Memory Efficient (ICML), "
