@@ -1,4 +1,6 @@
-"""``tsbudget compare RUNS --by COLUMN``: compare systems along their budget frontiers."""
+"""``tsbudget compare RUNS --by COLUMN``: compare systems along their budget frontiers; with
+``--methods``, compare fit methods (Approach 2, Approach 3, VPNLS) on the same runs by the compute
+their recommendations at ``--at`` would waste under ``--truth``."""
 
 from __future__ import annotations
 
@@ -36,13 +38,21 @@ __all__ = ["command"]
 @click.option("--example", type=click.Choice(["routing"]), default=None,
               help="Use shipped data: 'routing' = Clark et al. 2022 (Dense vs Hash, RL-R, S-Base at 64 experts, "
                    "each router's routing law fitted with the dense runs; reports where routing stops helping).")
+@click.option("--methods", default=None, metavar="M1,M2",
+              help="Compare fit methods instead of systems: approach2, approach3, vpnls (comma list), by the "
+                   "wasted compute (DCL) of each one's recommendation at --at under --truth.")
+@click.option("--at", "at_budget", default=None, metavar="FLOPS", help="With --methods: the budget judged.")
+@click.option("--truth", default="approach3", show_default=True, help="With --methods: the fit taken as the truth.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the frontiers plot (e.g. cmp.png).")
 def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, frontier, pair_on, cluster, unpaired,
-            draws, seed, level, example, as_json, plot, **col_options):
+            draws, seed, level, example, methods, at_budget, truth, as_json, plot, **col_options):
     """Fit each system of RUNS (CSV or Parquet), bootstrap, and compare their frontiers across budgets."""
     from tsbudget.comparisons.compare import compare
     from tsbudget.errors import InputError
+
+    if methods is not None or at_budget is not None:
+        return _compare_methods(runs, methods, at_budget, truth, draws, seed, level, as_json, col_options)
 
     budgets = parse_budget_range(budgets_text)
     check_plot(plot)
@@ -87,3 +97,25 @@ def command(runs, by, reference, budgets_text, law, cost_model, fix, variable, f
     click.echo(repr(result))
     print_table(result.table, ["budget", "system", "loss", "lower", "upper", "N", "p_best", "p_beats_reference",
                                "best", "extrapolated"], title=f"frontiers ({level:.0%} intervals)")
+
+
+def _compare_methods(runs, methods, at_budget, truth, draws, seed, level, as_json, col_options):
+    """``--methods``: fit each method to RUNS and judge its recommendation at ``--at``."""
+    from tsbudget.comparisons.recommendations import compare_methods
+    from tsbudget.errors import InputError
+    from tsbudget.variables import positive_number
+
+    if not methods or at_budget is None:
+        raise InputError("--methods and --at go together (e.g. --methods approach2,approach3 --at 3.8e25)")
+    if not runs:
+        raise InputError("--methods needs a RUNS file (CSV or Parquet)")
+    try:
+        budget = positive_number(float(at_budget), "--at")
+    except ValueError:
+        raise InputError(f"--at must be a number of FLOPs, got {at_budget!r}") from None
+    names = tuple(m.strip() for m in methods.split(",") if m.strip())
+    df = read_runs(runs)
+    cols = columns_from_options(col_options, df)
+    result = compare_methods(df, budget, methods=names, truth=truth, columns=cols, n_draws=draws, seed=seed,
+                             level=level)
+    click.echo(write_json(result.to_dict()) if as_json else repr(result))

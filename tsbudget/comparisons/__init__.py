@@ -1,4 +1,5 @@
-"""Comparing systems across whole budget frontiers, and fit choices by the plans they give."""
+"""Comparing systems across whole budget frontiers, fit choices by the plans they give, and fit
+methods by the compute their recommendations waste."""
 
 from tsbudget.lazy import attach
 
@@ -14,6 +15,12 @@ __getattr__, __dir__, __all__ = attach(
         "get_reference": ".references",
         "match_reference": ".references",
         "reference_limits": ".limits",
+        "METHODS": ".recommendations",
+        "Recommendation": ".recommendations",
+        "RecommendationComparison": ".recommendations",
+        "compare_methods": ".recommendations",
+        "compare_recommendations": ".recommendations",
+        "recommend": ".recommendations",
         "Variant": ".sensitivity",
         "default_variants": ".sensitivity",
         "residual_outliers": ".sensitivity",
