@@ -44,6 +44,8 @@ class AdaptivePatching(CostModel):
     encoder_params: float = attrs.field(default=0.0, validator=nonnegative)
     decoder_params: float = attrs.field(default=0.0, validator=nonnegative)
     embedding_params: float = attrs.field(default=0.0, validator=nonnegative)
+    #: attention-cache values the latent model keeps per patch (2·layers·d_kv); 0 leaves it out
+    cache_values: float = attrs.field(default=0.0, validator=nonnegative)
 
     @property
     def local_params(self) -> float:
@@ -86,4 +88,13 @@ class AdaptivePatching(CostModel):
         n = as_positive_array(n, "n")
         batch = as_positive_array(batch, "batch")
         return self.local_params + n * any_of_batch(1.0 / p, batch)
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """The latent model's cache, ``cache_values`` per patch, one patch per ``p`` input
+        positions: ``cache_values/p·precision_bytes`` (the local models' caches are not
+        counted). 0 when not given."""
+        p = self.resolve_variables(**variables)["compression"]
+        n = as_positive_array(n, "n")
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        return self.cache_values / p * precision_bytes + 0.0 * n
 

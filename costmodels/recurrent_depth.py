@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, positive_int, share
+from tsbudget.cost_model import CostModel, nonnegative, positive_int, share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -60,6 +60,10 @@ class RecurrentDepth(CostModel):
     core_share: float = attrs.field(default=0.5, validator=share)
     coda_share: float = attrs.field(default=0.25, validator=share)
     backprop_repeats: int = attrs.field(default=8, validator=positive_int)
+    #: attention-cache values per position kept by the prelude and coda (2·layers·d_kv of
+    #: their attention layers), and by the core per repeat; 0 leaves them out of the roofline
+    cache_values: float = attrs.field(default=0.0, validator=nonnegative)
+    core_cache_values: float = attrs.field(default=0.0, validator=nonnegative)
 
     def __attrs_post_init__(self):
         total = self.prelude_share + self.core_share + self.coda_share
@@ -103,3 +107,14 @@ class RecurrentDepth(CostModel):
         n = as_positive_array(n, "n")
         batch = as_positive_array(batch, "batch")
         return n + (r - 1.0) * (self.core_share * n) + 0.0 * batch
+
+    def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
+        """Attention cache per context position: the prelude's and coda's ``cache_values``
+        plus ``core_cache_values`` for each of the ``r`` repeats (each repeat attends over
+        its own keys and values; Pope et al. 2022 §2 for the per-layer cache), so
+        ``(cache_values + r·core_cache_values)·precision_bytes``: extra loops cost cache
+        memory and the bandwidth to read it. 0 when neither is given."""
+        r = self._r(variables)
+        n = as_positive_array(n, "n")
+        precision_bytes = as_positive_array(precision_bytes, "precision_bytes")
+        return (self.cache_values + r * self.core_cache_values) * precision_bytes + 0.0 * n

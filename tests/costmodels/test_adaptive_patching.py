@@ -72,3 +72,9 @@ def test_latent_weights_read_when_some_sequence_closes_a_patch():
     assert t[0] == pytest.approx(1e9 / 4 + 3e7, rel=1e-12)  # = serving FLOPs / 2
     assert t[0] == pytest.approx(float(cm.inference_flops_per_position(1e9, compression=4.0)) / 2, rel=1e-12)
     assert t[1] == pytest.approx(1e9 * (1 - 0.75**3) + 3e7, rel=1e-12)
+
+
+def test_latent_cache_per_patch():
+    cm = AdaptivePatching(cache_values=4096.0)
+    assert float(cm.cache_bytes_per_position(1e9, 2.0, compression=4.0)) == 4096 / 4 * 2
+    assert float(AdaptivePatching().cache_bytes_per_position(1e9, 2.0)) == 0.0

@@ -105,3 +105,10 @@ def test_decode_rereads_the_core_every_loop():
     touched = cm.weight_params_touched(1e9, 16, recurrence=r)
     np.testing.assert_allclose(touched, 1e9 + (r - 1) * 0.5e9, rtol=1e-15)
     np.testing.assert_allclose(touched, cm.inference_flops_per_position(1e9, recurrence=r) / 2, rtol=1e-15)
+
+
+def test_each_loop_keeps_its_cache():
+    cm = RecurrentDepth(cache_values=2000.0, core_cache_values=500.0)
+    got = cm.cache_bytes_per_position(1e9, 2.0, recurrence=np.array([1.0, 8.0]))
+    np.testing.assert_allclose(got, [(2000 + 500) * 2, (2000 + 8 * 500) * 2], rtol=1e-15)
+    assert float(RecurrentDepth().cache_bytes_per_position(1e9, 2.0)) == 0.0
