@@ -20,6 +20,7 @@ from tsbudget.errors import InputError, PluginTypeError
 from tsbudget.hardware import get_hardware
 from tsbudget.law import Law
 from tsbudget.planning.closed_form import parameter_arrays
+from tsbudget.planning.extrapolation import ranges_of
 from tsbudget.planning.problem import Problem
 from tsbudget.planning.serving import as_serving
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
@@ -57,6 +58,8 @@ class PlanRequest:
     level: float
     method: str
     budget_given: tuple | None
+    #: the span of the runs the law was fitted on (FitRanges; None when unknown), for extrapolation
+    ranges: object = None
 
     @classmethod
     def build(
@@ -146,7 +149,8 @@ class PlanRequest:
         hw = get_hardware(hardware)
         problem = Problem(law_obj, law_obj.values, cm, un, unique, serving, fixed_values, free_vars, nb, db, r_star,
                           law_ppu=law_ppu, regimes=regimes, mix=mix, hardware=hw)
-        return cls(problem, mode, lb, ub, target, draws, label, hw, level, method, budget_given)
+        return cls(problem, mode, lb, ub, target, draws, label, hw, level, method, budget_given,
+                   ranges=ranges_of(law))
 
     def at_budget(self, budget: float) -> PlanRequest:
         """This request at one budget (``lb = ub``), without draws: a point of a frontier."""
