@@ -236,6 +236,10 @@ def command(runs, n_bootstrap, cluster, seed, level, budgets_text, workers, meth
         _check_cluster(cluster, cols, df.columns)
     show = use_progress(as_json)
     kwargs.update(method=_METHOD[method], overprediction_penalty=overestimate_penalty)
+    if cuts:  # refuse a cut the runs cannot validate at before any fit
+        from tsbudget.fitting.validation import cut_budgets, run_budgets
+
+        cut_budgets(run_budgets(df, law, cols or None, kwargs["cost_model"], kwargs["unit"], budget_col)[0], cuts)
     with progress(f"fitting {law.name}", None, enabled=show):
         result = fit(df, law, columns=cols or None, **kwargs)
     if cuts:

@@ -31,7 +31,7 @@ from tsbudget.fitting.runs import check_fixed, prepare_runs, resolve_law
 from tsbudget.fitting.validation_result import Validation, Variant
 from tsbudget.tables import as_table
 
-__all__ = ["FIT_METHODS", "run_budgets", "validate", "variants"]
+__all__ = ["FIT_METHODS", "cut_budgets", "run_budgets", "validate", "variants"]
 
 #: Method names as the CLI spells them -> :func:`tsbudget.fitting.fit.fit` methods.
 FIT_METHODS = {"huber": "batched", "batched": "batched", "reference": "reference", "vpnls": "vpnls"}
@@ -89,7 +89,10 @@ def run_budgets(df: pl.DataFrame, law, columns=None, cost_model="dense", unit="t
     return groups, f"training FLOPs grouped: {how}"
 
 
-def _cuts(b: np.ndarray, cuts, min_train_budgets: int, max_cuts: int) -> list[float]:
+def cut_budgets(b: np.ndarray, cuts=None, min_train_budgets: int = 3, max_cuts: int = 3) -> list[float]:
+    """The cuts to validate at, given each run's budget ``b``: ``cuts`` checked (each must
+    leave runs below it and at or above it), or by default the ``max_cuts`` largest budgets
+    that leave at least ``min_train_budgets`` budgets below them."""
     distinct = np.unique(b)
     if cuts is None:
         eligible = distinct[min_train_budgets:]
@@ -132,7 +135,7 @@ def validate(runs, laws=("chinchilla",), methods=("huber",), *, fixed: Mapping[s
     b, source = run_budgets(df, vs[0].law, columns, cm, un, budget_column, budgets)
     if int(min_train_budgets) < 1 or int(max_cuts) < 1:
         raise InputError(f"min_train_budgets and max_cuts must be >= 1, got {min_train_budgets!r}, {max_cuts!r}")
-    cut_list = _cuts(b, cuts, int(min_train_budgets), int(max_cuts))
+    cut_list = cut_budgets(b, cuts, int(min_train_budgets), int(max_cuts))
     rows, fits = [], []
     for cut in cut_list:
         train, held = df.filter(pl.Series(b < cut)), df.filter(pl.Series(b >= cut))
