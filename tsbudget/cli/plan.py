@@ -188,7 +188,9 @@ def planning_kwargs(o: dict, with_serving: bool = True) -> dict:
 
 
 @click.command("plan")
-@click.option("--budget", type=POSITIVE, default=None, help="FLOPs to spend (training + serving), e.g. 1e21.")
+@click.option("--budget", type=POSITIVE, default=None,
+              help="FLOPs to spend (training + serving), e.g. 1e21; with a serving workload, its GPU time counts "
+                   "as the FLOPs the hardware trains in that time.")
 @click.option("--budget-min", type=NONNEGATIVE, default=None,
               help="Lower FLOPs limit (with --budget-max; with --target-loss, spend at least this).")
 @click.option("--budget-max", type=POSITIVE, default=None, help="Upper FLOPs limit.")
