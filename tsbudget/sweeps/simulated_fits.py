@@ -29,12 +29,15 @@ of a single sweep, so one real sweep would show it. ``bias_significant`` is true
 2003, *Order Statistics*, §7.1) excludes zero: the bias is real even if smaller than the
 noise.
 
-Starts of the Huber refits (``starts``): ``"local"`` (default) races 2^p starts in the
-truth's region (each free parameter at the truth's value ×/÷ 1.5 for a log-scale parameter,
-± 20% otherwise; fit coordinates) — fewer than the 4,500-start grid of Hoffmann et al., which
-takes about 0.35 s per fit here and so about 70 s for 200 fits, over the 30 s target;
-``"truth"`` polishes from the truth alone (fastest; cannot find another minimum); ``"grid"``
-runs the law's full grid (the fit's default).
+Starts of the Huber refits (``starts``): ``"local"`` (default) races a few starts in the
+truth's region: every exponent (a parameter fitted on its own scale) at the truth's value
+× (1 ± 0.2), the scales (E, A, B: fitted as logs, and linear in the loss once the exponents are
+fixed, the observation behind variable projection) at the truth's value; 4 starts for the
+Chinchilla form. That is far fewer than the 4,500-start grid of Hoffmann et al. (``"grid"``),
+which took 0.24–0.58 s per fit here depending on the load of the 2 shared cores (48–116 s for
+200 fits, over the 30 s target); 32 starts (two per parameter) took about 0.1 s per fit (21 s
+for 200 at a load of 6, too close to the target); these 4 took 52 ms (10.5 s for 200,
+``benchmarks/bench_sweep_simulate.py``). ``"truth"`` polishes from the truth alone (fastest; cannot find another minimum).
 """
 
 from __future__ import annotations
@@ -56,8 +59,7 @@ __all__ = ["FitSimulation", "METHODS", "simulate_fits"]
 METHODS = ("huber", "vpnls", "approach2")
 STARTS = ("local", "truth", "grid")
 K_DENSE = 6.0  # training FLOPs per parameter per token, C = 6·N·D (Hoffmann et al. 2022 §3)
-LOCAL_FACTOR = 1.5  # log-scale starts at truth ×/÷ this
-LOCAL_SHIFT = 0.2  # other starts at truth × (1 ± this)
+LOCAL_SHIFT = 0.2  # exponent starts at truth × (1 ± this)
 _Z95 = 1.959963984540054
 
 
@@ -102,15 +104,13 @@ def _check(law, df: pl.DataFrame, methods, starts, n_sims, noise, seed, level):
 
 
 def _local_grid(law) -> dict:
-    """Two starts per parameter around the truth, in fit coordinates (module docstring)."""
+    """Starts around the truth in fit coordinates (module docstring): each parameter fitted on
+    its own scale (the exponents) at the truth's value × (1 ± 0.2), the log-scale ones (the
+    scales E, A, B, linear in the loss once the exponents are fixed) at the truth's value."""
     grid = {}
     for p in law.parameters:
         v = float(getattr(law, p.name))
-        if p.log:
-            t = float(p.to_fit(v))
-            grid[p.name] = (t - math.log(LOCAL_FACTOR), t + math.log(LOCAL_FACTOR))
-        else:
-            grid[p.name] = (v * (1 - LOCAL_SHIFT), v * (1 + LOCAL_SHIFT))
+        grid[p.name] = (float(p.to_fit(v)),) if p.log else (v * (1 - LOCAL_SHIFT), v * (1 + LOCAL_SHIFT))
     return grid
 
 
