@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from tsbudget.planning.extrapolation import extrapolation
 from tsbudget.planning.quantities import lifetime_cost, plan_quantities, serving_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
@@ -48,6 +49,8 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
         message += f" (binding: {', '.join(bound)})"
     if corner:
         message += "; " + corner_note(p, free_values, corner)
+    extra = extrapolation(s.ranges, q["train_flops"], float(N), q["effective_data"] * p.law_scale)
+    message += "; " + extra["warning"] if extra.get("warning") else ""
     if p.serving is not None and not p.serving.roofline:
         message += "; " + FLOPS_ONLY_NOTE
     integer = {v.name for v in p.cost_model.variables if v.integer}
@@ -86,6 +89,7 @@ def assemble(s: PlanRequest, N: float, D: float, free_values: dict, method: str,
         diagnostics=diagnostics,
         at_bound=tuple(corner),
         served_units=float(serving.served_units()) if serving is not None else 0.0,
+        extrapolation=extra,
     )
 
 
@@ -98,22 +102,26 @@ def plan_cost(plan) -> float:
 
 def serving_diagnostics(p, hardware, N, variables, q, cost) -> dict:
     """The serving numbers a plan reports as diagnostics: for a roofline workload its lifetime
-    cost (``lifetime_cost_flops``, in the budget's unit, and ``lifetime_gpu_hours``), one
+    cost (``lifetime_cost_flops``, in the budget's unit, and ``lifetime_gpu_hours``, training
+    GPU-hours plus serving GPU-hours weighed by the serving/training price ratio), one
     replica's devices, batch, prefill time, decode latency per generated position, throughput
     and GPU-seconds per request with the bound that limits each, and ``latency_binds`` (a
     model 1e-6 larger would miss the latency target); with a price per GPU-hour,
-    ``lifetime_cost_money`` = (training + serving GPU-hours) × price. Empty without serving."""
+    ``lifetime_cost_money`` = training GPU-hours × price + serving GPU-hours × serving price.
+    Empty without serving."""
     serving = p.serving
     if serving is None:
         return {}
     out = {}
-    hours = q["train_gpu_hours"] + q["serve_gpu_hours"]
+    # a serving GPU-hour weighs price_ratio training GPU-hours (1: the same device, one price)
+    hours = q["train_gpu_hours"] + p.price_ratio * q["serve_gpu_hours"]
     if serving.roofline:
         rq = {k: np.asarray(v).reshape(-1)[0] for k, v in serving_quantities(p, np.asarray([N], float),
                                                                             variables).items()}
         out = {
             "lifetime_cost_flops": cost,
             "lifetime_gpu_hours": hours,
+            "serving_hardware": serving.serving_hardware(hardware).name,
             "serving_precision": serving.precision or "bf16",
             "devices_per_replica": int(rq["devices_per_replica"]),
             "batch": int(rq["batch"]) if np.isfinite(rq["batch"]) else float(rq["batch"]),
