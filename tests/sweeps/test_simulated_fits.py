@@ -27,7 +27,7 @@ def wide():
 
 @pytest.fixture(scope="module")
 def simulated(wide):
-    return simulate_fits(wide, ASYM, target_budget=TARGET, methods=("huber", "approach2"), n_sims=40,
+    return simulate_fits(wide, ASYM, target_budget=TARGET, methods=("huber", "approach2"), n_sims=30,
                          noise=0.005, seed=1, starts="truth")
 
 
@@ -73,9 +73,9 @@ def test_each_row_scores_its_allocation_against_the_truth(simulated):
     dcl = deadweight_compute(ASYM, None, t["N_hat"].to_numpy(), t["D_hat"].to_numpy(), TARGET)
     np.testing.assert_allclose(t["dcl"].to_numpy(), dcl, rtol=1e-12)
     np.testing.assert_allclose(t["dcl_fraction"].to_numpy(), dcl / TARGET, rtol=1e-12)
-    assert not t["failed"].any() and simulated.options["fits"] == 80
+    assert not t["failed"].any() and simulated.options["fits"] == 60
     d = simulated.to_dict()
-    assert d["synthetic"] is True and len(d["simulations"]) == 80
+    assert d["synthetic"] is True and len(d["simulations"]) == 60
 
 
 def test_methods_see_the_same_noise_and_seeds_repeat(wide):
@@ -126,3 +126,9 @@ def test_bad_input(wide):
         simulate_fits(wide.table.drop("D"), ASYM, target_budget=TARGET)
     with pytest.raises(InputError, match="closed-form optimum"):
         simulate_fits(wide, "muennighoff2023", target_budget=TARGET)
+
+
+def test_variable_projection_is_not_biased_either(wide):
+    r = simulate_fits(wide, ASYM, target_budget=TARGET, methods="vpnls", n_sims=12, noise=0.005, seed=1)
+    s = r.summary["vpnls"]["N_error"]
+    assert abs(s["noise_free"]) < 1e-4 and not s["biased"] and s["lower"] < 0 < s["upper"]
