@@ -10,7 +10,9 @@ for: for each cut budget ``c`` it fits each variant on the runs whose budget is 
 several cuts. Errors are reported per held-out run (log-loss residual
 ``log L̂ − log L`` and percent error ``100·(L̂ − L)/L``), per held-out budget, and pooled
 per variant into a ranking (root mean square of the log residuals over all held-out runs
-of all cuts; Li, Kudugunta & Zettlemoyer 2025 recommend reporting such choices side by side).
+of all cuts). Li, Kudugunta & Zettlemoyer 2025 ("(Mis)Fitting") find that the form, the
+loss, the optimiser and the points used each change a fit's conclusions and recommend
+reporting them; here each such choice is a variant, and its out-of-sample error is measured.
 
 Each run's budget is a budget column when given (IsoFLOP tables have one), else the
 run's training FLOPs grouped into IsoFLOP budgets (nominal ``budgets`` given, or the
