@@ -90,3 +90,10 @@ def test_refit_repeats_the_method_and_the_result_round_trips(tmp_path):
     back = FitResult.load(path)
     assert back.diagnostics["condition_number"] == r.diagnostics["condition_number"]
     assert back.card["method"] == "vpnls" and "linear space" in back.card["loss"]
+
+
+def test_huber_is_the_multistart_by_another_name():
+    runs = _isoflop_runs(noise=0.01)
+    grid = {"E": [0.5], "A": [6.0], "B": [6.0], "alpha": [0.3], "beta": [0.3]}
+    a, b = fit(runs, "chinchilla", method="huber", grid=grid), fit(runs, "chinchilla", grid=grid)
+    assert a.options["method"] == "batched" and a.objective == b.objective

@@ -88,7 +88,8 @@ def fit(
     values of some parameters (fit coordinates: the log for log-scale parameters); the
     starts are the Cartesian product. ``init`` (a law or a name -> value mapping)
     replaces the grid by one start, polished directly (a bootstrap refit).
-    ``method="reference"`` runs one scipy L-BFGS-B call per start; ``method="vpnls"`` fits
+    ``method="reference"`` runs one scipy L-BFGS-B call per start (``"huber"`` is another name of
+    the default ``"batched"``); ``method="vpnls"`` fits
     the Chinchilla form by variable projection (:mod:`tsbudget.fitting.vpnls`: exponents
     searched, ``E, A, B`` by NNLS, squared residuals of the loss; ``delta`` and the
     over-prediction factor do not apply, ``init`` is ignored: the method has no starts to warm).
@@ -131,7 +132,7 @@ def fit(
         "weights": weights,
         "overprediction_penalty": positive_number(overprediction_penalty, "overprediction_penalty"),
         "grid": {k: [float(x) for x in np.atleast_1d(v)] for k, v in grid.items()} if grid else None,
-        "method": method,
+        "method": "batched" if method == "huber" else method,  # "huber": the CLI's name of the multistart
         "race": bool(race),
     }
     prepared = prepare_runs(df, law, cols, cost_model, unit)
