@@ -54,6 +54,16 @@ def test_a_gpu_hour_budget_is_the_flops_it_buys_at_the_training_throughput():
     assert out["train_gpu_hours"] + out["serve_gpu_hours"] == pytest.approx(5000, rel=1e-9)
 
 
+def test_serving_on_an_l4_at_its_price():
+    r = run("plan", "--budget", "1e22", *WORKLOAD, "--serve-hardware", "l4", "--price-per-gpu-hour", "3",
+            "--serve-price-per-gpu-hour", "0.8", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["diagnostics"]["serving_hardware"] == "l4" and out["hardware"] == "h100-sxm"
+    assert out["diagnostics"]["lifetime_cost_money"] == pytest.approx(
+        3 * out["train_gpu_hours"] + 0.8 * out["serve_gpu_hours"])
+
+
 def test_frontier_takes_the_workload_too():
     r = run("frontier", "--budgets", "1e21,1e22", *WORKLOAD, "--json")
     assert r.exit_code == 0, r.output
@@ -72,6 +82,9 @@ def test_frontier_takes_the_workload_too():
         ([*WORKLOAD[:6], "--precision", "fp7"], "precision"),
         ([*WORKLOAD[:6], "--latency-ms", "0.001", "--n-min", "1e9"], "no allowed model meets it"),
         (["--budget-gpu-hours", "10", "--budget", "1e21"], "not both"),
+        ([*WORKLOAD, "--serve-hardware", "l4"], "serving on 'l4' while training on 'h100-sxm'"),
+        (["--serve-hardware", "l4"], "--serve-hardware needs a roofline workload"),
+        ([*WORKLOAD, "--serve-price-per-gpu-hour", "1"], "give price_per_gpu_hour"),
     ],
 )
 def test_bad_serving_options_are_one_line_and_exit_2(args, match, capsys):

@@ -180,3 +180,31 @@ def test_recurrent_depth_keeps_its_interior_optimum_under_the_roofline():
     roof = plan(serving=workload(1e13, latency_ms=0.3), **kw)
     assert roof.diagnostics["decode_limit"] == "bandwidth"
     assert 1 < roof.variables["recurrence"] == flops.variables["recurrence"] < 256 and roof.at_bound == ()
+
+
+# -- serving on other hardware, at another price -------------------------------------------------
+def test_a_serving_price_weighs_serving_hours_and_moves_the_plan():
+    def at(price):
+        return plan(target_loss=2.2, serving=workload(1e12, latency_ms=50, price_per_gpu_hour=3.0,
+                                                      serve_price_per_gpu_hour=price))
+    cheap, same, dear = at(0.8), at(3.0), at(30.0)
+    assert cheap.N > same.N > dear.N  # dearer serving: a smaller model trained longer
+    one = plan(target_loss=2.2, serving=workload(1e12, latency_ms=50, price_per_gpu_hour=3.0))
+    assert same.N == one.N
+    d = cheap.diagnostics
+    assert d["lifetime_gpu_hours"] == pytest.approx(cheap.train_gpu_hours + 0.8 / 3.0 * cheap.serve_gpu_hours)
+    assert d["lifetime_cost_money"] == pytest.approx(3.0 * cheap.train_gpu_hours + 0.8 * cheap.serve_gpu_hours)
+
+
+def test_serving_on_other_hardware_needs_both_prices():
+    with pytest.raises(InputError, match="serving on 'l4' while training on 'h100-sxm'.*serve_price_per_gpu_hour"):
+        plan(1e22, serving=workload(1e12, hardware="l4"))
+    with pytest.raises(InputError, match="give price_per_gpu_hour"):
+        Serving(positions=1e9, serve_price_per_gpu_hour=1.0)
+    p = plan(1e22, serving=workload(1e12, hardware="l4", price_per_gpu_hour=3.0, serve_price_per_gpu_hour=0.8))
+    assert p.diagnostics["serving_hardware"] == "l4" and p.hardware == "h100-sxm"
+    # the serving GPU-hours are L4 hours: the roofline's GPU-seconds on an L4 replica
+    from tsbudget.roofline import serving_roofline
+
+    rf = serving_roofline("dense", p.N, "l4", workload(1e12).in_unit(units.resolve("tokens")).workload())
+    assert p.serve_gpu_hours == pytest.approx(1e9 * float(rf.gpu_seconds_per_request) / 3600, rel=1e-12)

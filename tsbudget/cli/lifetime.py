@@ -51,9 +51,11 @@ def command(target_loss, loads_text, points, out, plot, money, as_json, **option
     else:
         from tsbudget.planning.serving import Serving
 
-        serving_from_options({**options, "serve_vars": (), "serve_utilization": None, "price_per_gpu_hour": None})
+        serving_from_options({**options, "serve_vars": (), "serve_utilization": None, "price_per_gpu_hour": None,
+                              "serve_price_per_gpu_hour": None})
         serving = Serving(units=1.0, utilization=options["serve_utilization"],
-                          variables=parse_fix(options["serve_vars"]), price_per_gpu_hour=options["price_per_gpu_hour"])
+                          variables=parse_fix(options["serve_vars"]), price_per_gpu_hour=options["price_per_gpu_hour"],
+                          serve_price_per_gpu_hour=options["serve_price_per_gpu_hour"])
     kwargs = planning_kwargs(options, with_serving=False)
     kwargs.pop("serving")
     table = lifetime_table(target_loss, loads, serving=serving, points=points, **kwargs)

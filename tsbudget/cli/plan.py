@@ -65,6 +65,12 @@ def planning_options(func):
                      help="Sequences decoded together (default: the largest memory and latency allow; workloads only)."),
         click.option("--price-per-gpu-hour", type=POSITIVE, default=None,
                      help="Price of one GPU-hour (training and serving): reports the lifetime cost in money."),
+        click.option("--serve-hardware", default=None, metavar="PROFILE",
+                     help="Serve the workload on this device (name or .toml/.json file) instead of --hardware; "
+                          "needs both prices to weigh the two kinds of GPU-hour."),
+        click.option("--serve-price-per-gpu-hour", type=POSITIVE, default=None,
+                     help="Price of one serving GPU-hour (with --price-per-gpu-hour, the training price): a serving "
+                          "hour counts as this/that training hours, which moves the plan."),
         click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation in (0, 1]."),
         click.option("--serve-set", "serve_vars", multiple=True, metavar="VAR=VALUE",
                      help="Serving-time value of a cost-model variable (e.g. recurrence=32)."),
@@ -100,10 +106,14 @@ def serving_from_options(o: dict, requests_optional: bool = False):
     flops_only = o["serve"] is not None or o["serve_positions"] is not None
     workload = {k: o[k] for k in ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch")
                 if o[k] is not None}
+    if o.get("serve_hardware") is not None:
+        workload["hardware"] = o["serve_hardware"]
     common = {"utilization": o["serve_utilization"], "variables": parse_fix(o["serve_vars"]),
-              "price_per_gpu_hour": o["price_per_gpu_hour"]}
+              "price_per_gpu_hour": o["price_per_gpu_hour"],
+              "serve_price_per_gpu_hour": o.get("serve_price_per_gpu_hour")}
     if flops_only and (workload or o["serve_requests"] is not None):
-        given = ", ".join(f"--{k.replace('_', '-')}" for k in ["serve_requests", *workload] if o[k] is not None)
+        given = ", ".join(f"--{k.replace('_', '-')}" for k in ["serve_requests", *workload]
+                          if o.get(k, o.get(f"serve_{k}")) is not None)
         raise InputError(f"--serve/--serve-positions give a FLOPs-only load; {given} describe a roofline workload: "
                          f"give one or the other")
     if flops_only:
@@ -111,7 +121,9 @@ def serving_from_options(o: dict, requests_optional: bool = False):
         return Serving(**load, **common)
     if workload:
         if "context" not in workload and "generate" not in workload:
-            raise InputError(f"--{next(iter(workload)).replace('_', '-')} needs a roofline workload: --context "
+            first = next(iter(workload))
+            first = "serve_hardware" if first == "hardware" else first
+            raise InputError(f"--{first.replace('_', '-')} needs a roofline workload: --context "
                              f"and/or --generate per request, with --serve-requests")
         if o["serve_requests"] is None and not requests_optional:
             raise InputError("--context/--generate describe each request; give --serve-requests, the number served")
@@ -119,7 +131,8 @@ def serving_from_options(o: dict, requests_optional: bool = False):
     if o["serve_requests"] is not None:
         raise InputError("--serve-requests needs --context and/or --generate (data per request, in the plan's unit); "
                          "for a FLOPs-only load give --serve AMOUNT or --serve-positions")
-    if o["serve_vars"] or o["serve_utilization"] is not None or o["price_per_gpu_hour"] is not None:
+    if o["serve_vars"] or o["serve_utilization"] is not None or o["price_per_gpu_hour"] is not None \
+            or o.get("serve_price_per_gpu_hour") is not None:
         raise InputError("--serve-set, --serve-utilization and --price-per-gpu-hour need --serve AMOUNT, "
                          "--serve-positions, or --serve-requests with --context/--generate (a served load)")
     return None

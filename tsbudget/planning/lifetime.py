@@ -49,9 +49,10 @@ def lifetime_table(target_loss, loads, *, serving=None, n=None, points: int = 41
     For each size, ``D`` is the least data reaching the target (the planner's target-mode
     data, :meth:`~tsbudget.planning.objective.Objective.solve_target`); training FLOPs, the
     serving cost in the budget's unit (FLOPs-equivalent at the training throughput for a
-    workload) and their sum follow, with GPU-hours (``lifetime_gpu_hours`` = lifetime cost /
-    (peak · training utilisation · 3600) for a workload, training + serving GPU-hours in all
-    cases) and, with the Serving's ``price_per_gpu_hour``, money. Rows where the target is out
+    workload) and their sum follow, with GPU-hours (``lifetime_gpu_hours`` = training +
+    serving GPU-hours, a serving hour weighed by the serving/training price ratio when the
+    workload is served on other hardware; for a workload it is lifetime cost / (peak ·
+    training utilisation · 3600)) and, with the Serving's ``price_per_gpu_hour``, money. Rows where the target is out
     of reach, or a workload's latency target is missed, have ``feasible`` False and NaN costs.
     Returns a polars DataFrame with :data:`LIFETIME_COLUMNS`.
     """
@@ -131,11 +132,11 @@ def _curve(request, sizes, load) -> dict[str, np.ndarray]:
     if p.serving is None:
         serve_hours = np.zeros(m)
     elif roofline:
-        serve_hours = serve / rate  # serve_cost is GPU time at the training throughput
+        serve_hours = p.serve_seconds(sizes, variables) / 3600.0  # on the serving device
     else:
         util = p.serving.utilization or hw.serve_utilization
         serve_hours = p.serve_flops(sizes, variables) / (float(hw.peak_flops) * util * 3600.0)
-    hours = train_hours + serve_hours
+    hours = train_hours + p.price_ratio * serve_hours  # training GPU-hours' worth
     price = p.serving.price_per_gpu_hour if p.serving is not None else None
     nan = np.full(m, np.nan)
     q = serving_quantities(p, sizes, variables) if roofline else {}

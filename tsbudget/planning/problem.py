@@ -56,8 +56,11 @@ class Problem:
         self.evaluations = 0
         self.regimes, self.mix = regimes, mix
         self.hardware = hardware
-        if serving is not None and serving.roofline and hardware is None:
-            raise InputError("a roofline serving workload needs the hardware it is served on")
+        self.price_ratio = 1.0
+        if serving is not None and serving.roofline:
+            if hardware is None:
+                raise InputError("a roofline serving workload needs the hardware it is served on")
+            self.price_ratio = serving.price_ratio(hardware)  # refuses two devices without prices
 
     # variables as arrays broadcast to ``shape``
     def variables(self, ints, reals, shape) -> dict[str, np.ndarray]:
@@ -199,12 +202,14 @@ class Problem:
         are compute-bound and this equals the inference FLOPs × (training / serving
         utilisation) × (peak / peak at the serving precision): the FLOPs-only cost when the
         two utilisations are equal and the precision is the profile's dense peak (bf16).
+        Served on other hardware at another price, a serving GPU-second counts as
+        ``price_ratio`` (serving / training price) training GPU-seconds.
         """
         if self.serving is None:
             return np.zeros(np.shape(N))
         if not self.serving.roofline:
             return self.serve_flops(N, variables)
-        return self.serve_seconds(N, variables) * self.flops_per_gpu_second
+        return self.serve_seconds(N, variables) * (self.price_ratio * self.flops_per_gpu_second)
 
 
 def evaluate_safely(fn, n: int):

@@ -38,8 +38,13 @@ def _optional_precision(instance, attribute, value):
         raise InputError(f"Serving.precision must be a precision name such as 'bf16' or 'fp8', got {value!r}")
 
 
+def _optional_hardware(instance, attribute, value):
+    if value is not None and not isinstance(value, str) and not hasattr(value, "peak_flops"):
+        raise InputError(f"Serving.hardware must be a profile name, a profile file or a Hardware, got {value!r}")
+
+
 #: The workload fields: any of them makes serving a roofline workload.
-_WORKLOAD = ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch")
+_WORKLOAD = ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch", "hardware")
 
 
 @attrs.frozen
@@ -70,8 +75,13 @@ class Serving:
     ``requests × (context + generate)`` in model positions either way, so the workload's
     inference FLOPs are those of the FLOPs-only path.
 
-    ``price_per_gpu_hour`` (any form) prices the GPU-hours of training and serving alike; it
-    reports a lifetime cost in money and, being one price for both, does not move the plan.
+    ``price_per_gpu_hour`` (any form) prices a GPU-hour of training and, unless
+    ``serve_price_per_gpu_hour`` is given, of serving; it reports a lifetime cost in money and,
+    one price for both, does not move the plan. A workload may be served on other
+    ``hardware`` (a profile name, file or :class:`~tsbudget.hardware.Hardware`; default: the
+    plan's) at ``serve_price_per_gpu_hour``: a serving GPU-hour then counts as
+    ``serve_price / price`` training GPU-hours (:meth:`price_ratio`), which does move the plan.
+    GPU-hours of two kinds of device are not added without both prices.
 
     Lifetime FLOPs = training FLOPs + inference FLOPs over the served positions
     (Sardana & Frankle 2024, "Beyond Chinchilla-Optimal", eq. 2-3); inference FLOPs come
@@ -103,6 +113,10 @@ class Serving:
     batch: int | None = attrs.field(default=None, validator=_optional_batch)
     price_per_gpu_hour: float | None = attrs.field(default=None, converter=_optional_float,
                                                    validator=_optional_positive)
+    #: the serving device of a workload (None: the plan's hardware) and the price of its hour
+    hardware: object = attrs.field(default=None, validator=_optional_hardware)
+    serve_price_per_gpu_hour: float | None = attrs.field(default=None, converter=_optional_float,
+                                                         validator=_optional_positive)
 
     def __attrs_post_init__(self):
         if self.roofline or any(getattr(self, k) is not None for k in _WORKLOAD):
@@ -124,6 +138,9 @@ class Serving:
     def _check_utilization(self):
         if self.utilization is not None and not 0 < self.utilization <= 1:
             raise InputError(f"Serving.utilization must be in (0, 1], got {self.utilization!r}")
+        if self.serve_price_per_gpu_hour is not None and self.price_per_gpu_hour is None:
+            raise InputError("Serving.serve_price_per_gpu_hour is weighed against the training price: give "
+                             "price_per_gpu_hour (a training GPU-hour) too")
 
     def _check_workload(self):
         given = [k for k in _WORKLOAD if getattr(self, k) is not None]
@@ -199,10 +216,29 @@ class Serving:
                         request_latency_ms=self.request_latency_ms)
 
     def serving_hardware(self, hardware):
-        """``hardware`` with this load's serving utilisation, when it has one."""
+        """The serving device (:attr:`hardware`, else the plan's ``hardware``) with this load's
+        serving utilisation, when it has one."""
+        from tsbudget.hardware import get_hardware
+
+        device = hardware if self.hardware is None else get_hardware(self.hardware)
         if self.utilization is None:
-            return hardware
-        return attrs.evolve(hardware, serve_utilization=self.utilization)
+            return device
+        return attrs.evolve(device, serve_utilization=self.utilization)
+
+    def price_ratio(self, hardware) -> float:
+        """Training GPU-hours one serving GPU-hour is worth: ``serve_price / price`` (1 without a
+        serving price). Serving on another device than the plan's ``hardware`` needs both
+        prices: an hour of one kind of device is not an hour of another."""
+        device = self.serving_hardware(hardware)
+        if self.serve_price_per_gpu_hour is None:
+            if device.name != hardware.name:
+                raise InputError(
+                    f"serving on {device.name!r} while training on {hardware.name!r}: their GPU-hours are not "
+                    f"the same; give price_per_gpu_hour (training) and serve_price_per_gpu_hour (serving) "
+                    f"(--price-per-gpu-hour, --serve-price-per-gpu-hour) to weigh them"
+                )
+            return 1.0
+        return self.serve_price_per_gpu_hour / self.price_per_gpu_hour
 
     def roofline_of(self, cost_model, n, hardware, train_variables: Mapping[str, np.ndarray]):
         """The :class:`tsbudget.roofline.Roofline` of serving one request of this workload with a
@@ -257,6 +293,9 @@ class Serving:
             "precision": (self.precision or "bf16") if self.roofline else None,
             "batch": self.batch,
             "price_per_gpu_hour": self.price_per_gpu_hour,
+            "hardware": self.hardware if self.hardware is None or isinstance(self.hardware, str)
+            else self.hardware.name,
+            "serve_price_per_gpu_hour": self.serve_price_per_gpu_hour,
         }
 
 
