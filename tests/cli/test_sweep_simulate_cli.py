@@ -73,6 +73,15 @@ def test_criterion_is_passed_to_the_design(capsys, tmp_path):
     assert code == 0, err
     sim = json.loads(out)["simulation"]
     assert sim["options"]["per_draw"] is True and [r["truth_draw"] for r in sim["simulations"]] == [0, 1, 2, 3]
+    # only the chosen runs, simulated together with the fit's own 18 runs (what the refit will see)
+    code, out, err = run([*common, "--simulate", "--selected-only", "--simulations", "3", "--starts", "truth",
+                          "--method", "huber"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    chosen = sum(r["selected"] for r in d["runs"])
+    assert chosen > 0 and d["simulation"]["options"]["runs"] == 18 + chosen
+    code, _, err = run([*common, "--simulate", "--truth-draws", "--truth-set", "alpha=0.3"], capsys)
+    assert code == 2 and "not both" in err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -59,7 +59,9 @@ __all__ = ["command"]
 @click.option("--simulations-out", "sim_out", type=click.Path(dir_okay=False), default=None,
               help="With --simulate: write one row per simulation and method (.csv or .parquet).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the run list (.csv or .parquet).")
-@click.option("--selected-only", is_flag=True, help="With --out, write only the chosen runs.")
+@click.option("--selected-only", is_flag=True,
+              help="With --out, write only the chosen runs; with --simulate, simulate the chosen runs together "
+                   "with the fit's own runs (what the refit will see).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(fit_path, preset, budgets_text, per_budget, spread, cost_model, variable, hardware, target_budget,
             sweep_budget, noise, criterion, simulate, truth, truth_sets, truth_draws, methods, simulations, starts, seed,
@@ -142,8 +144,9 @@ def _check_simulate(simulate, target_budget, fit_path, truth, truth_sets, truth_
         raise InputError("--simulate scores the allocation at --target-budget: give --target-budget too")
     if truth_draws and not fit_path:
         raise InputError("--truth-draws takes each bootstrap draw of a fit as the truth: give --fit too")
-    if truth_draws and truth:
-        raise InputError("give --truth or --truth-draws, not both")
+    if truth_draws and (truth or truth_sets):
+        raise InputError("--truth-draws takes the fit's draws as they are: give --truth/--truth-set or --truth-draws, "
+                         "not both")
     check_output(sim_out, "--simulations-out", TABLE_SUFFIXES)
     parse_fix(truth_sets, option="--truth-set")
 
@@ -165,9 +168,17 @@ def _simulate(result, law, truth, truth_sets, truth_draws, methods, target_budge
         noise = (noise_from_fit(law) if not isinstance(law, str) else None) or NOISE_WITHOUT_FIT
     plan = result.table
     if selected_only and "selected" in plan.columns:
-        plan = plan.filter(plan["selected"])
+        import polars as pl
+
+        plan = plan.filter(plan["selected"]).select("N", "D", "flops", "budget")
         if plan.height == 0:
             raise InputError("--selected-only with --simulate: no run was selected; drop --selected-only")
+        runs = getattr(law, "runs", None)
+        if runs is not None and result.options.get("law_unit_scale", 1.0) == 1.0:
+            # the refit will see the fit's own runs too: simulate them with the chosen ones
+            old = runs.select(pl.col("N").cast(pl.Float64), pl.col("D").cast(pl.Float64),
+                              pl.col("flops").cast(pl.Float64), pl.col("flops").cast(pl.Float64).alias("budget"))
+            plan = pl.concat([old, plan.select(pl.all().cast(pl.Float64))])
     return simulate_fits(plan, source, target_budget=target_budget, methods=tuple(methods) or ("huber", "approach2"),
                          n_sims=simulations, noise=float(noise), seed=seed, per_draw=truth_draws, starts=starts,
                          hardware=hardware)
