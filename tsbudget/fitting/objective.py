@@ -75,6 +75,22 @@ class Objective:
             self._cache["workspace"] = hook is not None and "workspace" in inspect.signature(hook).parameters
         except (TypeError, ValueError):
             self._cache["workspace"] = False
+        # a law's fused Huber value-and-gradient (one pass, e.g. Chinchilla's), used when the
+        # coefficients are the plain weights (no over-prediction penalty)
+        fused = getattr(self.law, "huber_value_and_grad", None)
+        self._cache["fused"] = fused if callable(fused) and self.overprediction_penalty == 1.0 else None
+        self._cache["log_free"] = np.array([p.log for p in self.free], dtype=bool)
+        # a law's fused value, gradient and Hessian (e.g. Chinchilla's), usable when the fit
+        # coordinates of the free parameters are the law's Hessian coordinates
+        hess = getattr(self.law, "huber_value_grad_hess", None)
+        coords = dict(getattr(self.law, "HESSIAN_COORDINATES", ()) or ())
+        names = list(coords)
+        if (callable(hess) and self.overprediction_penalty == 1.0
+                and all(p.name in coords and coords[p.name] == p.log for p in self.free)):
+            self._cache["hessian"] = (hess, np.array([names.index(p.name) for p in self.free]))
+        else:
+            self._cache["hessian"] = None
+        self._cache["unit_weights"] = self.weights.ndim == 1 and bool(np.all(self.weights == 1.0))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -137,40 +153,93 @@ class Objective:
         return np.where(np.isfinite(f), f, np.inf)
 
     def __call__(self, theta) -> np.ndarray | float:
-        """The objective at each start: shape (starts,), or a float for one point."""
+        """The objective at each start: shape (starts,), or a float for one point (the law's
+        fused value pass in cache-sized row blocks when it has one)."""
         theta = np.asarray(theta, dtype=float)
-        f = self._reduce(self.residuals(np.atleast_2d(theta)))
+        t2 = np.atleast_2d(theta)
+        if self._cache["fused"] is None:
+            f = self._reduce(self.residuals(t2))
+        else:
+            k = t2.shape[0]
+            rows = max(8, self.block_elements // max(1, self.log_loss.shape[0]))
+            f = np.empty(k)
+            w2 = np.ndim(self.weights) == 2
+            for i in range(0, k, rows):
+                f[i : i + rows] = self._fused(t2[i : i + rows], self.weights[i : i + rows] if w2 else self.weights,
+                                              self._cache["unit_weights"], gradient=False)[0]
+            with np.errstate(invalid="ignore"):
+                f[~np.isfinite(f)] = np.inf
         return float(f[0]) if theta.ndim == 1 else f
 
-    def value_and_grad(self, theta):
+    def _fused(self, theta, weights, unit, gradient=True):
+        """The law's fused Huber pass on one block of rows: ``(f, g)`` in fit coordinates
+        (``g`` None without ``gradient``), or None where the law declines (then the
+        general path runs)."""
+        # values of the free parameters in one array (log ones exponentiated), their
+        # logs passed along so the law need not take them again
+        log_free = self._cache["log_free"]
+        values = theta.copy()
+        with np.errstate(over="ignore"):
+            np.exp(theta, out=values, where=log_free)
+        params = {p.name: values[:, j : j + 1] for j, p in enumerate(self.free)}
+        logs = {p.name: theta[:, j : j + 1] for j, p in enumerate(self.free) if p.log}
+        params.update({name: float(v) for name, v in self.fixed.items()})
+        out = self._cache["fused"](params, self._run_inputs, self.log_loss, None if unit else weights, self.delta,
+                                   workspace=self._workspace(), logs=logs, gradient=gradient)
+        if out is None:
+            if gradient:
+                return None
+            with np.errstate(all="ignore"):
+                r = self._log_pred(theta) - self.log_loss
+                return np.sum(self._coef_w(r, weights) * huber(r, self.delta), axis=-1), None
+        f, grads = out
+        if not gradient:
+            return f, None
+        g = np.column_stack([grads[p.name] for p in self.free])
+        np.multiply(g, values, out=g, where=log_free)  # d/d log v = v · d/dv
+        return f, g
+
+    def value_and_grad(self, theta, weights=None):
         """Objective and its gradient in fit coordinates: (starts,), (starts, free).
 
-        Uses the law's ``log_value_and_gradient`` (d log L̂ / d value, for laws with a
-        ``log_gradient`` hook), times the value for log parameters (chain rule, applied
-        after summing over runs); otherwise central finite differences of
+        A law's fused ``huber_value_and_grad`` (value and gradient of the Huber sum in one
+        pass, e.g. :meth:`tsbudget.laws.chinchilla.Chinchilla.huber_value_and_grad`) is used
+        when it has one; else its ``log_value_and_gradient`` (d log L̂ / d value, for laws
+        with a ``log_gradient`` hook), times the value for log parameters (chain rule,
+        applied after summing over runs); otherwise central finite differences of
         ``log_evaluate`` in fit coordinates. Large batches run in blocks of rows small
         enough for the CPU cache (the work is memory-bound elementwise numpy).
+        ``weights`` replaces the run weights for this call: (runs,), or one row per start
+        (a bootstrap's draws, each its run multiplicities).
         """
         theta = np.asarray(theta, dtype=float)
         single = theta.ndim == 1
         t2 = np.atleast_2d(theta)
         k = t2.shape[0]
+        if weights is None:
+            weights, unit = self.weights, self._cache["unit_weights"]
+        else:
+            weights, unit = np.asarray(weights, dtype=float), False
         rows = max(8, self.block_elements // max(1, self.log_loss.shape[0]))
         if k <= rows:
-            f, g = self._value_and_grad(t2, self.weights)
+            f, g = self._value_and_grad(t2, weights, unit)
         else:
             f, g = np.empty(k), np.empty((k, self.n_free))
-            w2 = np.ndim(self.weights) == 2
+            w2 = np.ndim(weights) == 2
             for i in range(0, k, rows):
                 f[i : i + rows], g[i : i + rows] = self._value_and_grad(
-                    t2[i : i + rows], self.weights[i : i + rows] if w2 else self.weights)
+                    t2[i : i + rows], weights[i : i + rows] if w2 else weights, unit)
         if single:
             return float(f[0]), g[0]
         return f, g
 
-    def _value_and_grad(self, theta: np.ndarray, weights: np.ndarray):
+    def _value_and_grad(self, theta: np.ndarray, weights: np.ndarray, unit: bool = False):
         k = theta.shape[0]
         n = self.log_loss.shape[0]
+        if self._cache["fused"] is not None:
+            out = self._fused(theta, weights, unit)
+            if out is not None:
+                return _finite(*out)
         with np.errstate(all="ignore"):
             if not self.law.has_analytic_gradient:
                 r = self._log_pred(theta) - self.log_loss
@@ -200,11 +269,55 @@ class Objective:
                     g[:, j] = _rowdot(psi, _full(grads[p.name], k, n))
                     if p.log:  # d/d log v = v · d/dv
                         g[:, j] *= params[p.name][:, 0]
-            bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=-1)
-        if np.any(bad):
-            f = np.where(bad, np.inf, f)
-            g[bad] = np.nan
-        return f, g
+        return _finite(f, g)
+
+    @property
+    def has_hessian(self) -> bool:
+        """Whether :meth:`value_grad_hess` is available (the law has an analytic Hessian of
+        this objective in these fit coordinates)."""
+        return self._cache["hessian"] is not None
+
+    def value_grad_hess(self, theta, weights=None):
+        """Objective, gradient and Hessian in fit coordinates: (starts,), (starts, free),
+        (starts, free, free), from the law's fused ``huber_value_grad_hess`` in cache-sized
+        row blocks; ``weights`` as in :meth:`value_and_grad`. Rows whose value or derivatives
+        are not finite get value inf. Raises ValueError when :attr:`has_hessian` is False."""
+        if self._cache["hessian"] is None:
+            raise ValueError(f"law {self.law.name!r} has no analytic Hessian of this objective")
+        hess, idx = self._cache["hessian"]
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        k, m = theta.shape[0], self.n_free
+        if weights is None:
+            weights = None if self._cache["unit_weights"] else self.weights
+        else:
+            weights = np.asarray(weights, dtype=float)
+        w2 = weights is not None and weights.ndim == 2
+        n = self.log_loss.shape[0]
+        rows = max(8, self.block_elements // max(1, 3 * n))
+        f, g, H = np.empty(k), np.empty((k, m)), np.empty((k, m, m))
+        log_free = self._cache["log_free"]
+        for i in range(0, k, rows):
+            t = theta[i : i + rows]
+            values = t.copy()
+            with np.errstate(over="ignore"):
+                np.exp(t, out=values, where=log_free)
+            params = {p.name: values[:, j : j + 1] for j, p in enumerate(self.free)}
+            logs = {p.name: t[:, j : j + 1] for j, p in enumerate(self.free) if p.log}
+            params.update({name: float(v) for name, v in self.fixed.items()})
+            out = hess(params, self._run_inputs, self.log_loss, weights[i : i + rows] if w2 else weights,
+                       self.delta, logs=logs)
+            if out is None:  # outside the float range: value and gradient by the general path
+                fb, gb = self.value_and_grad(t, None if weights is None else (weights[i : i + rows] if w2 else weights))
+                f[i : i + rows], g[i : i + rows], H[i : i + rows] = fb, gb, np.nan
+                continue
+            f[i : i + rows] = out[0]
+            g[i : i + rows] = out[1][:, idx]
+            H[i : i + rows] = out[2][:, idx[:, None], idx[None, :]]
+        with np.errstate(invalid="ignore", over="ignore"):
+            if not np.isfinite(np.add.reduce(f) + np.add.reduce(g, axis=None) + np.add.reduce(H, axis=None)):
+                bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
+                f[bad] = np.inf
+        return f, g, H
 
     def gauss_newton(self, theta) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Gauss-Newton matrix at one point in fit coordinates.
@@ -259,6 +372,19 @@ class Objective:
             dn[:, j : j + 1] -= h
             out.append((self._log_pred(up) - self._log_pred(dn)) / (2.0 * h))
         return out
+
+
+def _finite(f: np.ndarray, g: np.ndarray):
+    """``(f, g)`` with every row whose value or gradient is not finite marked infeasible
+    (value inf, gradient NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.isfinite(np.add.reduce(f) + np.add.reduce(g, axis=None)):  # every entry finite
+            return f, g
+        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=-1)
+    if np.any(bad):
+        f = np.where(bad, np.inf, f)
+        g[bad] = np.nan
+    return f, g
 
 
 def _full(a, k: int, n: int) -> np.ndarray:

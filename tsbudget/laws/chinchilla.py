@@ -66,6 +66,37 @@ HOFFMANN_BETA = 0.2849083
 _NAMES = ("E", "A", "B", "alpha", "beta")
 
 
+def _hessian_tables():
+    """Where each gradient and Hessian entry of :meth:`Chinchilla.huber_value_grad_hess` sits
+    in its (rows of P) × (1, ln N, ln D, ln²N, ln N·ln D, ln²D) sums, flattened (row·6 + column;
+    60 is a zero), and its sign. Coordinates (log E, log A, log B, α, β); P's rows are
+    κ s_E s_E, κ s_E s_A, κ s_E s_B, κ s_A s_A, κ s_A s_B, κ s_B s_B, w c s_E, w c s_A, w c s_B, w·Huber."""
+    grad = [(6, 0, 1), (7, 0, 1), (8, 0, 1), (7, 1, -1), (8, 2, -1)]
+    # J = (s_E, s_A, s_B, −s_A ln N, −s_B ln D): the (i, j) entry of Σ κ J Jᵀ
+    jj = {(0, 0): (0, 0, 1), (0, 1): (1, 0, 1), (0, 2): (2, 0, 1), (0, 3): (1, 1, -1), (0, 4): (2, 2, -1),
+          (1, 1): (3, 0, 1), (1, 2): (4, 0, 1), (1, 3): (3, 1, -1), (1, 4): (4, 2, -1),
+          (2, 2): (5, 0, 1), (2, 3): (4, 1, -1), (2, 4): (5, 2, -1),
+          (3, 3): (3, 3, 1), (3, 4): (4, 4, 1), (4, 4): (5, 5, 1)}
+    # Σ w c Mᵀ diag(s) M: the diagonal shares, −s_A ln N against log A and α, s_A ln²N (same for B, β)
+    curv = {(0, 0): (6, 0, 1), (1, 1): (7, 0, 1), (2, 2): (8, 0, 1), (1, 3): (7, 1, -1), (2, 4): (8, 2, -1),
+            (3, 3): (7, 3, 1), (4, 4): (8, 5, 1)}
+    hi, hs, ci, cs = [], [], [], []
+    for i in range(5):
+        for j in range(5):
+            a, b, sign = jj[(min(i, j), max(i, j))]
+            hi.append(a * 6 + b)
+            hs.append(sign)
+            a, b, sign = curv.get((min(i, j), max(i, j)), (10, 0, 0))
+            ci.append(a * 6 + b if sign else 60)
+            cs.append(sign)
+    as_arrays = (np.array([a * 6 + b for a, b, _ in grad]), np.array([float(s) for *_, s in grad]),
+                 np.array(hi), np.array(hs, dtype=float), np.array(ci), np.array(cs, dtype=float))
+    return as_arrays
+
+
+_GRAD_INDEX, _GRAD_SIGN, _HESS_INDEX, _HESS_SIGN, _CURV_INDEX, _CURV_SIGN = _hessian_tables()
+
+
 def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, np.ndarray]:
     """Compute-optimal ``(N_opt, D_opt)`` of ``E + A/N^α + B/D^β`` under ``C = k·N·D``.
 
@@ -179,6 +210,155 @@ class Chinchilla(Law):
                 "alpha": np.multiply(w_a, -log_n, out=w_a),
                 "beta": np.multiply(w_b, -log_d, out=w_b),
             }
+
+    def huber_value_and_grad(self, params, inputs, log_loss, weights, delta: float, *, workspace=None, logs=None,
+                             gradient: bool = True):
+        """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row and its gradient
+        in the parameter values, fused: ``(f (k,), {name: ∂f/∂value (k,)})``, or None where
+        the plain sum would leave the float range (then the caller takes the general path)
+        or a subclass changed the formula.
+
+        One pass over the (rows, runs) block into five scratch arrays, no other temporaries:
+        ``t_A = log A − α log N``, ``t_B = log B − β log D``, ``L̂ = E + e^{t_A} + e^{t_B}``
+        (Hoffmann et al. 2022 App. D.2 in log-sum-exp form), residual ``r = log L̂ − log L``,
+        ``c = clip(r, −δ, δ)``; Huber's value is ``c·(r − c/2)`` and its derivative ``c``
+        (Huber 1964). With ``q = w·c/L̂``: ``∂f/∂E = Σ q``, ``∂f/∂A = Σ q·e^{t_A}/A``,
+        ``∂f/∂α = −Σ q·e^{t_A}·log N`` (the same for B, β, D). ``params`` hold (rows, 1)
+        columns or scalars; ``weights`` are (runs,), (rows, runs), or None for all ones;
+        ``logs`` may carry ``log A``, ``log B`` already taken (fit coordinates). With
+        ``gradient=False`` only ``(f, None)``, at about half the cost.
+        """
+        cls = type(self)
+        if (cls.log_evaluate is not Chinchilla.log_evaluate or cls._lse is not Chinchilla._lse
+                or cls.log_value_and_gradient is not Chinchilla.log_value_and_gradient
+                or cls.log_gradient is not Law.log_gradient):
+            return None
+        p = {k: np.asarray(params[k], dtype=float) for k in _NAMES}
+        logs = logs or {}
+        log_n, log_d = input_logs(inputs, "N", "D")
+        shape = np.broadcast_shapes(*(v.shape for v in p.values()), log_n.shape, log_d.shape, np.shape(log_loss))
+        if len(shape) != 2 or 0 in shape:
+            return None
+        work = workspace
+        sum_runs = np.add.reduce
+
+        def dot_runs(a, w):  # Σ over runs of a·w per row, one pass (no BLAS threads)
+            return np.einsum("kr,r->k" if w.ndim == 1 else "kr,kr->k", a, w)
+
+        with np.errstate(all="ignore"):
+            e_a = np.multiply(p["alpha"], log_n, out=scratch_array(work, "e_a", shape))
+            np.subtract(logs["A"] if "A" in logs else np.log(p["A"]), e_a, out=e_a)
+            np.exp(np.clip(e_a, EXP_LO, EXP_HI, out=e_a), out=e_a)
+            e_b = np.multiply(p["beta"], log_d, out=scratch_array(work, "e_b", shape))
+            np.subtract(logs["B"] if "B" in logs else np.log(p["B"]), e_b, out=e_b)
+            np.exp(np.clip(e_b, EXP_LO, EXP_HI, out=e_b), out=e_b)
+            total = np.add(e_a, e_b, out=scratch_array(work, "total", shape))
+            total += p["E"]
+            r = np.log(total, out=scratch_array(work, "r", shape))
+            if not (np.min(r) >= LSE_LO and np.max(r) < EXP_HI):
+                return None
+            r -= log_loss
+            c = np.clip(r, -delta, delta, out=scratch_array(work, "c", shape))
+            # Huber c·(r − c/2), built in r; then q = w·c/L̂ in c
+            half = np.multiply(c, 0.5, out=scratch_array(work, "h", shape))
+            r -= half
+            r *= c
+            if weights is not None:
+                weights = np.asarray(weights, dtype=float)
+            f = sum_runs(r, axis=1) if weights is None else dot_runs(r, weights)
+            if not gradient:
+                return f, None
+            np.divide(c, total, out=c)
+            if weights is not None:
+                c *= weights
+            g_e = sum_runs(c, axis=1)
+            c_a = np.multiply(c, e_a, out=e_a)
+            c_b = np.multiply(c, e_b, out=e_b)
+            grads = {
+                "E": g_e,
+                "A": sum_runs(c_a, axis=1) / p["A"].reshape(-1),
+                "B": sum_runs(c_b, axis=1) / p["B"].reshape(-1),
+                "alpha": -dot_runs(c_a, log_n),
+                "beta": -dot_runs(c_b, log_d),
+            }
+        return f, grads
+
+    #: the coordinates of :meth:`huber_value_grad_hess`: log E, log A, log B, α, β (the fit's)
+    HESSIAN_COORDINATES: ClassVar[tuple[tuple[str, bool], ...]] = (
+        ("E", True), ("A", True), ("B", True), ("alpha", False), ("beta", False))
+
+    def huber_value_grad_hess(self, params, inputs, log_loss, weights, delta: float, *, logs=None):
+        """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row with its gradient
+        and Hessian in the fit coordinates θ = (log E, log A, log B, α, β):
+        ``(f (k,), g (k, 5), H (k, 5, 5))``, or None where the plain sum would leave the float
+        range or a subclass changed the formula.
+
+        ``log L̂ = LSE(u)`` with ``u = (log E, log A − α log N, log B − β log D)`` linear in θ
+        (Hoffmann et al. 2022 App. D.2), ``u = M·θ`` per run. With the shares
+        ``s = softmax(u)``, ``J = ∂ log L̂/∂θ = Mᵀs`` and ``∂² log L̂/∂θ² = Mᵀ(diag s − s sᵀ)M``
+        (the Hessian of log-sum-exp, e.g. Boyd & Vandenberghe 2004 §3.1.5). Huber's
+        ``ψ = c = clip(r, −δ, δ)`` and ``ψ' = 1{|r| ≤ δ}`` (Huber 1964) give
+        ``g = Σ w c J`` and ``H = Σ w [(ψ' − c) J Jᵀ + c Mᵀ diag(s) M]``; the second term only
+        touches (log E, log E), (log A, log A), (log A, α), (α, α) and the same for B, β.
+        ``params`` hold (rows, 1) columns or scalars; ``weights`` (runs,), (rows, runs) or
+        None for all ones; ``logs`` may carry ``log E``, ``log A``, ``log B`` already taken.
+        """
+        cls = type(self)
+        if (cls.log_evaluate is not Chinchilla.log_evaluate or cls._lse is not Chinchilla._lse
+                or cls.log_value_and_gradient is not Chinchilla.log_value_and_gradient
+                or cls.log_gradient is not Law.log_gradient):
+            return None
+        p = {k: np.asarray(params[k], dtype=float) for k in _NAMES}
+        logs = logs or {}
+        log_n, log_d = input_logs(inputs, "N", "D")
+        shape = np.broadcast_shapes(*(v.shape for v in p.values()), log_n.shape, log_d.shape, np.shape(log_loss))
+        if len(shape) != 2 or 0 in shape:
+            return None
+        k, n = shape
+        with np.errstate(all="ignore"):
+            s_a = np.multiply(p["alpha"], log_n)
+            np.subtract(logs["A"] if "A" in logs else np.log(p["A"]), s_a, out=s_a)
+            np.exp(s_a, out=s_a)
+            s_b = np.multiply(p["beta"], log_d)
+            np.subtract(logs["B"] if "B" in logs else np.log(p["B"]), s_b, out=s_b)
+            np.exp(s_b, out=s_b)
+            s_e = np.add(s_a, s_b)
+            s_e += p["E"]
+            r = np.log(s_e)
+            if not (np.minimum.reduce(r, axis=None) >= LSE_LO and np.maximum.reduce(r, axis=None) < EXP_HI):
+                return None
+            r -= log_loss
+            # the shares s = (E, e^{t_A}, e^{t_B}) / L̂
+            np.reciprocal(s_e, out=s_e)
+            s_a *= s_e
+            s_b *= s_e
+            s_e *= p["E"]
+            # rows of P, each summed over runs against (1, ln N, ln D, ln²N, ln N·ln D, ln²D) by one
+            # matrix product: κ s_x s_y (κ = w(ψ' − c)), w c s_x (the gradient), w·Huber
+            P = np.empty((k, 10, n))
+            c = np.minimum(np.maximum(r, -delta), delta)
+            kappa = np.equal(c, r).astype(float)  # ψ' = 1 where |r| ≤ δ
+            kappa -= c
+            h = np.multiply(c, 0.5, out=P[:, 9])
+            np.subtract(r, h, out=h)
+            h *= c
+            if weights is not None:
+                weights = np.asarray(weights, dtype=float)
+                h *= weights
+                kappa *= weights
+                c *= weights
+            for row, share in ((6, s_e), (7, s_a), (8, s_b)):
+                np.multiply(c, share, out=P[:, row])
+            for row, (x, y) in enumerate(((s_e, s_e), (s_e, s_a), (s_e, s_b), (s_a, s_a), (s_a, s_b), (s_b, s_b))):
+                np.multiply(x, kappa, out=P[:, row])
+                P[:, row] *= y
+            phi = np.stack([np.ones(n), log_n, log_d, log_n * log_n, log_n * log_d, log_d * log_d], axis=1)
+            sums = np.matmul(P.reshape(k * 10, n), phi).reshape(k, 60)
+            sums = np.concatenate([sums, np.zeros((k, 1))], axis=1)
+            f = sums[:, 9 * 6]
+            g = sums[:, _GRAD_INDEX] * _GRAD_SIGN
+            hess = (sums[:, _HESS_INDEX] * _HESS_SIGN + sums[:, _CURV_INDEX] * _CURV_SIGN).reshape(k, 5, 5)
+        return f, g, hess
 
     def _log_terms(self, params, inputs):
         p = float_params(params, _NAMES)

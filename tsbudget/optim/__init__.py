@@ -1,5 +1,6 @@
-"""Numerical optimisation shared by the fit and the bootstrap: one batched projected BFGS,
-its stopping rules (racing of starts, per-row convergence), the start grid and the polish."""
+"""Numerical optimisation shared by the fit and the bootstrap: one batched projected BFGS, a
+batched damped Newton (objectives with a Hessian), their stopping rules (racing of starts,
+per-row convergence), the start grid and the polish."""
 
 from tsbudget.lazy import attach
 
@@ -12,6 +13,7 @@ __getattr__, __dir__, __all__ = attach(
         "MAX_STARTS": ".multistart",
         "RACE": ".multistart",
         "minimize_batched": ".multistart",
+        "minimize_newton": ".newton",
         "start_grid": ".multistart",
         "POLISH_OPTIONS": ".polish",
         "levenberg_marquardt": ".polish",

@@ -32,6 +32,14 @@ class Stopping(ABC):
         if np.any(mask):
             batch.retire(mask, reason, converged)
 
+    #: whether :meth:`start` screens the starts by their value alone (then the gradients
+    #: of the rows it retires need not be computed)
+    screens: bool = False
+
+    def start(self, batch: Batch) -> None:
+        """Called once with the batch evaluated at its starting points, before the first
+        iteration (a rule may retire rows here); nothing by default."""
+
     @abstractmethod
     def update(self, batch: Batch, f_old, stalled, pg) -> None:
         """Retire the rows of ``batch`` that are done after an iteration (``f_old``: their
@@ -52,7 +60,8 @@ class Racing(Stopping):
     """
 
     def __init__(self, ftol: float = 1e-12, gtol: float = 1e-12, merge_tol: float = 1e-7,
-                 keep_fraction: float = 1.0, min_keep: int = 16, first_round: int = 2, n_params: int = 1):
+                 keep_fraction: float = 1.0, min_keep: int = 16, first_round: int = 2, n_params: int = 1,
+                 screen: bool = False):
         if not 0.0 < keep_fraction <= 1.0:
             raise InputError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
         for name, value in (("min_keep", min_keep), ("first_round", first_round)):
@@ -63,6 +72,14 @@ class Racing(Stopping):
         self.checkpoint = self.round_len = int(first_round)
         self.salt = np.random.default_rng(12345).integers(1, 2**62, size=n_params)
         self.cells: dict[int, int] = {}  # hashed cell of a finished start -> its survivor index
+        self.screen = bool(screen)
+        self.screens = self.screen and keep_fraction < 1.0
+
+    def start(self, batch) -> None:
+        """With ``screen``, a round of zero iterations: only the best ``keep_fraction`` of the
+        starts by their objective at the start point (at least ``min_keep``) take a step."""
+        if self.screen and self.keep_fraction < 1.0:
+            self._prune(batch)
 
     def retire(self, batch, mask, reason, converged, pruned: bool = False) -> None:
         if not np.any(mask):
@@ -88,29 +105,36 @@ class Racing(Stopping):
         if self.keep_fraction < 1.0 and batch.iteration == self.checkpoint:
             self.round_len *= 2
             self.checkpoint += self.round_len
-            n_keep = max(self.min_keep, int(np.ceil(self.keep_fraction * batch.size)))
-            if batch.size > n_keep:
-                drop = np.zeros(batch.size, dtype=bool)
-                drop[np.argsort(batch.f, kind="stable")[n_keep:]] = True
-                self.retire(batch, drop, "pruned", False, pruned=True)
+            self._prune(batch)
+
+    def _prune(self, batch) -> None:
+        """Retire all but the best ``keep_fraction`` of the active starts (at least ``min_keep``)."""
+        n_keep = max(self.min_keep, int(np.ceil(self.keep_fraction * batch.size)))
+        if batch.size > n_keep:
+            drop = np.zeros(batch.size, dtype=bool)
+            drop[np.argsort(batch.f, kind="stable")[n_keep:]] = True
+            self.retire(batch, drop, "pruned", False, pruned=True)
 
     def _merge(self, batch: Batch) -> None:
         """Fold starts that share a rounded cell into their best member, and starts that
         reached the cell of a finished start into that start (adding to its count)."""
         cells = _cells(batch.x, self.merge_tol, self.salt)
-        order = np.argsort(batch.f, kind="stable")  # keep the lowest objective of each cell
-        _, first, inverse = np.unique(cells[order], return_index=True, return_inverse=True)
-        keep = order[first]
-        if keep.size < batch.size:
+        sorted_cells = np.sort(cells)
+        if sorted_cells.size > 1 and (sorted_cells[1:] == sorted_cells[:-1]).any():
+            order = np.argsort(batch.f, kind="stable")  # keep the lowest objective of each cell
+            _, first, inverse = np.unique(cells[order], return_index=True, return_inverse=True)
+            keep = order[first]
             merged = np.zeros(keep.size, dtype=np.int64)
             np.add.at(merged, inverse.reshape(-1), batch.count[order])
             batch.keep(keep)
             batch.count, cells = merged, cells[keep]
         if self.cells:
-            hit = np.isin(cells, np.fromiter(self.cells, dtype=np.int64, count=len(self.cells)))
-            if np.any(hit):
-                for i in np.flatnonzero(hit):
+            hits = [i for i, cell in enumerate(cells.tolist()) if cell in self.cells]
+            if hits:
+                for i in hits:
                     batch.merge_into_retired(self.cells[int(cells[i])], batch.count[i])
+                hit = np.zeros(cells.size, dtype=bool)
+                hit[hits] = True
                 batch.keep(~hit)
 
 
