@@ -103,13 +103,34 @@ def test_table_output():
         (["--n", "4e8", "--data", "8e9", "--set", "experts"], "not VAR=VALUE"),
         (["--n", "4e8", "--data", "8e9", "--set", "experts=many"], "'many' is not a number"),
         (["--n", "4e8", "--data", "8e9", "--set", "a=1", "--set", "a=2"], "a given twice"),
-        (["--n", "4e8", "--data", "8e9", "--hardware", "abacus"], "abacus"),
     ],
 )
 def test_bad_values_are_usage_errors(args, message):
     result = CliRunner().invoke(cli, ["cost", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_unknown_hardware_or_file_is_one_line_exit_2(tmp_path, capsys):
+    """--hardware takes a profile name or a .toml/.json file; a wrong one is named, exit 2."""
+
+    for value, needle in (("abacus", "no hardware profile 'abacus'"), (str(tmp_path / "gpu.toml"), "cannot read")):
+        with pytest.raises(SystemExit) as exc:
+            main(["cost", "--n", "4e8", "--data", "8e9", "--hardware", value])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_hardware_file(tmp_path):
+    (tmp_path / "gpu.toml").write_text('name = "mygpu"\npeak_flops = 1e15\nmemory_bandwidth = 2e12\n'
+                                       'memory_capacity = 8e10\n')
+    result = CliRunner().invoke(cli, ["cost", "--n", "4e8", "--data", "8e9", "--hardware", str(tmp_path / "gpu.toml"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert r["hardware"] == "mygpu"
+    assert r["train_gpu_hours"] == pytest.approx(1.92e19 / (1e15 * 0.4 * 3600), rel=1e-12)
 
 
 def test_library_errors_propagate_named():

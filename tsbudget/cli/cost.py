@@ -82,7 +82,8 @@ def _float(x) -> float:
               help="The served load in model positions instead (after tokenization).")
 @click.option("--serve-set", "serve_variables", multiple=True, type=_Variable(),
               help="Serving-time variable VAR=VALUE (e.g. recurrence=32), over the --set values.")
-@click.option("--hardware", default="h100-sxm", show_default=True, type=click.Choice(sorted(HARDWARE)))
+@click.option("--hardware", default="h100-sxm", show_default=True,
+              help=f"Hardware profile ({', '.join(sorted(HARDWARE))}), or a .toml/.json file with a profile.")
 @click.option("--train-utilization", type=_Number(0.0, strict=True), help="Training utilisation in (0, 1].")
 @click.option("--serve-utilization", type=_Number(0.0, strict=True), help="Serving utilisation in (0, 1].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
