@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tsbudget.errors import InputError
-from tsbudget.percentiles import MIN_VALID_DRAWS, count_valid, monte_carlo_errors, percentile_interval
+from tsbudget.percentiles import (MIN_VALID_DRAWS, count_valid, monte_carlo_errors, percentile_interval,
+                                  percentile_summary, quantiles)
 
 
 def test_matches_the_quantiles_of_the_level():
@@ -108,3 +109,32 @@ def test_monte_carlo_errors_of_constant_or_single_draws():
     assert all(np.isnan(monte_carlo_errors([1.0], 0.9)))
     with pytest.raises(InputError, match="level"):
         monte_carlo_errors([1.0, 2.0], 1.5)
+
+
+@pytest.mark.parametrize("shape, axis", [((1000, 1000), 0), ((1000, 1000), 1), ((40, 30, 20), 1), ((4, 5000), -1),
+                                         ((200, 100), 0), ((9,), None), ((30, 40), None)])
+def test_quantiles_equal_numpy_bit_for_bit_on_the_sorted_and_numpy_paths(shape, axis):
+    # the sort path (>= 10,000 values along a multi-dimensional axis) interpolates as numpy's
+    # linear method does, from the lower end below t = 1/2 and from the upper end above
+    x = np.exp(np.random.default_rng(3).standard_normal(shape))
+    x.flat[::7] = x.flat[1::7][: x.flat[::7].size]  # ties
+    q = [0.5, 0.025, 0.975, 0.0, 1.0, 0.3]
+    np.testing.assert_array_equal(quantiles(x, q, axis=axis), np.quantile(x, q, axis=axis))
+
+
+def test_quantiles_leave_out_nan_only_when_there_are_some():
+    x = np.exp(np.random.default_rng(4).standard_normal((300, 200)))
+    x[5, 7] = np.nan
+    np.testing.assert_array_equal(quantiles(x, [0.1, 0.9], axis=0), np.nanquantile(x, [0.1, 0.9], axis=0))
+    assert np.isfinite(quantiles(x, [0.1, 0.9], axis=0)).all()
+
+
+def test_percentile_summary_is_the_median_and_the_interval_in_one_call():
+    x = np.exp(np.random.default_rng(5).standard_normal((1000, 300)))
+    median, lower, upper = percentile_summary(x, 0.9, axis=0)
+    np.testing.assert_array_equal(median, np.median(x, axis=0))
+    lo, hi = percentile_interval(x, 0.9, axis=0)
+    np.testing.assert_array_equal(lower, lo)
+    np.testing.assert_array_equal(upper, hi)
+    with pytest.raises(InputError, match="level"):
+        percentile_summary(x, 0.0)
