@@ -55,3 +55,5 @@ def command(budgets_text, max_draws, out, plot, as_json, **options):
     print_table(table, cols, title=f"frontier ({ds.attrs['law']}, {ds.attrs['cost_model']}, {ds.attrs['method']})")
     if "dcl_note" in ds.attrs:
         click.echo(f"note: {ds.attrs['dcl_note']}")
+    if "extrapolation_warning" in ds.attrs:
+        click.echo(ds.attrs["extrapolation_warning"])

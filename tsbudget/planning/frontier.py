@@ -18,6 +18,7 @@ from tsbudget.errors import InputError
 from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import fast_deadweight, solve_draw, vectorised_deadweight
+from tsbudget.planning.extrapolation import WARN_FACTOR, extrapolation_arrays
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
 from tsbudget.planning.request import MAX_BUDGETS, PlanRequest, budget_array
 from tsbudget.planning.solve import solve
@@ -112,7 +113,9 @@ def frontier(
     ``dcl_percent_*`` and ``dcl_gpu_hours_*`` (median, lower, upper). The
     closed form uses every draw; the general optimizer re-plans only the first
     ``max_draws`` (default 100, since each is a full optimisation), so its intervals rest
-    on those draws alone. ``attrs["draws_used"]`` and ``attrs["draws_available"]`` record
+    on those draws alone. Every budget reports how far its plan lies outside the law's fitted
+    ranges (``extrapolation_*``, ``extrapolated``; see :mod:`tsbudget.planning.extrapolation`).
+    ``attrs["draws_used"]`` and ``attrs["draws_available"]`` record
     how many draws the intervals use out of how many the law carries (both 0 without draws),
     and ``attrs["draws_method"]`` how the draws were planned (``attrs["method"]`` is the
     point plans' method).
@@ -280,6 +283,35 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
     )
     ds.attrs.setdefault("draws_used", 0)
     ds.attrs.setdefault("draws_available", 0)
+    return _add_extrapolation(ds, request)
+
+
+def _add_extrapolation(ds, request) -> xr.Dataset:
+    """Per budget, the factor by which the plan's training FLOPs, ``N`` and the data the law reads
+    lie outside the law's fitted ranges (``extrapolation_budget``/``_n``/``_d``, 1 inside;
+    :mod:`tsbudget.planning.extrapolation`), ``extrapolated`` where any passes
+    :data:`~tsbudget.planning.extrapolation.WARN_FACTOR`, and ``attrs["extrapolation_warning"]``
+    naming the budgets that do."""
+    p = request.problem
+    extra = extrapolation_arrays(request.ranges, ds["train_flops"].values, ds["N"].values,
+                                 ds["effective_data"].values * p.law_scale)
+    if not extra:
+        ds.attrs["extrapolation_note"] = "the law carries no fitted ranges: how far the frontier extrapolates is unknown"
+        return ds
+    for key in ("budget", "n", "d"):
+        if key in extra:
+            ds[f"extrapolation_{key}"] = ("budget", extra[key])
+            ds[f"extrapolation_{key}"].attrs["units"] = "factor outside the fitted range (1 inside)"
+    ds["extrapolated"] = ("budget", extra["beyond"])
+    ds.attrs["extrapolation_factor"] = WARN_FACTOR
+    known = {k: getattr(request.ranges, k) for k in ("budget", "n", "d") if getattr(request.ranges, k) is not None}
+    ds.attrs["fit_ranges"] = ", ".join(f"{k} {lo:.3g}..{hi:.3g}" for k, (lo, hi) in known.items())
+    if extra["beyond"].any():
+        out = ds["budget"].values[extra["beyond"]]
+        ds.attrs["extrapolation_warning"] = (
+            f"warning: extrapolation: {out.size} of {ds.sizes['budget']} budgets ({out.min():.3g} to {out.max():.3g} "
+            f"FLOPs) plan more than {WARN_FACTOR:g}x outside the runs the law was fitted on ({ds.attrs['fit_ranges']}); "
+            f"beyond any held-out check, a projection")
     return ds
 
 

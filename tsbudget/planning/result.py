@@ -163,6 +163,11 @@ class Plan(Report):
         """The solver's method, what binds, and the ``diagnostics`` numbers."""
         lines = [f"method             {self.method}", f"binding            {', '.join(self.binding) or 'nothing'}"]
         lines.extend(f"{k:<18} {fmt(v)}" for k, v in self.diagnostics.items())
+        ratios = self.extrapolation.get("ratios")
+        if ratios:
+            names = {"budget": "training FLOPs", "n": "N", "d": "data"}
+            lines.append("outside fit range " + ", ".join(f"{names[k]} {v:.3g}x" for k, v in ratios.items())
+                         + f" (1x inside; warns past {self.extrapolation['factor']:g}x)")
         return lines
 
 
