@@ -69,6 +69,8 @@ _EXPORTS = {
     "bootstrap": "tsbudget.uncertainty.bootstrap",
     "intervals": "tsbudget.uncertainty.intervals",
     "normal_draws": "tsbudget.uncertainty.draws",
+    "deadweight_compute": "tsbudget.uncertainty.wasted",
+    "compare_methods": "tsbudget.comparisons.recommendations",
     "Roofline": "tsbudget.roofline",
     "Workload": "tsbudget.roofline",
     "serving_roofline": "tsbudget.roofline",
