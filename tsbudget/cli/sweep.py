@@ -177,7 +177,7 @@ def _simulate(result, law, truth, truth_sets, truth_draws, methods, target_budge
         if runs is not None and result.options.get("law_unit_scale", 1.0) == 1.0:
             # the refit will see the fit's own runs too: simulate them with the chosen ones
             old = runs.select(pl.col("N").cast(pl.Float64), pl.col("D").cast(pl.Float64),
-                              pl.col("flops").cast(pl.Float64), pl.col("flops").cast(pl.Float64).alias("budget"))
+                              pl.col("flops").cast(pl.Float64), pl.lit(None, dtype=pl.Float64).alias("budget"))
             plan = pl.concat([old, plan.select(pl.all().cast(pl.Float64))])
     return simulate_fits(plan, source, target_budget=target_budget, methods=tuple(methods) or ("huber", "approach2"),
                          n_sims=simulations, noise=float(noise), seed=seed, per_draw=truth_draws, starts=starts,

@@ -60,6 +60,7 @@ METHODS = ("huber", "vpnls", "approach2")
 STARTS = ("local", "truth", "grid")
 K_DENSE = 6.0  # training FLOPs per parameter per token, C = 6·N·D (Hoffmann et al. 2022 §3)
 LOCAL_SHIFT = 0.2  # exponent starts at truth × (1 ± this)
+MAX_GRID_LINES = 8  # budgets listed in the report (all are in options["grid"])
 _Z95 = 1.959963984540054
 
 
@@ -204,7 +205,12 @@ class FitSimulation(Report):
     def diagnostic_lines(self) -> list[str]:
         o = self.options
         lines = [f"methods: {', '.join(o['methods'])}; Huber starts: {o['starts']}; C = 6·N·D at the target"]
-        for g in o.get("grid", []):
+        grid = o.get("grid", [])
+        shown = grid if len(grid) <= MAX_GRID_LINES else [g for g in grid if not g["inside"]][:MAX_GRID_LINES]
+        if len(shown) < len(grid):
+            lines.append(f"{len(grid)} planned budgets, the truth's N_opt outside the planned sizes at "
+                         f"{sum(not g['inside'] for g in grid)}; the first {len(shown)} of those:")
+        for g in shown:
             where = "inside" if g["inside"] else "OUTSIDE"
             lines.append(f"budget {g['budget']:.4g}: the truth's N_opt {g['N_opt']:.4g} is {g['centre_ratio']:.3g}× the "
                          f"planned sizes' centre ({where} {g['N_min']:.4g} .. {g['N_max']:.4g})")
@@ -277,7 +283,9 @@ def simulate_fits(plan, truth="chinchilla2022", *, target_budget: float, methods
     point_clean = np.asarray(point_law.evaluate(point_law.values, {"N": N, "D": D}), float)
     point_n, point_d = (float(x) for x in point_law.optimal_allocation(target, K_DENSE))
     options_by = {m: dict(approach2_options or {}) if m == "approach2" else dict(fit_options or {}) for m in methods}
-    if "approach2" in methods and "budget" in df.columns and not {"budgets", "tolerance"} & set(options_by["approach2"]):
+    planned = df["budget"].cast(pl.Float64).fill_null(np.nan).to_numpy() if "budget" in df.columns else None
+    if "approach2" in methods and planned is not None and np.all(np.isfinite(planned)) \
+            and not {"budgets", "tolerance"} & set(options_by["approach2"]):
         # group the runs by the budgets the sweep planned: their FLOPs differ from them in the last
         # digits (sizes are rounded), which the automatic grouping would split into separate budgets
         options_by["approach2"]["budgets"] = np.unique(df["budget"].cast(pl.Float64).to_numpy()).tolist()
@@ -335,10 +343,11 @@ def simulate_fits(plan, truth="chinchilla2022", *, target_budget: float, methods
             "dcl": dcl, "dcl_fraction": frac, "dcl_gpu_hours": gpu, "failed": ~ok,
         }))
     grid = []
-    if "budget" in df.columns:  # where the truth's optimum sits in the planned sizes of each budget
-        budget_col = df["budget"].cast(pl.Float64).to_numpy()
-        for b in np.unique(budget_col):
-            sizes = N[budget_col == b]
+    if planned is not None:  # where the truth's optimum sits in the planned sizes of each planned budget
+        for b in np.unique(planned[np.isfinite(planned)]):
+            sizes = N[planned == b]
+            if sizes.size < 3:  # not an IsoFLOP profile
+                continue
             n_star = float(point_law.optimal_allocation(float(b), K_DENSE)[0])
             grid.append({"budget": float(b), "N_opt": n_star, "N_min": float(sizes.min()), "N_max": float(sizes.max()),
                          "centre_ratio": n_star / float(np.exp(np.mean(np.log(sizes)))),
