@@ -49,6 +49,9 @@ def test_approach2_under_vpnls_is_inside_open_athenas_ranges(runs, approach2):
     assert row["dcl_percent"] == pytest.approx(6.30, abs=0.01)
     assert 0.58 <= round(row["D_error"], 2) <= 0.75  # their 58-75%
     assert 6.0 <= row["dcl_percent"] <= 10.0  # their 6-10%
+    # 3.8e25 is 3,800x beyond the largest IsoFLOP budget (1e22): said, not hidden
+    assert res.extrapolation["ratios"]["budget"] == pytest.approx(3800.0)
+    assert "warning: extrapolation" in res.message
 
 
 def test_approach2_under_the_hoffmann_huber_fit_wastes_more(runs, approach2):

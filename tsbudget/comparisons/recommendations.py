@@ -103,6 +103,7 @@ class RecommendationComparison(Report):
     rows: tuple
     level: float
     hardware: str
+    extrapolation: dict = attrs.field(factory=dict)
 
     def title(self) -> str:
         return "Recommendations"
@@ -128,7 +129,7 @@ class RecommendationComparison(Report):
         rows = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in r.items()} for r in self.rows]
         return {"success": self.success, "message": self.message, "budget": self.budget, "truth": self.truth,
                 "optimum": dict(zip(("N", "D", "loss"), self.optimum)), "rows": rows, "level": self.level,
-                "hardware": self.hardware}
+                "hardware": self.hardware, "extrapolation": dict(self.extrapolation)}
 
 
 def compare_recommendations(recommendations: Mapping, truth, budget: float, *, level: float = 0.95,
@@ -180,7 +181,14 @@ def compare_recommendations(recommendations: Mapping, truth, budget: float, *, l
     worst = max(rows, key=lambda r: r["dcl_percent"])
     message = (f"at {fmt(budget)} FLOPs under {truth_name or law.name}, {worst['name']} wastes the most: "
                f"{worst['dcl_percent']:.3g}% of the budget")
-    return RecommendationComparison(True, message, budget, truth_name or law.name, optimum, tuple(rows), level, hw.name)
+    # how far the judged budget lies beyond the truth's fitted runs (the truth's own optimum there)
+    from tsbudget.planning.extrapolation import extrapolation, ranges_of
+
+    extra = extrapolation(ranges_of(truth), budget, n_opt, d_opt)
+    if extra.get("warning"):
+        message += "; " + extra["warning"]
+    return RecommendationComparison(True, message, budget, truth_name or law.name, optimum, tuple(rows), level, hw.name,
+                                    extra)
 
 
 def compare_methods(runs, budget: float, *, methods=("approach2", "approach3"), truth: str = "approach3",
