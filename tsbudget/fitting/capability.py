@@ -110,7 +110,7 @@ def _fit(L: np.ndarray, m: np.ndarray, start=None):
                         x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12)
     eps, kc, lg = (float(v) for v in res.x)
     gamma = math.exp(lg)
-    at_edge = bool(lg <= math.log(lo) * (1 - 1e-9) + 1e-9 or lg >= math.log(hi) - 1e-9)
+    at_edge = bool(lg - math.log(lo) < 1e-6 or math.log(hi) - lg < 1e-6)
     return eps, kc * math.exp(gamma * center), gamma, float(np.sum(res.fun**2)), at_edge
 
 
