@@ -44,9 +44,23 @@ def _parabola_bias(plan: pl.DataFrame) -> float:
     return float(np.exp(log_g + a * np.log(TARGET)) / ASYM.optimal_allocation(TARGET)[0] - 1)
 
 
+def _vertex_shift_error(alpha, beta, W, n):
+    """Open-Athena scaling-law-analysis, results/article/static/scaling_parameter_errors.md §4-5:
+    for n points equally spaced in w = log10(N/N*) over [-W, W], the parabola's vertex moves by
+    δw = -(Σ w·L̃ / 2Σw²)·(nΣw⁴ - (Σw²)²)/(nΣw²L̃ - Σw²·ΣL̃), L̃(w) = (β/α)·10^(-αw) + 10^(βw),
+    whatever the budget, so N_opt's intercept (and N_opt at any budget) is off by 10^δw - 1."""
+    w = np.linspace(-W, W, n)
+    lt = beta / alpha * 10 ** (-alpha * w) + 10 ** (beta * w)
+    s2, s4 = np.sum(w**2), np.sum(w**4)
+    dw = -np.sum(w * lt) / (2 * s2) * (n * s4 - s2**2) / (n * np.sum(w**2 * lt) - s2 * np.sum(lt))
+    return 10**dw - 1
+
+
 def test_approach2_is_biased_and_the_huber_fit_is_not(simulated, wide):
     a2, a3 = simulated.summary["approach2"], simulated.summary["huber"]
-    # Approach 2's noise-free error is the parabola's vertex shift, reproduced by hand (-15.8% here)
+    # Approach 2's noise-free error is the parabola's vertex shift: Open-Athena's closed form for 15
+    # sizes over ±log10(16) (-15.85%), and the same by hand with numpy.polyfit
+    assert a2["N_error"]["noise_free"] == pytest.approx(_vertex_shift_error(0.2, 0.4, np.log10(16), 15), rel=1e-6)
     assert a2["N_error"]["noise_free"] == pytest.approx(_parabola_bias(wide.table), rel=1e-6)
     assert a2["N_error"]["noise_free"] < -0.1
     # its median error over noisy sweeps sits at that bias, outside the noise band of one sweep
