@@ -29,7 +29,7 @@ practical implementation", Ocean Dynamics 53). Runs are added greedily by varian
 reduction per FLOP while they fit in the remaining ``sweep_budget``.
 
 The noise is what makes the predicted spread a standard deviation rather than a score:
-``σ`` is the residual scale of the fit (:func:`_noise_from_fit`), inflated for the Huber
+``σ`` is the residual scale of the fit (:func:`tsbudget.sweeps.noise.noise_from_fit`), inflated for the Huber
 loss the refit will use (:func:`huber_noise`: a Huber fit with δ = 1e-3 on 0.5% noise is
 about as efficient as least squares with 1.19× the noise). Measured on synthetic sweeps
 (Chinchilla law, 24 fitted runs at 1e18–1e20, candidates at 1e20–1e21, target 1e21, 30
@@ -116,8 +116,10 @@ class Sweep(Report):
             if d.get("expected_dcl_before") is not None:
                 after = d["expected_dcl_after"]
                 lines.append(f"expected wasted compute (DCL) at the target {d['expected_dcl_before']:.4g} FLOPs "
-                             f"({100 * d['expected_dcl_before'] / d['target_budget']:.3g}% of it) now, "
-                             + (f"{after:.4g} FLOPs predicted after the selected runs" if after is not None else
+                             f"({100 * d['expected_dcl_before'] / d['target_budget']:.3g}% of it, "
+                             f"{d['expected_dcl_before_gpu_hours']:.4g} GPU-hours) now, "
+                             + (f"{after:.4g} FLOPs ({d['expected_dcl_after_gpu_hours']:.4g} GPU-hours) predicted "
+                                "after the selected runs" if after is not None else
                                 "no prediction after (the draws do not spread)"))
             lines.append(f"run noise {d['noise']:.3g} in log loss ({d['noise_source']}), "
                          f"{d['noise_effective']:.3g} effective under the Huber loss")
