@@ -59,3 +59,20 @@ def test_repeated_data_vectorised_search_matches_replanning_each_draw(monkeypatc
     assert how == "re-planned draws"
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-7 * 1e22)
     assert np.all(fast >= 0)
+
+
+def test_a_plan_that_is_not_its_laws_loss_optimum_says_so():
+    # Kaplan et al. 2020's compute-efficient allocation (their eq. 1.7 frontier) is not the minimum
+    # of their L(N, D) at a fixed budget: that part of the waste is the plan's, not the draws'
+    from tsbudget.laws.presets import get_preset
+
+    law = get_preset("kaplan2020")
+    same = {k: np.full(4, v) for k, v in law.values.items()}
+    pl = tb.plan(1e21, law=law, draws=same)
+    optimum = tb.plan(1e21, law=law, method="general")
+    assert optimum.loss < pl.loss
+    assert pl.deadweight["point_percent"] > 1 and pl.deadweight["percent"][0] == pytest.approx(
+        pl.deadweight["point_percent"], rel=1e-9)
+    assert "under the point law itself" in pl.headline()
+    own = tb.plan(1e21, law=LAW, draws={k: np.full(4, v) for k, v in LAW.values.items()})
+    assert abs(own.deadweight["point_percent"]) < 1e-9 and "point law itself" not in own.headline()

@@ -203,13 +203,20 @@ def deadweight_report(s: PlanRequest, point: Plan, params: dict, losses=None) ->
     """What a plan reports of its deadweight compute over the draws: ``(median, lower, upper)``
     in FLOPs, percent of what the plan spends and training GPU-hours on the plan's hardware
     (:func:`tsbudget.uncertainty.wasted.deadweight_summary`), with ``method`` and the draws
-    used; ``{}`` when fewer than three draws give a value (said in ``note``)."""
+    used; ``{}`` when fewer than three draws give a value (said in ``note``). ``point_percent`` is
+    the plan's waste under the point law itself (0 for a compute-optimal plan; not for a law whose
+    own allocation rule is not its loss minimum, e.g. Kaplan et al.'s compute-efficient frontier),
+    so that part of the spread is not mistaken for uncertainty."""
     from tsbudget.uncertainty.wasted import deadweight_summary
 
     dcl, how = plan_deadweight(s, point, params, losses)
+    spent = plan_cost(point)
     try:
-        out = deadweight_summary(dcl, plan_cost(point), s.level, s.hardware)
+        out = deadweight_summary(dcl, spent, s.level, s.hardware)
     except InputError as exc:
         return {"note": str(exc)}
     out["method"] = how
+    if fast_deadweight(s.problem):
+        own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in s.problem.params.items()}
+        out["point_percent"] = float(100 * vectorised_deadweight(s, own, point.N, point.D, spent)[0] / spent)
     return out

@@ -181,9 +181,11 @@ def deadweight_line(dw: dict) -> str:
         h, hlo, hhi = dw["gpu_hours"]
         hours = f", {h:.3g} GPU-hours [{hlo:.3g}, {hhi:.3g}] on {dw.get('hardware', 'the hardware')}"
     failed = f", {dw['failed']} left out" if dw.get("failed") else ""
+    own = dw.get("point_percent", 0.0)
+    own = f"; {own:.3g}% under the point law itself (the plan is not its loss optimum)" if own > 1e-6 else ""
     return (f"wasted compute if a draw is the truth (DCL = C - C_eq): median {pc:.3g}% of the spend "
             f"[{plo:.3g}%, {phi:.3g}%] = {f:.3g} FLOPs [{flo:.3g}, {fhi:.3g}]{hours} "
-            f"({dw['level']:.0%} of {dw['draws']} draws{failed})")
+            f"({dw['level']:.0%} of {dw['draws']} draws{failed}){own}")
 
 
 def _jsonable(d: dict) -> dict:
