@@ -288,7 +288,8 @@ def test_dcl_criterion_selects_nothing_when_no_run_is_worth_its_cost(fitted):
     # the target is the sweep's own scale: a 1e19 run costs more than the whole expected waste at 1e21
     s = sweep(fitted, "1e19:1e21:3", per_budget=5, target_budget=1e21, sweep_budget=3e21)
     assert s.totals["selected_runs"] == 0
-    assert s.design["note"].startswith("no run selected: the cheapest useful run costs more than the expected waste")
+    assert s.design["note"].startswith("no run selected: every candidate costs more compute than the waste at the "
+                                       "target it is expected to save")
     assert s.design["expected_dcl_after"] == pytest.approx(s.design["expected_dcl_before"], rel=1e-9)
     with pytest.raises(InputError, match="criterion must be one of dcl, variance"):
         sweep(fitted, [1e19], target_budget=1e21, criterion="entropy")

@@ -376,8 +376,9 @@ def sweep(
                     if sweep_budget is not None and cheapest > sweep_budget * (1 + 1e-12) else
                     "no run selected: no candidate reduces the bootstrap spread of log N_opt at the target")
         if not order and by_value:
-            note = ("no run selected: the cheapest useful run costs more than the expected waste at the target "
-                    f"({waste['mean']:.4g} FLOPs); the current fit is good enough for this budget")
+            note = ("no run selected: every candidate costs more compute than the waste at the target it is "
+                    f"expected to save (expected waste now {waste['mean']:.4g} FLOPs); the current fit is good "
+                    "enough for this budget")
         rank = np.full(B.size, -1)
         rank[order] = np.arange(len(order))
         table["selected"] = rank >= 0
