@@ -27,6 +27,7 @@ def test_closed_form_frontier_dcl_per_budget():
                                100 * np.quantile(want, 0.975, axis=0) / BUDGETS, rtol=1e-12)
     assert ds["dcl_gpu_hours_median"].attrs["units"] == "GPU-hours"
     assert ds.attrs["dcl_draws"] == 30 and ds.attrs["dcl_failed"] == 0
+    assert np.all(np.abs(ds["dcl_point_percent"].values) < 1e-9)  # the point plans are the point law's optima
     # a frontier point is the plan at that budget: the same numbers as tb.plan
     pl = tb.plan(float(BUDGETS[3]), law=LAW, draws=draws)
     assert pl.deadweight["percent"][0] == pytest.approx(float(ds["dcl_percent_median"][3]), rel=1e-9)

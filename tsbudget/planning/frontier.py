@@ -202,7 +202,8 @@ def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
     (:func:`~tsbudget.planning.draws.vectorised_deadweight`): ``dcl_draw`` over ``(draw,
     budget)`` in FLOPs, and its median and ``level`` percentile interval in FLOPs
     (``dcl_*``), percent of the budget (``dcl_percent_*``) and training GPU-hours
-    (``dcl_gpu_hours_*``). With serving or free variables each draw would need a re-plan per
+    (``dcl_gpu_hours_*``), and ``dcl_point_percent``, the waste under the point law itself (0
+    unless the law's allocation rule is not its loss minimum). With serving or free variables each draw would need a re-plan per
     budget: left out, and ``attrs["dcl_note"]`` says so."""
     from tsbudget.uncertainty.wasted import deadweight_summary
 
@@ -222,6 +223,10 @@ def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
     for key, prefix in (("flops", "dcl"), ("percent", "dcl_percent"), ("gpu_hours", "dcl_gpu_hours")):
         for part, value in zip(("median", "lower", "upper"), summary[key]):
             ds[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
+    # the point plans' waste under the point law itself (0 for compute-optimal plans)
+    own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in request.problem.params.items()}
+    ds["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values, ds["D"].values,
+                                                                      spent)[0] / budgets)
     ds.attrs.update(dcl_draws=summary["draws"], dcl_failed=summary["failed"])
     return ds
 
@@ -259,6 +264,7 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
         "inference_flops": "FLOPs", "train_gpu_hours": "GPU-hours", "serve_gpu_hours": "GPU-hours",
         "data_per_param": f"{p.unit.name} per parameter", "epochs": "passes over unique data",
         "dcl": "FLOPs", "dcl_percent": "percent of the budget", "dcl_gpu_hours": "GPU-hours",
+        "dcl_point_percent": "percent of the budget",
     }
     for name in list(ds.data_vars) + ["budget"]:
         base = name
