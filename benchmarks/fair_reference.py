@@ -55,14 +55,52 @@ def batched_value_and_grad(X, logN, logD, logL, delta=DELTA):
     return (c * (r - 0.5 * c)).sum(1), g
 
 
-def element_cost(X, logN, logD, logL, block=256, repeat=5) -> float:
-    """Seconds per start×run element of one vectorised value-and-gradient over all of ``X``
-    (in blocks of ``block`` starts, so the temporaries stay in cache): best of ``repeat``."""
+def batched_value(X, logN, logD, logL, delta=DELTA):
+    """The objective alone for many points: X (S, 5) -> values (S,)."""
+    e, a, b, al, be = (X[:, j : j + 1] for j in range(5))
+    t1 = a - al * logN
+    t2 = b - be * logD
+    m = np.maximum(np.maximum(t1, t2), e)
+    r = m + np.log(np.exp(e - m) + np.exp(t1 - m) + np.exp(t2 - m)) - logL
+    c = np.clip(r, -delta, delta)
+    return (c * (r - 0.5 * c)).sum(1)
+
+
+def batched_value_grad_hess(X, logN, logD, logL, W=None, delta=DELTA):
+    """Value, gradient and Hessian for many points, each with its run weights W (S, runs):
+    log L̂ = LSE(u), u = (e, a − α log N, b − β log D) linear in x, so with the shares s the
+    Jacobian is J = (s_e, s_a, s_b, −s_a log N, −s_b log D) and the Hessian of log L̂ is
+    Mᵀ diag(s) M − J Jᵀ (log-sum-exp); Huber's ψ = c, ψ' = 1{|r| ≤ δ}. Plain numpy, no tsbudget."""
+    W = np.ones((len(X), logN.size)) if W is None else W
+    e, a, b, al, be = (X[:, j : j + 1] for j in range(5))
+    t1, t2 = a - al * logN, b - be * logD
+    m = np.maximum(np.maximum(t1, t2), e)
+    p0, p1, p2 = np.exp(e - m), np.exp(t1 - m), np.exp(t2 - m)
+    tot = p0 + p1 + p2
+    r = m + np.log(tot) - logL
+    c = np.clip(r, -delta, delta)
+    f = (W * c * (r - 0.5 * c)).sum(1)
+    s0, s1, s2 = p0 / tot, p1 / tot, p2 / tot
+    J = np.stack([s0, s1, s2, -s1 * logN, -s2 * logD], 1)  # (S, 5, runs)
+    v = W * c
+    g = np.einsum("kjr,kr->kj", J, v)
+    H = np.matmul(J * (W * ((np.abs(r) <= delta) - c))[:, None, :], J.transpose(0, 2, 1))
+    for i, j, col in ((0, 0, 0), (1, 1, 1), (2, 2, 2), (1, 3, 3), (3, 1, 3), (2, 4, 4), (4, 2, 4)):
+        H[:, i, j] += g[:, col]
+    H[:, 3, 3] += (v * s1 * logN**2).sum(1)
+    H[:, 4, 4] += (v * s2 * logD**2).sum(1)
+    return f, g, H
+
+
+def element_cost(X, logN, logD, logL, block=256, repeat=5, kernel=None) -> float:
+    """Seconds per start×run element of one vectorised value-and-gradient (or ``kernel``) over
+    all of ``X`` (in blocks of ``block`` starts, so the temporaries stay in cache): best of ``repeat``."""
+    kernel = batched_value_and_grad if kernel is None else kernel
     best = np.inf
     for _ in range(repeat):
         t = time.perf_counter()
         for i in range(0, len(X), block):
-            batched_value_and_grad(X[i : i + block], logN, logD, logL)
+            kernel(X[i : i + block], logN, logD, logL)
         best = min(best, time.perf_counter() - t)
     return best / (len(X) * logN.size)
 

@@ -161,7 +161,7 @@ class Objective:
             f = self._reduce(self.residuals(t2))
         else:
             k = t2.shape[0]
-            rows = max(8, self.block_elements // max(1, self.log_loss.shape[0]))
+            rows = max(1, self.block_elements // max(1, self.log_loss.shape[0]))
             f = np.empty(k)
             w2 = np.ndim(self.weights) == 2
             for i in range(0, k, rows):
@@ -196,7 +196,8 @@ class Objective:
         if not gradient:
             return f, None
         g = np.column_stack([grads[p.name] for p in self.free])
-        np.multiply(g, values, out=g, where=log_free)  # d/d log v = v · d/dv
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows are marked by _finite
+            np.multiply(g, values, out=g, where=log_free)  # d/d log v = v · d/dv
         return f, g
 
     def value_and_grad(self, theta, weights=None):
@@ -220,7 +221,7 @@ class Objective:
             weights, unit = self.weights, self._cache["unit_weights"]
         else:
             weights, unit = np.asarray(weights, dtype=float), False
-        rows = max(8, self.block_elements // max(1, self.log_loss.shape[0]))
+        rows = max(1, self.block_elements // max(1, self.log_loss.shape[0]))
         if k <= rows:
             f, g = self._value_and_grad(t2, weights, unit)
         else:

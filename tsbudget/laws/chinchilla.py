@@ -316,10 +316,10 @@ class Chinchilla(Law):
             return None
         k, n = shape
         with np.errstate(all="ignore"):
-            s_a = np.multiply(p["alpha"], log_n)
+            s_a = np.multiply(p["alpha"], log_n, out=np.empty(shape))
             np.subtract(logs["A"] if "A" in logs else np.log(p["A"]), s_a, out=s_a)
             np.exp(s_a, out=s_a)
-            s_b = np.multiply(p["beta"], log_d)
+            s_b = np.multiply(p["beta"], log_d, out=np.empty(shape))
             np.subtract(logs["B"] if "B" in logs else np.log(p["B"]), s_b, out=s_b)
             np.exp(s_b, out=s_b)
             s_e = np.add(s_a, s_b)

@@ -65,7 +65,7 @@ def _refit_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     """Refit one chunk of draws with :func:`tsbudget.fitting.fit.refit`, one scipy polish each;
     module level so process and dask executors can ship it.
 
-    Returns per draw ``(values or None, success, objective, message)``; an exception in
+    Returns per draw ``(values or None, success, objective, message, evaluations)``; an exception in
     one draw marks that draw failed and the chunk goes on.
     """
     runs = result.runs
@@ -76,9 +76,10 @@ def _refit_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
                 warnings.simplefilter("ignore", FidelityWarning)
                 r = fit_module.refit(result, runs[np.asarray(idx)], init=result.law)
         except Exception as exc:  # one bad draw must not lose the others; counted below
-            out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}"))
+            out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}", 0))
             continue
-        out.append((r.law.values, bool(r.success), float(r.objective), str(r.message)))
+        out.append((r.law.values, bool(r.success), float(r.objective), str(r.message),
+                    int(r.diagnostics.get("n_evaluations", 0))))
     return out
 
 
@@ -123,12 +124,13 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
     gmax = np.max(np.abs(pg), axis=1)
     out = []
     for i in range(len(chunk)):
+        evaluations = rows.n_evaluations if i == 0 else 0  # the chunk's batched evaluations, on its first draw
         if distinct[i] < n_free:
             out.append((None, False, math.nan,
-                        f"FitError: {distinct[i]} distinct runs cannot determine {n_free} free parameters"))
+                        f"FitError: {distinct[i]} distinct runs cannot determine {n_free} free parameters", evaluations))
             continue
         if not np.isfinite(f[i]):
-            out.append((None, False, math.nan, "FitError: the objective is not finite"))
+            out.append((None, False, math.nan, "FitError: the objective is not finite", evaluations))
             continue
         stationary = gmax[i] <= tol[i]
         ok = reason[i] in ("ftol", "gtol") or stationary
@@ -140,14 +142,15 @@ def _batched_chunk(result, chunk: Sequence[np.ndarray]) -> list[tuple]:
                     warnings.simplefilter("ignore", FidelityWarning)
                     r = fit_module.refit(result, result.runs[np.asarray(chunk[i])], init=values)
             except Exception as exc:  # counted as a failed draw by the caller
-                out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}"))
+                out.append((None, False, math.nan, f"{type(exc).__name__}: {exc}", evaluations))
                 continue
+            evaluations += int(r.diagnostics.get("n_evaluations", 0))
             if r.objective <= f[i]:
                 out.append((r.law.values, bool(r.success), float(r.objective),
-                            f"batched {solver} stopped by {reason[i]}; finished by refit: {r.message}"))
+                            f"batched {solver} stopped by {reason[i]}; finished by refit: {r.message}", evaluations))
                 continue
         msg = f"batched {solver} stopped by {reason[i]}; max projected gradient {gmax[i]:.2g}"
-        out.append((values, bool(ok), float(f[i]), msg))
+        out.append((values, bool(ok), float(f[i]), msg, evaluations))
     return out
 
 
@@ -410,6 +413,7 @@ def bootstrap(
             "failure_reasons": json.dumps(dict(sorted(reasons.items(), key=lambda kv: -kv[1]))),
             "mc_target": float("nan") if mc_target is None else float(mc_target),
             "mc_batches": int(batches),
+            "n_evaluations": int(sum(r[4] for r in rows)),
         },
     )
     draws.attrs.update(cluster_attrs(result, cluster))
