@@ -146,3 +146,9 @@ def test_variable_projection_is_not_biased_either(wide):
     r = simulate_fits(wide, ASYM, target_budget=TARGET, methods="vpnls", n_sims=12, noise=0.005, seed=1)
     s = r.summary["vpnls"]["N_error"]
     assert abs(s["noise_free"]) < 1e-4 and not s["biased"] and s["lower"] < 0 < s["upper"]
+
+
+def test_without_noise_only_the_method_bias_is_called(wide):
+    r = simulate_fits(wide, ASYM, target_budget=TARGET, n_sims=3, noise=0.0, starts="truth")
+    assert not r.summary["huber"]["N_error"]["biased"]  # its 1e-12 error is numerical, not a bias
+    assert r.summary["approach2"]["N_error"]["biased"]  # the vertex shift, with nothing to hide it
