@@ -30,7 +30,7 @@ COST_CASES = [
     ([*COST, "--serve", "-1"], "--serve"),
     ([*COST, "--serve", "1", "--serve-positions", "1"], "--serve"),
     ([*COST, "--serve-set", "nosuch=1"], "nosuch"),
-    ([*COST, "--hardware", "nosuch"], "--hardware"),
+    ([*COST, "--hardware", "nosuch"], "no hardware profile 'nosuch'"),
     ([*COST, "--train-utilization", "0"], "--train-utilization"),
     ([*COST, "--train-utilization", "2"], "utili"),
     ([*COST, "--serve-utilization", "-1"], "--serve-utilization"),
