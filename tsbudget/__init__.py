@@ -62,6 +62,7 @@ _EXPORTS = {
     "Registry": "tsbudget.registry",
     "Sweep": "tsbudget.sweeps.design",
     "sweep": "tsbudget.sweeps.design",
+    "simulate_fits": "tsbudget.sweeps.simulated_fits",
     "effective_data": "tsbudget.timeseries.effective_data",
     "RedundancyReport": "tsbudget.timeseries.report",
     "measure_redundancy": "tsbudget.timeseries.measure",
