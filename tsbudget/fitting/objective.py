@@ -75,22 +75,19 @@ class Objective:
             self._cache["workspace"] = hook is not None and "workspace" in inspect.signature(hook).parameters
         except (TypeError, ValueError):
             self._cache["workspace"] = False
-        # a law's fused Huber value-and-gradient (one pass, e.g. Chinchilla's), used when the
-        # coefficients are the plain weights (no over-prediction penalty)
-        fused = getattr(self.law, "huber_value_and_grad", None)
-        self._cache["fused"] = fused if callable(fused) and self.overprediction_penalty == 1.0 else None
         self._cache["log_free"] = np.array([p.log for p in self.free], dtype=bool)
-        # a law's fused value, gradient and Hessian (e.g. Chinchilla's), usable when the fit
-        # coordinates of the free parameters are the law's Hessian coordinates
-        hess = getattr(self.law, "huber_value_grad_hess", None)
-        coords = dict(getattr(self.law, "HESSIAN_COORDINATES", ()) or ())
-        names = list(coords)
-        if (callable(hess) and self.overprediction_penalty == 1.0
-                and all(p.name in coords and coords[p.name] == p.log for p in self.free)):
-            self._cache["hessian"] = (hess, np.array([names.index(p.name) for p in self.free]))
-        else:
-            self._cache["hessian"] = None
         self._cache["unit_weights"] = self.weights.ndim == 1 and bool(np.all(self.weights == 1.0))
+        # a law's fused Huber value and gradient (one pass), and value, gradient and Hessian
+        # (e.g. Chinchilla's), in the law's FIT_COORDINATES: usable when those are the free
+        # parameters' fit coordinates and the coefficients are the plain weights (no penalty)
+        coords = dict(getattr(self.law, "FIT_COORDINATES", ()) or ())
+        names = list(coords)
+        usable = self.overprediction_penalty == 1.0 and all(
+            p.name in coords and coords[p.name] == p.log for p in self.free)
+        idx = np.array([names.index(p.name) for p in self.free]) if usable else None
+        for key, attr in (("fused", "huber_value_and_grad"), ("hessian", "huber_value_grad_hess")):
+            fn = getattr(self.law, attr, None)
+            self._cache[key] = (fn, idx) if usable and callable(fn) else None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -184,21 +181,17 @@ class Objective:
         params = {p.name: values[:, j : j + 1] for j, p in enumerate(self.free)}
         logs = {p.name: theta[:, j : j + 1] for j, p in enumerate(self.free) if p.log}
         params.update({name: float(v) for name, v in self.fixed.items()})
-        out = self._cache["fused"](params, self._run_inputs, self.log_loss, None if unit else weights, self.delta,
-                                   workspace=self._workspace(), logs=logs, gradient=gradient)
+        fused, idx = self._cache["fused"]
+        out = fused(params, self._run_inputs, self.log_loss, None if unit else weights, self.delta,
+                    workspace=self._workspace(), logs=logs, gradient=gradient)
         if out is None:
             if gradient:
                 return None
             with np.errstate(all="ignore"):
                 r = self._log_pred(theta) - self.log_loss
                 return np.sum(self._coef_w(r, weights) * huber(r, self.delta), axis=-1), None
-        f, grads = out
-        if not gradient:
-            return f, None
-        g = np.column_stack([grads[p.name] for p in self.free])
-        with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows are marked by _finite
-            np.multiply(g, values, out=g, where=log_free)  # d/d log v = v · d/dv
-        return f, g
+        f, g = out
+        return (f, None) if not gradient else (f, g[:, idx])
 
     def value_and_grad(self, theta, weights=None):
         """Objective and its gradient in fit coordinates: (starts,), (starts, free).

@@ -95,6 +95,9 @@ def _hessian_tables():
 
 
 _GRAD_INDEX, _GRAD_SIGN, _HESS_INDEX, _HESS_SIGN, _CURV_INDEX, _CURV_SIGN = _hessian_tables()
+# huber_value_and_grad's sums (rows Huber, q, q·e^{t_A}, q·e^{t_B}) × (1, ln N, ln D), flattened:
+# Σq, Σq·e^{t_A}, Σq·e^{t_B}, Σq·e^{t_A}·ln N, Σq·e^{t_B}·ln D
+_FUSED_GRAD_INDEX = np.array([3, 6, 9, 7, 11])
 
 
 def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, np.ndarray]:
@@ -213,17 +216,18 @@ class Chinchilla(Law):
 
     def huber_value_and_grad(self, params, inputs, log_loss, weights, delta: float, *, workspace=None, logs=None,
                              gradient: bool = True):
-        """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row and its gradient
-        in the parameter values, fused: ``(f (k,), {name: ∂f/∂value (k,)})``, or None where
-        the plain sum would leave the float range (then the caller takes the general path)
-        or a subclass changed the formula.
+        """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row and its gradient in
+        the fit coordinates :attr:`FIT_COORDINATES` (log E, log A, log B, α, β), fused:
+        ``(f (k,), g (k, 5))``, or None where the plain sum would leave the float range (then
+        the caller takes the general path) or a subclass changed the formula.
 
-        One pass over the (rows, runs) block into five scratch arrays, no other temporaries:
-        ``t_A = log A − α log N``, ``t_B = log B − β log D``, ``L̂ = E + e^{t_A} + e^{t_B}``
-        (Hoffmann et al. 2022 App. D.2 in log-sum-exp form), residual ``r = log L̂ − log L``,
-        ``c = clip(r, −δ, δ)``; Huber's value is ``c·(r − c/2)`` and its derivative ``c``
-        (Huber 1964). With ``q = w·c/L̂``: ``∂f/∂E = Σ q``, ``∂f/∂A = Σ q·e^{t_A}/A``,
-        ``∂f/∂α = −Σ q·e^{t_A}·log N`` (the same for B, β, D). ``params`` hold (rows, 1)
+        One pass over the (rows, runs) block into scratch arrays: ``t_A = log A − α log N``,
+        ``t_B = log B − β log D``, ``L̂ = E + e^{t_A} + e^{t_B}`` (Hoffmann et al. 2022 App. D.2
+        in log-sum-exp form), residual ``r = log L̂ − log L``, ``c = clip(r, −δ, δ)``; Huber's
+        value is ``c·(r − c/2)`` and its derivative ``c`` (Huber 1964). With ``q = w·c/L̂``:
+        ``∂f/∂log E = E·Σ q``, ``∂f/∂log A = Σ q·e^{t_A}``, ``∂f/∂α = −Σ q·e^{t_A}·log N`` (the
+        same for B, β, D). The sums over runs are one matrix product of the rows
+        (Huber, q, q·e^{t_A}, q·e^{t_B}) with (1, log N, log D). ``params`` hold (rows, 1)
         columns or scalars; ``weights`` are (runs,), (rows, runs), or None for all ones;
         ``logs`` may carry ``log A``, ``log B`` already taken (fit coordinates). With
         ``gradient=False`` only ``(f, None)``, at about half the cost.
@@ -236,55 +240,52 @@ class Chinchilla(Law):
         p = {k: np.asarray(params[k], dtype=float) for k in _NAMES}
         logs = logs or {}
         log_n, log_d = input_logs(inputs, "N", "D")
-        shape = np.broadcast_shapes(*(v.shape for v in p.values()), log_n.shape, log_d.shape, np.shape(log_loss))
-        if len(shape) != 2 or 0 in shape:
+        k = max(np.shape(v)[0] if np.ndim(v) == 2 else 1 for v in p.values())
+        n = log_n.shape[-1]
+        if log_n.ndim != 1 or log_d.shape != (n,) or np.shape(log_loss) != (n,) or k == 0 or n == 0:
             return None
+        shape = (k, n)
         work = workspace
-        sum_runs = np.add.reduce
-
-        def dot_runs(a, w):  # Σ over runs of a·w per row, one pass (no BLAS threads)
-            return np.einsum("kr,r->k" if w.ndim == 1 else "kr,kr->k", a, w)
-
+        z = scratch_array(work, "rows", (k, 4, n))
         with np.errstate(all="ignore"):
-            e_a = np.multiply(p["alpha"], log_n, out=scratch_array(work, "e_a", shape))
+            e_a = np.multiply(p["alpha"], log_n, out=z[:, 2])
             np.subtract(logs["A"] if "A" in logs else np.log(p["A"]), e_a, out=e_a)
-            np.exp(np.clip(e_a, EXP_LO, EXP_HI, out=e_a), out=e_a)
-            e_b = np.multiply(p["beta"], log_d, out=scratch_array(work, "e_b", shape))
+            np.exp(e_a, out=e_a)
+            e_b = np.multiply(p["beta"], log_d, out=z[:, 3])
             np.subtract(logs["B"] if "B" in logs else np.log(p["B"]), e_b, out=e_b)
-            np.exp(np.clip(e_b, EXP_LO, EXP_HI, out=e_b), out=e_b)
+            np.exp(e_b, out=e_b)
             total = np.add(e_a, e_b, out=scratch_array(work, "total", shape))
             total += p["E"]
             r = np.log(total, out=scratch_array(work, "r", shape))
-            if not (np.min(r) >= LSE_LO and np.max(r) < EXP_HI):
-                return None
+            if not (np.minimum.reduce(r, axis=None) >= LSE_LO and np.maximum.reduce(r, axis=None) < EXP_HI):
+                return None  # beyond the float range (or not finite): the shifted general path
             r -= log_loss
-            c = np.clip(r, -delta, delta, out=scratch_array(work, "c", shape))
-            # Huber c·(r − c/2), built in r; then q = w·c/L̂ in c
-            half = np.multiply(c, 0.5, out=scratch_array(work, "h", shape))
-            r -= half
-            r *= c
+            c = np.maximum(r, -delta, out=z[:, 1])
+            np.minimum(c, delta, out=c)
+            # Huber c·(r − c/2), built in rows[:, 0]; then q = w·c/L̂ in rows[:, 1]
+            h = np.multiply(c, -0.5, out=z[:, 0])
+            h += r
+            h *= c
             if weights is not None:
                 weights = np.asarray(weights, dtype=float)
-            f = sum_runs(r, axis=1) if weights is None else dot_runs(r, weights)
+                h *= weights
             if not gradient:
-                return f, None
-            np.divide(c, total, out=c)
+                return np.add.reduce(h, axis=1), None
+            c /= total
             if weights is not None:
                 c *= weights
-            g_e = sum_runs(c, axis=1)
-            c_a = np.multiply(c, e_a, out=e_a)
-            c_b = np.multiply(c, e_b, out=e_b)
-            grads = {
-                "E": g_e,
-                "A": sum_runs(c_a, axis=1) / p["A"].reshape(-1),
-                "B": sum_runs(c_b, axis=1) / p["B"].reshape(-1),
-                "alpha": -dot_runs(c_a, log_n),
-                "beta": -dot_runs(c_b, log_d),
-            }
-        return f, grads
+            e_a *= c
+            e_b *= c
+            phi = np.stack([np.ones(n), log_n, log_d], axis=1)
+            sums = np.matmul(z.reshape(k * 4, n), phi).reshape(k, 12)
+            g = sums[:, _FUSED_GRAD_INDEX]
+            g[:, 0] *= np.broadcast_to(p["E"], (k, 1))[:, 0]
+            g[:, 3:] *= -1.0
+        return sums[:, 0], g
 
-    #: the coordinates of :meth:`huber_value_grad_hess`: log E, log A, log B, α, β (the fit's)
-    HESSIAN_COORDINATES: ClassVar[tuple[tuple[str, bool], ...]] = (
+    #: the coordinates of :meth:`huber_value_and_grad` and :meth:`huber_value_grad_hess`: log E,
+    #: log A, log B, α, β (name, whether in log), those of the fit
+    FIT_COORDINATES: ClassVar[tuple[tuple[str, bool], ...]] = (
         ("E", True), ("A", True), ("B", True), ("alpha", False), ("beta", False))
 
     def huber_value_grad_hess(self, params, inputs, log_loss, weights, delta: float, *, logs=None):

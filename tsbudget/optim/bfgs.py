@@ -182,6 +182,7 @@ def minimize_rows(
         lo = np.full(p, -np.inf) if lower is None else np.asarray(lower, dtype=float)
         hi = np.full(p, np.inf) if upper is None else np.asarray(upper, dtype=float)
         x = project(x0, lo, hi)
+        boxed = bool(np.isfinite(lo).any() or np.isfinite(hi).any())  # else no projection is needed
         if value is not None and stopping.screens:
             batch = Batch(x, np.asarray(value(x, np.arange(n_starts)), dtype=float), np.full((n_starts, p), np.nan))
             stopping.retire(batch, ~np.isfinite(batch.f), "stall", False)
@@ -201,9 +202,9 @@ def minimize_rows(
             batch.iteration += 1
             history.append(batch.size)
             f_old = batch.f
-            stalled, n = _iterate(batch, fg, lo, hi, c1, max_backtracks, first_step)
+            stalled, n = _iterate(batch, fg, lo, hi, c1, max_backtracks, first_step, boxed)
             n_eval += n
-            stopping.update(batch, f_old, stalled, projected_gradient(batch.x, batch.g, lo, hi))
+            stopping.update(batch, f_old, stalled, projected_gradient(batch.x, batch.g, lo, hi) if boxed else batch.g)
         if batch.size:
             stopping.retire(batch, np.ones(batch.size, dtype=bool), "max_iter", False)
         return batch.result(n_starts, n_eval, history)
@@ -223,7 +224,7 @@ def _chunked(value_and_grad, pool, workers, min_rows: int = 256):
     return wrapped
 
 
-def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step) -> tuple[np.ndarray, int]:
+def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=True) -> tuple[np.ndarray, int]:
     """One BFGS iteration of every active row, in place. Returns the rows for which no step
     decreased f (``stalled``: they did not move) and the number of evaluations.
 
@@ -247,7 +248,8 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step) -> tuple[
     # backtracking Armijo line search, batched over the rows still searching; the first trial
     # (the full step) is every row's
     xt = np.add(x, d)
-    np.clip(xt, lo, hi, out=xt)
+    if boxed:
+        np.clip(xt, lo, hi, out=xt)
     ft, gt = fg(xt, batch.ids)
     n_eval = k
     decrease = np.einsum("ki,ki->k", g, xt - x)
@@ -298,5 +300,7 @@ def _bfgs_update(H, first, s, y, sy, yy, eye) -> None:
     rho = 1.0 / sy
     Hy = np.einsum("kij,kj->ki", H, y)
     yHy = np.einsum("ki,ki->k", y, Hy)
-    H += ((1.0 + rho * yHy) * rho)[:, None, None] * np.einsum("ki,kj->kij", s, s)
-    H -= rho[:, None, None] * (np.einsum("ki,kj->kij", Hy, s) + np.einsum("ki,kj->kij", s, Hy))
+    # H ← H + (1 + ρ yᵀHy) ρ s sᵀ − ρ (Hy sᵀ + s (Hy)ᵀ), outer products by broadcasting
+    a = ((1.0 + rho * yHy) * rho)[:, None] * s - rho[:, None] * Hy
+    H += a[:, :, None] * s[:, None, :]
+    H -= (rho[:, None] * s)[:, :, None] * Hy[:, None, :]
