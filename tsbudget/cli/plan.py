@@ -212,10 +212,20 @@ def planning_kwargs(o: dict, with_serving: bool = True) -> dict:
                    "throughput, peak x training utilisation.")
 @click.option("--target-loss", type=POSITIVE, default=None,
               help="Cheapest lifetime FLOPs reaching this loss (a --budget then caps it).")
+@click.option("--target-metric", type=float, default=None,
+              help="Plan for a downstream metric instead of a loss: the loss target is read off the link fitted to "
+                   "--capability PAIRS (Gadre et al. 2024), and the plan's loss is carried back to the metric.")
+@click.option("--capability", "capability_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              metavar="PAIRS", help="CSV/Parquet of (loss, metric) pairs for --target-metric (see tsbudget capability).")
+@click.option("--capability-columns", nargs=2, default=("loss", "metric"), show_default=True,
+              metavar="LOSS METRIC", help="Columns of PAIRS holding each model's loss and metric.")
+@click.option("--capability-bootstrap", type=click.IntRange(min=2), default=1000, show_default=True,
+              help="Bootstrap draws of the link, for the intervals of the loss target and of the metric.")
 @planning_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON plan here.")
-def command(budget, budget_min, budget_max, budget_gpu_hours, target_loss, as_json, out, **options):
+def command(budget, budget_min, budget_max, budget_gpu_hours, target_loss, target_metric, capability_path,
+            capability_columns, capability_bootstrap, as_json, out, **options):
     """Plan model size, data, architecture variables and expected loss for a budget or target loss."""
     from tsbudget.planning.plan import plan
 
@@ -236,18 +246,56 @@ def command(budget, budget_min, budget_max, budget_gpu_hours, target_loss, as_js
         bounds = (0.0 if budget_min is None else budget_min, budget_max)
         if budget_max is not None and bounds[0] > budget_max:
             raise InputError(f"--budget-min {bounds[0]:g} is above --budget-max {budget_max:g}")
+    link = _capability(target_metric, capability_path, capability_columns, capability_bootstrap, target_loss)
+    if link is not None:
+        target_loss = link["target"]["loss"]
     if budget is None and bounds is None and target_loss is None:
-        raise InputError("give --budget FLOPs, --budget-min/--budget-max or --target-loss")
+        raise InputError("give --budget FLOPs, --budget-min/--budget-max, --target-loss or --target-metric")
     result = plan(budget, budget_bounds=bounds, target_loss=target_loss, **planning_kwargs(options))
     payload = result.to_dict()
+    if link is not None:
+        payload["capability"] = link["fit"].metric_for_interval(result.loss, *(payload.get("loss_interval") or
+                                                                                 (None, None)))
+        payload["capability"]["target"] = link["target"]
     if out:
         write_json(payload, out)
     if as_json:
         click.echo(write_json(payload))
     else:
         click.echo(repr(result))
+        if link is not None:
+            _print_capability(payload["capability"], capability_columns[1])
         if result.at_bound:
             click.echo(
                 f"warning: free variable(s) {', '.join(result.at_bound)} settled on a bound of their range: "
                 f"a corner of the search, not an interior optimum", err=True,
             )
+
+
+def _capability(target_metric, path, columns, n_bootstrap, target_loss):
+    """``{"fit", "target"}`` for ``--target-metric`` (None without it): the link fitted to the pairs and the
+    loss target the metric needs (Gadre et al. 2024; :mod:`tsbudget.fitting.capability`)."""
+    if target_metric is None:
+        if path is not None:
+            raise InputError("--capability PAIRS is read only with --target-metric")
+        return None
+    if path is None:
+        raise InputError("--target-metric needs --capability PAIRS, the (loss, metric) pairs that link them")
+    if target_loss is not None:
+        raise InputError("give --target-loss or --target-metric, not both")
+    from tsbudget.fitting.capability import fit_capability
+    from tsbudget.io import read_runs
+
+    fit = fit_capability(read_runs(path), loss=columns[0], metric=columns[1], n_bootstrap=n_bootstrap)
+    return {"fit": fit, "target": fit.loss_for(target_metric)}
+
+
+def _print_capability(mapped: dict, metric: str) -> None:
+    target = mapped["target"]
+    band = (f" [{target['lower']:.4g}, {target['upper']:.4g}] over the link's draws"
+            if target["lower"] is not None else "")
+    click.echo(f"  target {metric} {target['metric']:g} -> loss target {target['loss']:.4g}{band}")
+    band = f" [{mapped['lower']:.4g}, {mapped['upper']:.4g}] ({mapped['sources']})" if mapped["lower"] is not None else ""
+    click.echo(f"  planned loss {mapped['loss']:.4g} -> {metric} {mapped['metric']:.4g}{band}")
+    if target.get("note"):
+        click.echo(f"  note: {target['note']}")
