@@ -172,19 +172,26 @@ class Plan(Report):
 
 
 def deadweight_line(dw: dict) -> str:
-    """One line for a plan's deadweight compute summary (see :attr:`Plan.deadweight`)."""
+    """One line for a plan's deadweight compute summary (see :attr:`Plan.deadweight`); waste below
+    1e-10 of the spend (rounding) reads 0."""
     if "flops" not in dw:
         return f"wasted compute if a draw is the truth: not estimated ({dw.get('note', 'no draws')})"
-    (f, flo, fhi), (pc, plo, phi) = dw["flops"], dw["percent"]
+    pcs = dw["percent"]
+    zero = [abs(p) < 1e-8 for p in pcs]  # percent: 1e-10 of the spend
+
+    def show(values):
+        return ["0" if z else f"{v:.3g}" for v, z in zip(values, zero)]
+
+    (f, flo, fhi), (pc, plo, phi) = show(dw["flops"]), show(pcs)
     hours = ""
     if "gpu_hours" in dw:
-        h, hlo, hhi = dw["gpu_hours"]
-        hours = f", {h:.3g} GPU-hours [{hlo:.3g}, {hhi:.3g}] on {dw.get('hardware', 'the hardware')}"
+        h, hlo, hhi = show(dw["gpu_hours"])
+        hours = f", {h} GPU-hours [{hlo}, {hhi}] on {dw.get('hardware', 'the hardware')}"
     failed = f", {dw['failed']} left out" if dw.get("failed") else ""
     own = dw.get("point_percent", 0.0)
     own = f"; {own:.3g}% under the point law itself (the plan is not its loss optimum)" if own > 1e-6 else ""
-    return (f"wasted compute if a draw is the truth (DCL = C - C_eq): median {pc:.3g}% of the spend "
-            f"[{plo:.3g}%, {phi:.3g}%] = {f:.3g} FLOPs [{flo:.3g}, {fhi:.3g}]{hours} "
+    return (f"wasted compute if a draw is the truth (DCL = C - C_eq): median {pc}% of the spend "
+            f"[{plo}%, {phi}%] = {f} FLOPs [{flo}, {fhi}]{hours} "
             f"({dw['level']:.0%} of {dw['draws']} draws{failed}){own}")
 
 
