@@ -42,3 +42,19 @@ def test_close_budgets_that_each_have_enough_runs_are_never_merged():
     # one run short of a profile somewhere: the modes take over, as for digitised data
     groups, how = auto_budget_grouping(np.concatenate([flops, [3.3e17]]))
     assert how.startswith("automatic")
+
+
+def test_rounding_in_the_last_digits_is_one_budget():
+    """A sweep's run list recomputes 6·N·D from rounded N and D, so the FLOPs of one budget differ in
+    the last digits; they are one budget each (seven here), not one group per run, and exact budgets
+    stay exact."""
+    from tsbudget.fitting.budgets import auto_budget_grouping
+
+    rng = np.random.default_rng(0)
+    nominal = np.repeat([1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21], 15)
+    jittered = nominal * (1 + rng.uniform(-3e-8, 3e-8, nominal.size))
+    groups, how = auto_budget_grouping(jittered)
+    assert np.unique(groups).size == 7 and how.startswith("exact")
+    np.testing.assert_allclose(groups, nominal, rtol=1e-7)
+    groups, _ = auto_budget_grouping(nominal)
+    assert np.array_equal(groups, nominal)

@@ -84,6 +84,11 @@ def group_budgets(flops, tolerance: float | None = 0.0, budgets: Sequence[float]
     return means[labels]
 
 
+#: Relative FLOPs difference read as rounding, not as another budget: integer model sizes and data
+#: amounts move 6·N·D by up to ~1/N + 1/D of itself (1e-7 at N = 1e7); budgets of a real sweep
+#: differ by far more (the closest in the shipped data are 1.24x apart).
+ROUNDING = 1e-6
+
 # Bandwidths tried by auto_budget_groups, as relative FLOPs spreads (±5%, ±10%, ... ×5).
 _AUTO_SPREADS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -115,14 +120,30 @@ def _log_flops_modes(logc: np.ndarray, h: float, min_mass: float) -> np.ndarray:
     return m
 
 
+def _merge_rounding(c: np.ndarray) -> np.ndarray:
+    """Each run's FLOPs, with values within :data:`ROUNDING` of their sorted neighbour replaced by
+    their group's most frequent value (the smallest of a tie), so exact budgets stay exact."""
+    values, inverse, counts = np.unique(c, return_inverse=True, return_counts=True)
+    starts = np.concatenate(([True], np.diff(values) > ROUNDING * values[:-1]))
+    group = np.cumsum(starts) - 1
+    # per group, the value with the most runs: sort by (group, -count, value) and take each group's first
+    first = np.lexsort((values, -counts, group))
+    label = np.empty(group[-1] + 1)
+    label[group[first[::-1]]] = values[first[::-1]]  # later writes win: each group's first in order
+    return label[group][inverse.ravel()]
+
+
 def auto_budget_grouping(flops, max_groups: int = 12, min_runs: int = 3) -> tuple[np.ndarray, str]:
     """:func:`auto_budget_groups` and a one-line description of the grouping used."""
     c = np.asarray(flops, dtype=float)
-    distinct, counts = np.unique(c, return_counts=True)
+    # FLOPs computed from rounded N and D (a sweep's run list) differ from their budget in the last
+    # digits: values within ROUNDING of each other are one budget before any counting
+    exact = _merge_rounding(c)
+    distinct, counts = np.unique(exact, return_counts=True)
     if distinct.size <= max_groups:
-        return group_budgets(c), f"exact FLOPs values ({distinct.size} budgets)"
+        return exact, f"exact FLOPs values ({distinct.size} budgets)"
     if counts.min() >= min_runs:  # every value is a budget with a profile's worth of runs: never merge them
-        return group_budgets(c), f"exact FLOPs values ({distinct.size} budgets, each with >= {min_runs} runs)"
+        return exact, f"exact FLOPs values ({distinct.size} budgets, each with >= {min_runs} runs)"
     logc = np.log(c)
     for spread in _AUTO_SPREADS:
         modes = _log_flops_modes(logc, math.log1p(spread), min_runs)
@@ -143,7 +164,8 @@ def auto_budget_grouping(flops, max_groups: int = 12, min_runs: int = 3) -> tupl
 def auto_budget_groups(flops, max_groups: int = 12, min_runs: int = 3) -> np.ndarray:
     """Budget groups for runs whose FLOPs may be noisy, as each run's budget value.
 
-    At most ``max_groups`` distinct values, or any number of them each holding at least
+    Values within :data:`ROUNDING` (relative) of each other are first read as one budget (FLOPs
+    recomputed from rounded N and D). Then: at most ``max_groups`` distinct values, or any number of them each holding at least
     ``min_runs`` runs: the exact values (already nominal budgets; distinct budgets that each
     have a profile's worth of runs are never merged, however close: the sweep of Li et al.
     2025, "(Mis)Fitting", has 26 budgets 1.24x apart). Otherwise the budgets are the modes of the runs' log FLOPs: a Gaussian kernel density
