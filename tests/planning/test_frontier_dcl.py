@@ -42,6 +42,25 @@ def test_repeated_data_frontier_uses_the_problems_own_loss():
     assert pl.deadweight["flops"][0] == pytest.approx(float(ds["dcl_median"].sel(budget=1e22)), rel=1e-4)
 
 
-def test_serving_frontier_says_why_it_has_no_dcl():
-    ds = tb.frontier([1e21, 1e22], law=LAW, draws=_draws(4), serving=Serving(units=1e12), max_draws=4)
-    assert "dcl_median" not in ds and "serving" in ds.attrs["dcl_note"]
+def test_serving_frontier_reads_c_eq_off_each_draws_frontier():
+    budgets = np.geomspace(1e21, 1e23, 6)
+    ds = tb.frontier(budgets, law=LAW, draws=_draws(5), serving=Serving(units=1e12), max_draws=5)
+    assert "interpolated" in ds.attrs["dcl_method"]
+    dcl = ds["dcl_draw"].values
+    assert dcl.shape == (5, 6) and np.all(dcl[np.isfinite(dcl)] >= 0)
+    assert np.isfinite(ds["dcl_median"].values[1:]).all()  # the smallest budget has nothing below it
+
+
+def test_interpolated_dcl_matches_the_exact_one_on_a_fine_grid():
+    from tsbudget.planning.closed_form import parameter_arrays
+    from tsbudget.planning.frontier import interpolated_deadweight
+    from tsbudget.planning.request import PlanRequest
+
+    draws = _draws(40, seed=1)
+    budgets = np.logspace(19, 24, 26)  # 5 per decade
+    ds = tb.frontier(budgets, law=LAW, draws=draws)  # closed form: exact dcl_draw and the draws' optima
+    approx = interpolated_deadweight(ds, PlanRequest.build(1e19, law=LAW, draws=draws), parameter_arrays(LAW, draws))
+    ok = np.isfinite(approx)
+    assert ok.mean() > 0.9
+    err = np.abs(approx - ds["dcl_draw"].values) / budgets
+    assert np.max(err[ok]) < 5e-4  # of the budget, against a median DCL of about 3.5%

@@ -127,3 +127,21 @@ def test_bad_input(kwargs, match):
 def test_unknown_parameter_is_named():
     with pytest.raises(InputError, match="no parameter 'gamma'"):
         deadweight_compute(LAW, {"gamma": [1.0]}, 1e9, 1e10)
+
+
+def test_summary_in_flops_percent_and_gpu_hours_and_partial_budgets():
+    from tsbudget.hardware import get_hardware
+    from tsbudget.uncertainty.wasted import deadweight_summary
+
+    rng = np.random.default_rng(0)
+    dcl = rng.exponential(1e19, (50, 3))
+    budget = np.array([1e21, 1e22, 1e23])
+    out = deadweight_summary(dcl, budget, 0.9, "h100-sxm")
+    np.testing.assert_allclose(out["flops"][0], np.median(dcl, axis=0))
+    np.testing.assert_allclose(out["percent"][2], 100 * np.quantile(dcl, 0.95, axis=0) / budget)
+    np.testing.assert_allclose(out["gpu_hours"][1], get_hardware("h100-sxm").train_hours(np.quantile(dcl, 0.05, axis=0)))
+    dcl[:, 0] = np.nan  # a budget without enough draws: refused, or NaN with partial=True
+    with pytest.raises(InputError, match="finite"):
+        deadweight_summary(dcl, budget)
+    part = deadweight_summary(dcl, budget, partial=True)
+    assert np.isnan(part["flops"][0][0]) and np.isfinite(part["flops"][0][1:]).all() and part["short"] == 1

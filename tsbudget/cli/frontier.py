@@ -53,7 +53,8 @@ def command(budgets_text, max_draws, out, plot, as_json, **options):
     cols += [c for c in ("dcl_percent_median", "dcl_percent_lower", "dcl_percent_upper", "dcl_gpu_hours_median")
              if c in ds]
     print_table(table, cols, title=f"frontier ({ds.attrs['law']}, {ds.attrs['cost_model']}, {ds.attrs['method']})")
-    if "dcl_note" in ds.attrs:
-        click.echo(f"note: {ds.attrs['dcl_note']}")
+    for key in ("dcl_note", "dcl_method"):
+        if key in ds.attrs:
+            click.echo(f"note: wasted compute (dcl_*): {ds.attrs[key]}")
     if "extrapolation_warning" in ds.attrs:
         click.echo(ds.attrs["extrapolation_warning"])

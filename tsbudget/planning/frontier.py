@@ -27,7 +27,7 @@ from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["MAX_BUDGETS", "frontier", "frontier_table", "parse_budgets"]
+__all__ = ["MAX_BUDGETS", "frontier", "frontier_table", "interpolated_deadweight", "parse_budgets"]
 
 
 def parse_budgets(text: str) -> np.ndarray:
@@ -203,32 +203,73 @@ def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
     budget)`` in FLOPs, and its median and ``level`` percentile interval in FLOPs
     (``dcl_*``), percent of the budget (``dcl_percent_*``) and training GPU-hours
     (``dcl_gpu_hours_*``), and ``dcl_point_percent``, the waste under the point law itself (0
-    unless the law's allocation rule is not its loss minimum). With serving or free variables each draw would need a re-plan per
-    budget: left out, and ``attrs["dcl_note"]`` says so."""
+    unless the law's allocation rule is not its loss minimum). With serving or free variables
+    (no vectorised path) ``C_eq`` is read off each draw's own frontier
+    (:func:`interpolated_deadweight`), ``attrs["dcl_method"]`` says so."""
     from tsbudget.uncertainty.wasted import deadweight_summary
 
-    if not fast_deadweight(request.problem):
-        ds.attrs["dcl_note"] = ("deadweight compute not computed for a frontier with serving or free variables "
-                                "(each draw would be re-planned at every budget); plan one budget for it")
-        return ds
     spent = budgets  # every point plan of a frontier spends its budget
-    dcl = vectorised_deadweight(request, params, ds["N"].values, ds["D"].values, spent)
+    fast = fast_deadweight(request.problem)
+    if fast:
+        dcl = vectorised_deadweight(request, params, ds["N"].values, ds["D"].values, spent)
+    elif "loss_draw" in ds:
+        dcl = interpolated_deadweight(ds, request, params)
+        ds.attrs["dcl_method"] = ("interpolated: C_eq read off each draw's own frontier (monotone cubic in log C "
+                                  "through its per-budget optima); NaN below the smallest budget")
+    else:
+        ds.attrs["dcl_note"] = "deadweight compute needs the draws' own frontiers here (max_draws > 0)"
+        return ds
     ds["dcl_draw"] = (("draw", "budget"), dcl)
     ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
     try:
-        summary = deadweight_summary(dcl, budgets, request.level, request.hardware)
+        summary = deadweight_summary(dcl, budgets, request.level, request.hardware, partial=not fast)
     except InputError as exc:
         ds.attrs["dcl_note"] = str(exc)
         return ds
     for key, prefix in (("flops", "dcl"), ("percent", "dcl_percent"), ("gpu_hours", "dcl_gpu_hours")):
         for part, value in zip(("median", "lower", "upper"), summary[key]):
             ds[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
-    # the point plans' waste under the point law itself (0 for compute-optimal plans)
-    own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in request.problem.params.items()}
-    ds["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values, ds["D"].values,
-                                                                      spent)[0] / budgets)
+    if fast:  # the point plans' waste under the point law itself (0 for compute-optimal plans)
+        own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in request.problem.params.items()}
+        ds["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values,
+                                                                          ds["D"].values, spent)[0] / budgets)
     ds.attrs.update(dcl_draws=summary["draws"], dcl_failed=summary["failed"])
     return ds
+
+
+def interpolated_deadweight(ds, request, params) -> np.ndarray:
+    """DCL ``(draws, budgets)`` of the frontier's point plans where no vectorised path exists
+    (serving, free variables): each draw's own optimal loss at every budget (``loss_draw``, from
+    the general optimiser) traces its frontier ``L*_d(C)``; ``C_eq`` solves ``L*_d(C_eq) =`` the
+    point plan's loss under draw ``d``, read off a monotone cubic (Fritsch & Carlson 1980, PCHIP)
+    of ``log C`` against ``L*_d`` through those budgets. NaN where ``C_eq`` lies below the smallest
+    budget or a draw's frontier is not decreasing; ``C_eq`` above the plan's budget (interpolation
+    error) is clipped to it. Accuracy follows the budget grid's density."""
+    from scipy.interpolate import PchipInterpolator
+
+    p = request.problem
+    budgets = ds["budget"].values
+    opt = ds["loss_draw"].values
+    take = opt.shape[0]
+    cols = {k: np.asarray(v, float)[:take] for k, v in params.items()}
+    free = [v.name for v in p.ints + p.reals]
+    plan_loss = np.empty_like(opt)
+    for j in range(budgets.size):
+        variables = {**{k: np.asarray(v, float) for k, v in p.fixed.items()},
+                     **{k: np.asarray(ds[k].values[j], float) for k in free}}
+        plan_loss[:, j] = p.loss(np.asarray(ds["N"].values[j], float), np.asarray(ds["D"].values[j], float),
+                                 variables, params=cols)
+    logc = np.log(budgets)
+    dcl = np.full(opt.shape, np.nan)
+    for d in range(take):
+        ok = np.isfinite(opt[d])
+        x, y = opt[d][ok], logc[ok]
+        if x.size < 2 or np.any(np.diff(x) >= 0):  # a frontier must fall with budget
+            continue
+        curve = PchipInterpolator(x[::-1], y[::-1], extrapolate=False)
+        ceq = np.exp(curve(plan_loss[d]))
+        dcl[d] = np.where(np.isfinite(ceq), np.maximum(budgets - ceq, 0.0), np.nan)
+    return dcl
 
 
 def _plans_dataset(request, budgets, plans) -> xr.Dataset:

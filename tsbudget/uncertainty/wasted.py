@@ -366,34 +366,44 @@ def _general_ratio(law, p, n, d, c_plan, per_unit, extra, shape):
 
 
 # -- summary --------------------------------------------------------------------------------------
-def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: int = 0) -> dict:
+def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: int = 0,
+                       partial: bool = False) -> dict:
     """Median and ``level`` percentile interval (:func:`tsbudget.percentiles.percentile_interval`)
     of deadweight compute draws ``dcl`` along ``axis`` (the draws), in FLOPs, in percent of
     ``budget`` and, with a ``hardware`` profile (name or :class:`~tsbudget.hardware.Hardware`),
     in training GPU-hours (FLOPs / (peak · training utilisation · 3600)). Each entry is
     ``(median, lower, upper)`` (arrays over the other axes, floats for 1-d draws); ``draws`` is
     the number of finite draws used and ``failed`` the number left out (NaN: a failed refit
-    or a draw the search could not bracket). Fewer than
-    :data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws is an InputError.
+    or a draw the search could not bracket); ``short`` the number of budgets left NaN. Fewer than
+    :data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws is an InputError; with ``partial``
+    (arrays over budgets) only where every budget has too few, the others reading NaN.
     """
     from tsbudget.percentiles import MIN_VALID_DRAWS, percentile_interval
 
     v = np.moveaxis(np.asarray(dcl, dtype=float), axis, 0)
     finite = np.isfinite(v)
     used = finite.sum(axis=0)
-    if np.min(used) < MIN_VALID_DRAWS:
+    short = used < MIN_VALID_DRAWS
+    if np.all(short) or (np.any(short) and not partial):
         raise InputError(f"deadweight compute: {int(np.min(used))} of {v.shape[0]} draws are finite; "
                          f"an interval needs at least {MIN_VALID_DRAWS}")
+    if np.any(short):
+        v = np.where(short, np.nan, v)
+        finite = np.isfinite(v)
+        used = np.where(short, used.max(), used)  # the counts reported are those of the budgets kept
     budget = np.asarray(budget, dtype=float)
 
     def triple(x):
-        with np.errstate(all="ignore"):
+        import warnings
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN budget gives NaN, counted above
             med = np.nanmedian(x, axis=0) if not finite.all() else np.median(x, axis=0)
-        lo, hi = percentile_interval(x, level, axis=0)
+            lo, hi = percentile_interval(x, level, axis=0)
         return tuple(float(a) if np.ndim(a) == 0 else np.asarray(a) for a in (med, lo, hi))
 
     out = {"flops": triple(v), "percent": triple(100.0 * v / budget), "level": level,
-           "draws": int(np.min(used)), "failed": int(v.shape[0] - np.min(used))}
+           "draws": int(np.min(used)), "failed": int(v.shape[0] - np.min(used)), "short": int(np.sum(short))}
     if hardware is not None:
         from tsbudget.hardware import get_hardware
 
