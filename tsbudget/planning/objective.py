@@ -5,6 +5,12 @@ variables the budget fixes ``D`` (or an interval of ``D`` when ``lb < ub``, sear
 fraction ``s``); in target mode ``D`` is the smallest data that reaches the target (first
 crossing on a log grid, then bisection). The coordinates ``z`` are ``log N`` above the lower
 end of its feasible interval, the real variables on their natural scale, and ``s``.
+
+One objective can also hold a batch of budget-mode problems that differ only in their budget
+limits and law parameters (the budgets of a frontier, its bootstrap draws): ``lb``/``ub``
+(and each of ``params``) are then arrays over the batch and every evaluation names the
+problem of each candidate (``rows``), so that one batched optimisation solves them all
+(:func:`~tsbudget.planning.optimizer.optimize_batch`).
 """
 
 from __future__ import annotations
@@ -29,9 +35,20 @@ class Objective:
     target (:meth:`solve_target`). Infeasible candidates are ``inf``.
     """
 
-    def __init__(self, problem: Problem, mode, lb, ub, target):
+    def __init__(self, problem: Problem, mode, lb, ub, target, params=None):
         self.p, self.mode, self.lb, self.ub, self.target = problem, mode, lb, ub, target
-        self.has_s = mode == "budget" and lb < ub
+        # a batch: budget limits (and law parameters) per problem, indexed by ``rows``
+        self.batch = None
+        if np.ndim(lb) or np.ndim(ub) or params is not None:
+            if mode != "budget":
+                raise ValueError("a batched objective is for budget mode only")
+            self.lb, self.ub = (np.asarray(x, float) for x in np.broadcast_arrays(lb, ub))
+            sizes = {self.lb.size} | {np.size(v) for v in (params or {}).values()}
+            self.batch = max(sizes)
+            self.lb, self.ub = np.broadcast_to(self.lb, (self.batch,)), np.broadcast_to(self.ub, (self.batch,))
+        self.params = None if params is None else {k: np.broadcast_to(np.asarray(v, float), (self.batch,))
+                                                   for k, v in params.items()}
+        self.has_s = mode == "budget" and bool(np.any(np.asarray(self.lb) < np.asarray(self.ub)))
         self.scale = 1.0
         # z[0] in [0, W], W = log(n_hi/n_lo): log N above the lower end of the feasible
         # interval of N (budget mode, :meth:`n_interval`; clipped at its upper end) or above
@@ -47,8 +64,19 @@ class Objective:
         # a roofline serving cost is not affine in N: each interval is a bisection of ~100
         # roofline evaluations, remembered per variable setting (the polish revisits them)
         self._intervals = {} if problem.serving is not None and problem.serving.roofline else None
+        self._row_interval = None  # a batch without free variables: (lo, hi) per problem
 
-    def decode(self, z, k):
+    def limits(self, rows):
+        """``(lb, ub)`` of the candidates' problems: scalars, or arrays over ``rows`` in a batch."""
+        if self.batch is None:
+            return self.lb, self.ub
+        return self.lb[rows], self.ub[rows]
+
+    def law_params(self, rows):
+        """The law parameters of the candidates' problems (None: the problem's own)."""
+        return None if self.params is None else {k: v[rows] for k, v in self.params.items()}
+
+    def decode(self, z, k, rows=None):
         """Candidate arrays ``(N, variables)`` from coordinates. In budget mode ``N`` is
         clipped to the feasible interval of its variables, whose ends are hit exactly, so a
         bound-active optimum (a data bound, the smallest model) is exact."""
@@ -56,54 +84,70 @@ class Objective:
         m = z.shape[0]
         reals = self.p.decode_reals(z, 1)
         variables = self.p.variables(np.atleast_2d(k), reals, (m,))
-        lo, hi = self.bounds_of_n(variables, m)
+        lo, hi = self.bounds_of_n(variables, m, rows)
         with np.errstate(all="ignore"):
             w = np.log(hi / lo)
             N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
         N = np.where(z[:, 0] <= 0, lo, np.where(z[:, 0] >= w, hi, N))
         return N, variables
 
-    def bounds_of_n(self, variables, m):
+    def bounds_of_n(self, variables, m, rows=None):
         """``(lo, hi)`` of N per candidate: the feasible interval in budget mode (an empty one
         becomes ``[n_lo, n_lo]``, which :meth:`data` rejects), n_bounds in target mode."""
         nlo, nhi = self.p.n_bounds
         if self.mode != "budget":
             return np.full(m, nlo), np.full(m, nhi)
-        lo, hi = self.n_interval(variables, m) if self._intervals is None else self._cached_interval(variables, m)
+        if self.batch is not None and not (self.p.ints or self.p.reals):
+            # no free variable: each problem's interval is fixed, solved once for the batch
+            if self._row_interval is None:
+                fixed = self.p.variables(np.zeros((1, 0)), np.zeros((1, 0)), (self.batch,))
+                self._row_interval = self.n_interval(fixed, self.batch, self.lb, self.ub)
+            lo, hi = self._row_interval[0][rows], self._row_interval[1][rows]
+        elif self._intervals is None:
+            lo, hi = self.n_interval(variables, m, *self.limits(rows))
+        else:
+            lo, hi = self._cached_interval(variables, m, rows)
         empty = ~(lo <= hi)
         return np.where(empty, nlo, lo), np.where(empty, nlo, hi)
 
-    def project(self, z, k):
-        """``z`` with its N coordinate moved inside the feasible interval (a polish start)."""
+    def project(self, z, k, rows=None):
+        """``z`` (one point, or one per problem of ``rows`` in a batch) with its N coordinate
+        moved inside the feasible interval (a polish start)."""
         z = np.array(z, float)
         if self.mode == "budget":
-            _, variables = self.decode(z[None, :], np.atleast_2d(k))
-            lo, hi = self.bounds_of_n(variables, 1)
-            z[0] = min(z[0], float(np.log(hi[0] / lo[0])))
+            Z = np.atleast_2d(z)
+            _, variables = self.decode(Z, np.atleast_2d(k), rows)
+            lo, hi = self.bounds_of_n(variables, Z.shape[0], rows)
+            Z[:, 0] = np.minimum(Z[:, 0], np.log(hi / lo))
         return z
 
-    def _cached_interval(self, variables, m):
-        """:meth:`n_interval`, solved once per distinct variable setting (rows of ``variables``)."""
+    def _cached_interval(self, variables, m, rows=None):
+        """:meth:`n_interval`, solved once per distinct variable setting (rows of ``variables``)
+        and budget limits."""
         names = sorted(variables)
-        rows = np.stack([np.broadcast_to(np.asarray(variables[k], float), (m,)) for k in names], axis=1) \
-            if names else np.zeros((m, 0))
-        keys = [r.tobytes() for r in rows]
+        table = [np.broadcast_to(np.asarray(variables[k], float), (m,)) for k in names]
+        if self.batch is not None:
+            table += list(np.broadcast_arrays(*self.limits(rows)))
+        rows_ = np.stack(table, axis=1) if table else np.zeros((m, 0))
+        keys = [r.tobytes() for r in rows_]
         first = {}
         for i, key in enumerate(keys):
             if key not in self._intervals:
                 first.setdefault(key, i)
         if first:
             idx = np.array(list(first.values()))
-            sub = {k: rows[idx, j] for j, k in enumerate(names)}
-            lo, hi = self.n_interval(sub, idx.size)
+            sub = {k: rows_[idx, j] for j, k in enumerate(names)}
+            limits = (self.lb, self.ub) if self.batch is None else (rows_[idx, -2], rows_[idx, -1])
+            lo, hi = self.n_interval(sub, idx.size, *limits)
             for j, key in enumerate(first):
                 self._intervals[key] = (lo[j], hi[j])
         got = [self._intervals[key] for key in keys]
         return np.array([g[0] for g in got], float), np.array([g[1] for g in got], float)
 
-    def n_interval(self, variables, m):
+    def n_interval(self, variables, m, lb=None, ub=None):
         """``[N_lo, N_hi]`` per candidate: the model sizes that can spend a budget in
-        ``[lb, ub]`` with data in ``d_bounds``, ``N_lo > N_hi`` where none can.
+        ``[lb, ub]`` (the objective's own limits by default; arrays over the candidates in a
+        batch) with data in ``d_bounds``, ``N_lo > N_hi`` where none can.
 
         Cost is ``c(N, D) = f(N)·D + s(N)`` (training FLOPs per unit ``f``, serving cost
         ``s``: :meth:`~tsbudget.planning.problem.Problem.serve_cost`, ``inf`` for a model
@@ -114,6 +158,8 @@ class Objective:
         the roots are solved exactly; otherwise by bisection in ``log N`` (100 halvings).
         """
         p = self.p
+        lb = self.lb if lb is None else lb
+        ub = self.ub if ub is None else ub
         nlo, nhi = p.n_bounds
         dlo, dhi = p.d_bounds
         sizes = np.array([nlo, math.sqrt(nlo * nhi), nhi])
@@ -151,19 +197,23 @@ class Objective:
             return np.where(c1 >= limit, out, np.nan)
 
         with np.errstate(all="ignore"):
-            hi = largest(dlo, self.ub)
-            lo = smallest(dhi, self.lb) if math.isfinite(dhi) else np.where(f[0] > 0, nlo, np.nan)
-            if self.lb <= 0:
-                lo = np.full(m, nlo)
+            hi = np.broadcast_to(largest(dlo, ub), (m,)).copy()
+            lo = smallest(dhi, lb) if math.isfinite(dhi) else np.where(f[0] > 0, nlo, np.nan)
+            lo = np.broadcast_to(np.where(lb <= 0, nlo, lo), (m,)).copy()
         if not lin.all():
             bad = np.flatnonzero(~lin)
             sub = {k: np.asarray(v, float)[bad] for k, v in variables.items()}
+            lb_b = lb[bad] if np.ndim(lb) else lb
+            ub_b = ub[bad] if np.ndim(ub) else ub
             # 64 halvings of log N over at most 37 nats leave 2e-18: machine precision, which
             # matters where each cost is a roofline (~100 times dearer than an affine cost)
             steps = 100 if self._intervals is None else 64
-            hi[bad] = self._bisect(sub, bad.size, dlo, self.ub, largest=True, steps=steps)
-            if self.lb > 0 and math.isfinite(dhi):
-                lo[bad] = self._bisect(sub, bad.size, dhi, self.lb, largest=False, steps=steps)
+            hi[bad] = self._bisect(sub, bad.size, dlo, ub_b, largest=True, steps=steps)
+            if np.any(lb_b > 0) and math.isfinite(dhi):
+                pos = np.flatnonzero(np.broadcast_to(lb_b > 0, bad.shape))
+                sub = {k: v[pos] for k, v in sub.items()}
+                lo[bad[pos]] = self._bisect(sub, pos.size, dhi, lb_b[pos] if np.ndim(lb_b) else lb_b,
+                                            largest=False, steps=steps)
         lo = np.where(np.isnan(lo), np.inf, lo)
         hi = np.where(np.isnan(hi), 0.0, hi)
         return lo, hi
@@ -189,15 +239,16 @@ class Objective:
         out = np.where(c_lo >= limit, nlo, np.exp(b))
         return np.where(c_hi >= limit, out, np.nan)
 
-    def data(self, z, k, N, variables):
+    def data(self, z, k, N, variables, rows=None):
         """D for each candidate (nan where infeasible)."""
         p = self.p
         per_unit = p.flops_per_unit(N, variables)
         serve = p.serve_cost(N, variables)
         if self.mode == "budget":
+            lb, ub = self.limits(rows)
             with np.errstate(all="ignore"):
-                d_hi = np.minimum((self.ub - serve) / per_unit, p.d_bounds[1])
-                d_lo = np.maximum((self.lb - serve) / per_unit, p.d_bounds[0])
+                d_hi = np.minimum((ub - serve) / per_unit, p.d_bounds[1])
+                d_lo = np.maximum((lb - serve) / per_unit, p.d_bounds[0])
             # rounding at an end of the N interval: within 1e-12 of a data bound is on it
             ok = (d_hi > 0) & (d_hi >= d_lo * (1 - 1e-12))
             d_hi = np.maximum(d_hi, p.d_bounds[0])
@@ -235,17 +286,22 @@ class Objective:
         D = np.where(at_floor, math.exp(lo), np.exp(b))
         return np.where(found, D, np.nan)
 
-    def __call__(self, z, k) -> np.ndarray:
+    def __call__(self, z, k, rows=None) -> np.ndarray:
+        """Values of candidates ``z`` with integers ``k``; in a batch, ``rows`` names each
+        candidate's problem."""
         z = np.atleast_2d(z)
         k = np.broadcast_to(np.atleast_2d(k), (z.shape[0], len(self.p.ints)))
+        if self.batch is not None and rows is None:
+            raise ValueError("a batched objective needs the problem (rows) of each candidate")
 
         def batch(idx):
-            N, variables = self.decode(z[idx], k[idx])
-            D = self.data(z[idx], k[idx], N, variables)
+            r = None if rows is None else rows[idx]
+            N, variables = self.decode(z[idx], k[idx], r)
+            D = self.data(z[idx], k[idx], N, variables, r)
             good = np.isfinite(D) & (D > 0)
             Dsafe = np.where(good, D, 1.0)
             if self.mode == "budget":
-                val = self.p.loss(N, Dsafe, variables)
+                val = self.p.loss(N, Dsafe, variables, params=self.law_params(r))
             else:
                 cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_cost(N, variables)
                 val = cost / self.scale

@@ -8,6 +8,14 @@ the stencil meets infeasible points), which brings an interior optimum to ~1e-10
 coordinates; and the integer optimum is confirmed by a ±1 neighbourhood search with a
 polish at each neighbour (this assumes the loss is unimodal in each integer variable
 between grid values).
+
+:func:`optimize_batch` solves many budget-mode problems that differ only in their budgets and
+law parameters (a frontier's budgets, its bootstrap draws) in one batched run of the same
+steps: one grid evaluated for all problems, and the Newton polish stepping every problem at
+once (each iteration one stencil and one line search evaluated over all unfinished problems),
+so that its cost is that of a few large numpy evaluations rather than one small evaluation
+per step per problem. Each problem follows exactly the steps :func:`optimize` takes for it
+alone (same grid, same start, same iterates), so the batched optima are the per-problem ones.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import numpy as np
 
 from tsbudget.planning.objective import Objective
 
-__all__ = ["integer_candidates", "optimize", "polish"]
+__all__ = ["integer_candidates", "optimize", "optimize_batch", "polish"]
 
 _GRID_CAP = 300_000  # grid points evaluated in one batched stage
 
@@ -36,19 +44,25 @@ def integer_candidates(var, limit=33) -> np.ndarray:
     return np.unique(np.round(vals))
 
 
-def _grid_stage(obj: Objective, n_ints: int, int_cands, n_grid=129):
-    """Evaluate the full batched grid; returns (values, Z, K)."""
+def _grid_axes(obj: Objective, n_combos: int, n_grid=129) -> list[np.ndarray]:
+    """The grid's axes for one problem with ``n_combos`` integer settings: ``n_grid`` values of
+    the N coordinate (halved until the grid fits its cap), 7 of each real variable, 5 of ``s``."""
     dz = obj.lo.size
-    combos = np.array(list(itertools.product(*int_cands)), float) if n_ints else np.zeros((1, 0))
     other = [7] * len(obj.p.reals) + ([5] if obj.has_s else [])
     per_combo = int(np.prod(other)) if other else 1
     # target mode solves D per point and a roofline serving workload searches batches per point:
     # both cost ~100 evaluations a point, so their grids are 100 times smaller
     roofline = obj.p.serving is not None and obj.p.serving.roofline
     cap = _GRID_CAP if obj.mode == "budget" and not roofline else _GRID_CAP // 100
-    while n_grid > 9 and n_grid * per_combo * len(combos) > cap:
+    while n_grid > 9 and n_grid * per_combo * n_combos > cap:
         n_grid = (n_grid + 1) // 2
-    axes = [np.linspace(obj.lo[i], obj.hi[i], n_grid if i == 0 else other[i - 1]) for i in range(dz)]
+    return [np.linspace(obj.lo[i], obj.hi[i], n_grid if i == 0 else other[i - 1]) for i in range(dz)]
+
+
+def _grid_stage(obj: Objective, n_ints: int, int_cands, n_grid=129):
+    """Evaluate the full batched grid; returns (values, Z, K)."""
+    combos = np.array(list(itertools.product(*int_cands)), float) if n_ints else np.zeros((1, 0))
+    axes = _grid_axes(obj, len(combos), n_grid)
     mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
     # combos contiguous, so that _safe isolates a rejected integer setting in few splits
     Z = np.tile(mesh, (len(combos), 1))
@@ -72,6 +86,47 @@ def _gradient(obj, z, k, h=1e-5):
     bwd = ~np.isfinite(fp) & np.isfinite(fm)
     g[bwd] = (f0 - fm[bwd]) / (z[bwd] - np.diag(minus)[bwd])
     return f0, g
+
+
+def _stencil(d: int) -> np.ndarray:
+    """Offsets, in steps ``h``, of the central-difference stencil of :func:`_derivatives`, in
+    its order: the centre, ``±e_i`` for each coordinate, then ``(±e_a, ±e_b)`` for each pair."""
+    pts = [np.zeros(d)]
+    for i in range(d):
+        for sgn in (1, -1):
+            q = np.zeros(d)
+            q[i] = sgn
+            pts.append(q)
+    for a, b in itertools.combinations(range(d), 2):
+        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            q = np.zeros(d)
+            q[a], q[b] = sa, sb
+            pts.append(q)
+    return np.array(pts)
+
+
+def _batch_derivatives(obj, Z, rows, h):
+    """:func:`_derivatives` for one point per problem of a batch: ``(g, H, ok)`` with
+    ``g (m, d)``, ``H (m, d, d)`` and ``ok (m,)`` false where a stencil met infeasible points,
+    every stencil in one evaluation."""
+    m, d = Z.shape
+    zc = np.where(obj.hi - obj.lo > 2 * h, np.clip(Z, obj.lo + h, obj.hi - h), Z)
+    offsets = _stencil(d)
+    P = offsets.shape[0]
+    pts = zc[:, None, :] + h * offsets[None, :, :]
+    v = obj(pts.reshape(-1, d), np.zeros((1, 0)), np.repeat(rows, P)).reshape(m, P)
+    ok = np.all(np.isfinite(v), axis=1)
+    v = np.where(ok[:, None], v, 0.0)
+    f0, fp, fm = v[:, 0], v[:, 1 : 2 * d + 1 : 2], v[:, 2 : 2 * d + 1 : 2]
+    g = (fp - fm) / (2 * h)
+    H = np.zeros((m, d, d))
+    i = np.arange(d)
+    H[:, i, i] = (fp - 2 * f0[:, None] + fm) / h**2
+    for idx, (a, b) in enumerate(itertools.combinations(range(d), 2)):
+        pp, pm, mp, mm = (v[:, 1 + 2 * d + 4 * idx + j] for j in range(4))
+        H[:, a, b] = H[:, b, a] = (pp - pm - mp + mm) / (4 * h * h)
+    g = g + np.einsum("mij,mj->mi", H, Z - zc)
+    return g, H, ok
 
 
 def _derivatives(obj, z, k, h):
@@ -117,7 +172,8 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
     """Projected Newton with finite-difference derivatives and a batched backtracking line
     search. Coordinates at a bound whose gradient points outward are held (active set);
     a Hessian that is not positive definite is shifted until it is. Stops when the step
-    falls below 1e-11 in the coordinates or no trial step lowers the value."""
+    falls below 1e-11 in the coordinates or no trial step lowers the value (a step to an equal
+    value is taken, and is the last: at that point the value is flat to roundoff)."""
     for _ in range(iterations):
         g, H, ok = _derivatives(obj, z, k, h)
         if not ok:
@@ -138,10 +194,99 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
         if not vals[j] <= f:
             break
         moved = np.max(np.abs(trials[j] - z))
+        lowered = vals[j] < f
         z, f = trials[j], float(vals[j])
-        if moved < 1e-11:
+        if moved < 1e-11 or not lowered:
             break
     return z, f, True
+
+
+def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
+    """:func:`_newton_polish` for one point per problem of a batch, every unfinished problem
+    stepped at once: the same derivatives, active set, Hessian shift, line search and stopping
+    rule per problem. Updates ``Z`` and ``F`` in place; returns where the stencil met infeasible
+    points (those problems stop there, for :func:`_lbfgs_polish`)."""
+    m, d = Z.shape
+    active = np.isfinite(F)
+    failed = np.zeros(m, bool)
+    for _ in range(iterations):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        z = Z[idx]
+        g, H, ok = _batch_derivatives(obj, z, rows[idx], h)
+        held = ((z - obj.lo <= 1e-12) & (g > 0)) | ((obj.hi - z <= 1e-12) & (g < 0))
+        done = ~ok | held.all(axis=1)
+        failed[idx[~ok]] = True
+        active[idx[done]] = False
+        keep = ~done
+        idx, z, g, H, held = idx[keep], z[keep], g[keep], H[keep], held[keep]
+        if idx.size == 0:
+            break
+        step = np.zeros_like(z)
+        for pattern in np.unique(held, axis=0):
+            sel = np.flatnonzero(np.all(held == pattern, axis=1))
+            free = np.flatnonzero(~pattern)
+            Hf = H[sel][:, free][:, :, free]
+            eig = np.linalg.eigvalsh(Hf)
+            top = np.maximum(1.0, np.abs(eig[:, -1]))
+            shift = np.where(eig[:, 0] <= 1e-12 * top, np.abs(eig[:, 0]) + 1e-6 * top, 0.0)
+            Hf = Hf + shift[:, None, None] * np.eye(free.size)
+            step[np.ix_(sel, free)] = -np.linalg.solve(Hf, g[sel][:, free][:, :, None])[:, :, 0]
+        trials = np.clip(z[:, None, :] + _STEPS[None, :, None] * step[:, None, :], obj.lo, obj.hi)
+        n = _STEPS.size
+        vals = obj(trials.reshape(-1, d), np.zeros((1, 0)), np.repeat(rows[idx], n)).reshape(idx.size, n)
+        j = np.argmin(vals, axis=1)
+        best = vals[np.arange(idx.size), j]
+        better = best <= F[idx]
+        lowered = best < F[idx]
+        new = trials[np.arange(idx.size), j]
+        moved = np.max(np.abs(new - z), axis=1)
+        Z[idx[better]] = new[better]
+        F[idx[better]] = best[better]
+        active[idx[~lowered | (moved < 1e-11)]] = False
+    return failed
+
+
+class _Row:
+    """One problem of a batched objective, seen as a problem of its own (for the scalar steps)."""
+
+    def __init__(self, obj, row):
+        self.obj, self.row, self.lo, self.hi = obj, row, obj.lo, obj.hi
+
+    def __call__(self, z, k):
+        z = np.atleast_2d(z)
+        return self.obj(z, k, np.full(z.shape[0], self.row))
+
+
+def optimize_batch(obj: Objective):
+    """The optimum of every problem of a batched budget-mode objective without integer
+    variables (``obj.batch`` problems): ``(Z, F)``, coordinates ``(batch, d)`` and values,
+    ``F`` inf where a problem has no feasible grid point. The steps of :func:`optimize` per
+    problem (its grid, its best grid point, the Newton polish, L-BFGS-B where the stencil meets
+    infeasible points), batched across problems."""
+    if obj.batch is None or obj.p.ints:
+        raise ValueError("optimize_batch needs a batched objective without integer variables")
+    B = obj.batch
+    axes = _grid_axes(obj, 1)
+    mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+    G = len(mesh)
+    vals = np.empty((B, G))
+    chunk = max(1, _GRID_CAP // G)
+    for start in range(0, B, chunk):
+        r = np.arange(start, min(B, start + chunk))
+        vals[r] = obj(np.tile(mesh, (r.size, 1)), np.zeros((1, 0)), np.repeat(r, G)).reshape(r.size, G)
+    first = np.argmin(vals, axis=1)
+    rows = np.arange(B)
+    Z = obj.project(mesh[first], np.zeros((B, 0)), rows)
+    feasible = np.isfinite(vals[rows, first])
+    F = np.full(B, np.inf)
+    if feasible.any():
+        F[feasible] = obj(Z[feasible], np.zeros((1, 0)), rows[feasible])
+    failed = _newton_steps(obj, Z, F, rows)
+    for r in np.flatnonzero(failed):
+        Z[r], F[r] = _lbfgs_polish(_Row(obj, r), Z[r], np.zeros(0), F[r])
+    return Z, F
 
 
 def polish(obj, z0, k):
@@ -154,6 +299,11 @@ def polish(obj, z0, k):
     z, f, ok = _newton_polish(obj, z0.copy(), k, float(f0))
     if ok:
         return z, f
+    return _lbfgs_polish(obj, z, k, f)
+
+
+def _lbfgs_polish(obj, z, k, f):
+    """L-BFGS-B from ``z`` (value ``f``) with central-difference gradients; ``z, f`` if it does not improve."""
     from scipy.optimize import minimize
 
     res = minimize(

@@ -7,22 +7,29 @@ general optimiser (:func:`~tsbudget.planning.optimizer.optimize`) searches the
 (Sardana & Frankle 2024 read with a budget lower limit), a target reached for less than the
 floor becomes the budget-mode plan at the floor. Bootstrap draws are not planned here
 (:mod:`tsbudget.planning.draws` does that, by calling :func:`solve` per draw).
+
+Many budgets at once (a frontier) and each of many draws at every budget:
+:func:`solve_budgets` and :func:`solve_allocations` give what :func:`solve` gives at each
+budget (and draw), the closed form in one vectorised pass where it is valid and the general
+optimiser for the rest in one batched run (:func:`~tsbudget.planning.optimizer.optimize_batch`);
+with integer variables, per budget.
 """
 
 from __future__ import annotations
 
 import attrs
+import numpy as np
 
 from tsbudget.errors import InfeasibleError, InputError
 from tsbudget.planning.assembly import assemble, corner_note, plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
-from tsbudget.planning.optimizer import optimize
+from tsbudget.planning.optimizer import optimize, optimize_batch
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
-__all__ = ["closed_form_goal", "solve"]
+__all__ = ["closed_form_goal", "solve", "solve_allocations", "solve_budgets"]
 
 
 def solve(s: PlanRequest) -> tuple[Plan, PlanRequest]:
@@ -113,3 +120,102 @@ def _check_target(s: PlanRequest):
             f"target loss {s.target:.6g} is at or below the law's irreducible loss E={float(E):.6g} "
             f"(by {float(E) - s.target:.4g}); no allocation reaches it"
         )
+
+
+def solve_budgets(s: PlanRequest, budgets) -> list[Plan]:
+    """``[solve(s.at_budget(b))[0] for b in budgets]``, batched: the closed form over every
+    budget where it is valid, the general optimiser over the others in one batched run.
+    Raises as :func:`solve` does at the first budget with no feasible allocation."""
+    budgets = np.asarray(budgets, float).reshape(-1)
+    if s.problem.ints:
+        return [solve(s.at_budget(b))[0] for b in budgets]
+    got = solve_allocations(s, budgets)
+    p = s.problem
+    plans = []
+    for j, b in enumerate(budgets):
+        at = s.at_budget(b)
+        N, D = float(got["N"][j]), float(got["D"][j])
+        if not got["general"][j]:
+            plans.append(assemble(at, N, D, {}, "closed form", {"flops_per_param_unit": got["k"]}))
+            continue
+        if not np.isfinite(N):
+            raise_infeasible(at)
+        free_values = {v.name: float(got[v.name][j]) for v in p.reals}
+        diag = {"evaluations": p.evaluations, "integer_settings_polished": 1}
+        plans.append(assemble(at, N, D, free_values, "general", diag))
+    return plans
+
+
+def solve_allocations(s: PlanRequest, budgets, params=None) -> dict:
+    """The optimum of ``s`` at every budget (budget mode, the whole budget spent), under the
+    law's point values or, with ``params`` (parameter arrays over draws), under each draw:
+    arrays over ``(budget,)`` or ``(draw, budget)`` of ``N``, ``D`` (nan where infeasible),
+    each free variable and ``loss`` (under the row's own parameters), with ``general`` true
+    where the general optimiser planned and ``k`` the closed form's cost coefficient. Each
+    allocation is the one :func:`solve` finds for ``s.at_budget(b)`` (with the draw's
+    parameters), which it matches to the optimiser's precision."""
+    p = s.problem
+    budgets = np.asarray(budgets, float).reshape(-1)
+    if params is not None:
+        params = {name: np.asarray(v, float).reshape(-1) for name, v in params.items()}
+        shape = (next(iter(params.values())).size, budgets.size)
+        col = {name: v[:, None] for name, v in params.items()}
+    else:
+        shape, col = budgets.shape, None
+    flops = np.broadcast_to(budgets, shape)
+    names = [v.name for v in p.ints + p.reals]
+    out = {n: np.full(shape, np.nan) for n in ["N", "D", "loss", *names]}
+    general = np.ones(shape, bool)
+    k = closed_form_coefficient(p) if s.method != "general" else None
+    if k is not None:
+        N, D, valid = closed_form_plan(p, k, col, flops=flops)
+        valid = np.broadcast_to(valid, shape)
+        out["N"][valid], out["D"][valid] = np.broadcast_to(N, shape)[valid], np.broadcast_to(D, shape)[valid]
+        general = ~valid
+        if general.any() and s.method == "closed_form":
+            closed_form_plan_refused()
+    out["general"], out["k"] = general, k
+    rows = np.flatnonzero(general.reshape(-1))
+    if rows.size:
+        row_params = None if params is None else {n: v[rows // shape[-1]] for n, v in params.items()}
+        if p.ints:
+            _solve_each(s, flops.reshape(-1), rows, row_params, out, names)
+        else:
+            obj = Objective(p, "budget", flops.reshape(-1)[rows], flops.reshape(-1)[rows], None, row_params)
+            Z, F = optimize_batch(obj)
+            ok = np.isfinite(F)
+            idx = np.arange(rows.size)[ok]
+            k0 = np.zeros((idx.size, 0))
+            N, variables = obj.decode(Z[ok], k0, idx)
+            D = obj.data(Z[ok], k0, N, variables, idx)
+            for name, value in (("N", N), ("D", D), *((v.name, variables[v.name]) for v in p.reals)):
+                out[name].reshape(-1)[rows[ok]] = value
+    fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
+    variables = {**fixed, **{n: out[n] for n in names}}
+    solved = np.isfinite(out["D"])
+    safe = {**variables, **{v.name: np.where(solved, out[v.name], v.lower) for v in p.ints + p.reals}}
+    loss = p.loss(np.where(solved, out["N"], 1.0), np.where(solved, out["D"], 1.0), safe, params=col)
+    out["loss"] = np.where(solved, loss, np.nan)
+    return out
+
+
+def closed_form_plan_refused():
+    raise InputError(
+        "the closed form does not apply here (it needs a Chinchilla-form law, training FLOPs "
+        "exactly k·N·D, every variable fixed, no serving, no repetition and an optimum inside the bounds)"
+    )
+
+
+def _solve_each(s, flops, rows, row_params, out, names):
+    """The rows one :func:`solve` each (integer variables: the batched optimiser does not take them)."""
+    for i, r in enumerate(rows):
+        at = s.at_budget(flops[r])
+        if row_params is not None:
+            at = at.with_params({n: float(v[i]) for n, v in row_params.items()})
+        try:
+            planned = _solve_once(at)
+        except InfeasibleError:
+            continue
+        out["N"].reshape(-1)[r], out["D"].reshape(-1)[r] = planned.N, planned.D
+        for n in names:
+            out[n].reshape(-1)[r] = planned.variables[n]
