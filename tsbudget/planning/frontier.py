@@ -17,11 +17,11 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.percentiles import percentile_interval
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
-from tsbudget.planning.draws import fast_deadweight, solve_draw, vectorised_deadweight
+from tsbudget.planning.draws import fast_deadweight, vectorised_deadweight
 from tsbudget.planning.extrapolation import WARN_FACTOR, extrapolation_arrays
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
 from tsbudget.planning.request import MAX_BUDGETS, PlanRequest, budget_array
-from tsbudget.planning.solve import solve
+from tsbudget.planning.solve import solve_allocations, solve_budgets
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def frontier(
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
     # point plans only: the draws are planned below (their per-plan intervals would be discarded)
-    plans = [solve(request.at_budget(b))[0] for b in budgets]
+    plans = solve_budgets(request, budgets)  # one batched solve (the general optimiser across budgets)
     ds = _plans_dataset(request, budgets, plans)
     if params is not None:
         n_draws = next(iter(params.values())).size
@@ -283,17 +283,12 @@ def _plans_dataset(request, budgets, plans) -> xr.Dataset:
 
 
 def _general_draws(ds, request, budgets, params, take) -> xr.Dataset:
-    """Per-draw optima by the general optimiser: the first ``take`` draws at every budget."""
+    """Per-draw optima by the general optimiser: the first ``take`` draws at every budget, in one
+    batched solve (:func:`~tsbudget.planning.solve.solve_allocations`; nan where infeasible)."""
     p = request.problem
+    got = solve_allocations(request, budgets, {k: np.asarray(v)[:take] for k, v in params.items()})
     names = ["N", "D", "data_per_param", "loss"] + [v.name for v in p.ints + p.reals]
-    out = {n: np.full((take, budgets.size), np.nan) for n in names}
-    for i in range(take):
-        for j, b in enumerate(budgets):
-            pl = solve_draw(request.at_budget(b), params, i)
-            if pl is None:
-                continue
-            for n in names:
-                out[n][i, j] = pl.variables[n] if n in pl.variables else getattr(pl, n)
+    out = {n: got["D"] / got["N"] if n == "data_per_param" else got[n] for n in names}
     return _add_draws(ds, out, request.level)
 
 
