@@ -172,8 +172,7 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
     """Projected Newton with finite-difference derivatives and a batched backtracking line
     search. Coordinates at a bound whose gradient points outward are held (active set);
     a Hessian that is not positive definite is shifted until it is. Stops when the step
-    falls below 1e-11 in the coordinates or no trial step lowers the value (a step to an equal
-    value is taken, and is the last: at that point the value is flat to roundoff)."""
+    falls below 1e-11 in the coordinates or no trial step lowers the value."""
     for _ in range(iterations):
         g, H, ok = _derivatives(obj, z, k, h)
         if not ok:
@@ -194,9 +193,8 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
         if not vals[j] <= f:
             break
         moved = np.max(np.abs(trials[j] - z))
-        lowered = vals[j] < f
         z, f = trials[j], float(vals[j])
-        if moved < 1e-11 or not lowered:
+        if moved < 1e-11:
             break
     return z, f, True
 
@@ -205,11 +203,17 @@ def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
     """:func:`_newton_polish` for one point per problem of a batch, every unfinished problem
     stepped at once: the same derivatives, active set, Hessian shift, line search and stopping
     rule per problem. Updates ``Z`` and ``F`` in place; returns where the stencil met infeasible
-    points (those problems stop there, for :func:`_lbfgs_polish`)."""
+    points (those problems stop there, for :func:`_lbfgs_polish`).
+
+    At its minimum the value is flat to roundoff, and a problem can step back and forth
+    between two points of equal value (``z_{t+1} = z_{t-1}``); each step depends on ``z``
+    alone, so it would alternate until the iteration limit: the problem stops at once, at the
+    point of the two where the alternation would have ended."""
     m, d = Z.shape
     active = np.isfinite(F)
     failed = np.zeros(m, bool)
-    for _ in range(iterations):
+    prev = np.full_like(Z, np.nan)  # each problem's point before its last step
+    for it in range(iterations):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
@@ -239,12 +243,16 @@ def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
         j = np.argmin(vals, axis=1)
         best = vals[np.arange(idx.size), j]
         better = best <= F[idx]
-        lowered = best < F[idx]
         new = trials[np.arange(idx.size), j]
         moved = np.max(np.abs(new - z), axis=1)
+        going = better & (moved >= 1e-11)
+        cycle = going & np.all(new == prev[idx], axis=1)
+        prev[idx[better]] = z[better]
         Z[idx[better]] = new[better]
         F[idx[better]] = best[better]
-        active[idx[~lowered | (moved < 1e-11)]] = False
+        if (iterations - 1 - it) % 2:  # an odd number of steps left: the alternation ends on z
+            Z[idx[cycle]] = z[cycle]
+        active[idx[~going | cycle]] = False
     return failed
 
 
