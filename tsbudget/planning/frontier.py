@@ -21,7 +21,7 @@ from tsbudget.planning.draws import fast_deadweight, vectorised_deadweight
 from tsbudget.planning.extrapolation import WARN_FACTOR, extrapolation_arrays
 from tsbudget.planning.quantities import QUANTITIES, plan_quantities
 from tsbudget.planning.request import MAX_BUDGETS, PlanRequest, budget_array
-from tsbudget.planning.solve import solve_allocations, solve_budgets
+from tsbudget.planning.solve import budget_table, solve_allocations
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def frontier(
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
     # point plans only: the draws are planned below (their per-plan intervals would be discarded)
-    plans = solve_budgets(request, budgets)  # one batched solve (the general optimiser across budgets)
+    plans = budget_table(request, budgets)  # one batched solve (the general optimiser across budgets)
     ds = _plans_dataset(request, budgets, plans)
     if params is not None:
         n_draws = next(iter(params.values())).size
@@ -166,7 +166,7 @@ def frontier(
                 f"intervals from the first {take} of {n_draws} bootstrap draws (each re-planned by the general "
                 f"optimizer; raise max_draws for more)"
             )
-    return _finish(ds, request, budgets, plans[0].method if len({pl.method for pl in plans}) == 1 else "mixed")
+    return _finish(ds, request, budgets, plans.method)
 
 
 def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
@@ -273,12 +273,13 @@ def interpolated_deadweight(ds, request, params) -> np.ndarray:
 
 
 def _plans_dataset(request, budgets, plans) -> xr.Dataset:
+    """The point plans (a :class:`~tsbudget.planning.solve.BudgetTable`) over ``budget``."""
     import xarray as xr
 
-    data = {n: ("budget", np.array([getattr(pl, n) for pl in plans], float)) for n in QUANTITIES}
+    data = {n: ("budget", plans.columns[n]) for n in QUANTITIES}
     for v in request.problem.ints + request.problem.reals:
-        data[v.name] = ("budget", np.array([pl.variables[v.name] for pl in plans], float))
-    data["binding"] = ("budget", np.array(["; ".join(pl.binding) for pl in plans], dtype=object))
+        data[v.name] = ("budget", plans.columns[v.name])
+    data["binding"] = ("budget", np.array(["; ".join(b) for b in plans.binding], dtype=object))
     return xr.Dataset(data, coords={"budget": budgets})
 
 

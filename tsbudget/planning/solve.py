@@ -21,15 +21,16 @@ import attrs
 import numpy as np
 
 from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.planning.assembly import assemble, corner_note, plan_cost
+from tsbudget.planning.assembly import assemble, binding, corner_note, plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
 from tsbudget.planning.optimizer import optimize, optimize_batch
+from tsbudget.planning.quantities import QUANTITIES, lifetime_cost, plan_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
-__all__ = ["closed_form_goal", "solve", "solve_allocations", "solve_budgets"]
+__all__ = ["BudgetTable", "budget_table", "closed_form_goal", "solve", "solve_allocations", "solve_budgets"]
 
 
 def solve(s: PlanRequest) -> tuple[Plan, PlanRequest]:
@@ -144,6 +145,58 @@ def solve_budgets(s: PlanRequest, budgets) -> list[Plan]:
         diag = {"evaluations": p.evaluations, "integer_settings_polished": 1}
         plans.append(assemble(at, N, D, free_values, "general", diag))
     return plans
+
+
+@attrs.frozen
+class BudgetTable:
+    """The plans of many budgets as columns: ``columns`` maps every name of
+    :data:`~tsbudget.planning.quantities.QUANTITIES` and each free variable to an array over the
+    budgets; ``binding`` holds each plan's binding constraints and ``methods`` how each was found."""
+
+    columns: dict
+    binding: tuple
+    methods: tuple
+
+    @property
+    def method(self) -> str:
+        """The plans' method, ``"mixed"`` when they differ."""
+        return self.methods[0] if len(set(self.methods)) == 1 else "mixed"
+
+    @classmethod
+    def of_plans(cls, plans, problem) -> "BudgetTable":
+        columns = {n: np.array([getattr(pl, n) for pl in plans], float) for n in QUANTITIES}
+        for v in problem.ints + problem.reals:
+            columns[v.name] = np.array([pl.variables[v.name] for pl in plans], float)
+        return cls(columns, tuple(pl.binding for pl in plans), tuple(pl.method for pl in plans))
+
+
+def budget_table(s: PlanRequest, budgets) -> BudgetTable:
+    """What :func:`solve_budgets` reports, as columns, without building a Plan per budget: the
+    quantities of every plan in one vectorised pass
+    (:func:`~tsbudget.planning.quantities.plan_quantities`, as each Plan computes them) and the
+    binding constraints of each (:func:`~tsbudget.planning.assembly.binding`). With integer
+    variables or a roofline workload (whose binding latency target only the Plan's serving
+    diagnostics find), from the Plans themselves."""
+    p = s.problem
+    budgets = np.asarray(budgets, float).reshape(-1)
+    if p.ints or (p.serving is not None and p.serving.roofline):
+        return BudgetTable.of_plans(solve_budgets(s, budgets), p)
+    got = solve_allocations(s, budgets)
+    missing = np.flatnonzero(~np.isfinite(got["N"]))
+    if missing.size:
+        raise_infeasible(s.at_budget(budgets[missing[0]]))
+    N, D = got["N"], got["D"]
+    free = {v.name: got[v.name] for v in p.reals}
+    merged = {**p.fixed, **free}
+    variables = {v.name: np.asarray(merged[v.name], float) for v in p.cost_model.variables}
+    columns = {k: np.asarray(v, float) * np.ones(budgets.shape) for k, v in
+               plan_quantities(p, s.hardware, N, D, variables).items()}
+    columns.update(free)
+    cost = lifetime_cost(p, N, D, variables) * np.ones(budgets.shape)
+    bound = tuple(tuple(binding(s.at_budget(b), float(N[j]), float(D[j]), {n: float(x[j]) for n, x in free.items()},
+                                float(cost[j]))) for j, b in enumerate(budgets))
+    methods = tuple("general" if g else "closed form" for g in got["general"])
+    return BudgetTable(columns, bound, methods)
 
 
 def solve_allocations(s: PlanRequest, budgets, params=None) -> dict:
