@@ -35,7 +35,6 @@ from threadpoolctl import threadpool_limits
 from fair_reference import batched_value_grad_hess, element_cost, lbfgsb
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.fitting.fit import fit
-from tsbudget.optim.multistart import start_grid
 from tsbudget.uncertainty.bootstrap import bootstrap
 from tsbudget.uncertainty.intervals import intervals
 
@@ -95,10 +94,12 @@ def main() -> None:
         t = time.perf_counter()
         xs, fs, nfev = reference_bootstrap(x0, lN, lD, lL, args.draws, args.seed)
         t_ref = time.perf_counter() - t
-        grid = start_grid(result.law.parameters, None)
-        per_element = element_cost(grid, lN, lD, lL, block=32)
-        weights = np.ones((32, lN.size))
-        per_hess = element_cost(grid[:1000], lN, lD, lL, block=32,
+        # element costs at points like the draws' (the point estimate moved by 1% noise), with
+        # run weights like theirs (resampling multiplicities)
+        near = x0 + 0.01 * np.random.default_rng(1).standard_normal((1024, x0.size))
+        per_element = element_cost(near, lN, lD, lL, block=32)
+        weights = np.random.default_rng(2).multinomial(lN.size, np.full(lN.size, 1 / lN.size), size=32).astype(float)
+        per_hess = element_cost(near, lN, lD, lL, block=32,
                                 kernel=lambda X, a, b, c: batched_value_grad_hess(X, a, b, c, weights[: len(X)]))
     floor = args.draws * float(np.mean(nfev)) * lN.size * per_element
     newton_evals = boot.draws.attrs.get("n_evaluations")

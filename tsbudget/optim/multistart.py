@@ -23,10 +23,11 @@ __all__ = ["MAX_STARTS", "MAX_START_RUNS", "RACE", "minimize_batched", "start_gr
 
 MAX_STARTS = 2_000_000
 
-#: Most starts × runs one fit may evaluate. The batched fit's cost is about 37 ns per start per
-#: run here (2 shared cores; racing keeps the evaluations near 2.8 per start): with the default
-#: 4,500 starts, 10,000 runs fit in 2.4 s and 100,000 in 47 s; 5e8 (about a minute, 111,000
-#: runs at 4,500 starts) is the limit, beyond which a fit does not finish in reasonable time.
+#: Most starts × runs one fit may evaluate. The raced fit makes about 1.8 start-evaluations per
+#: start (all 4,500 screened by value, then the race), at 10-14 ns per start×run element here
+#: (benchmarks/bench_fit.py, 2 shared cores): with the default 4,500 starts, 24,000 runs fit in
+#: 2.0 s and 100,000 in 10.9 s (30 MiB allocated at the peak); 5e8 (111,000 runs at 4,500
+#: starts: about 12 s raced, about 14 minutes with race=False at 116 evaluations per start) is the limit.
 MAX_START_RUNS = 500_000_000
 
 # Successive halving of the batched starts: keep the best 10% (>= 16) by the objective at the

@@ -284,7 +284,8 @@ def bootstrap(
     form; else BFGS), from the point estimate, on the fit's objective with each run weighted by how
     often the draw picked it (identical to refitting the resampled table);
     ``method="refit"`` calls :func:`tsbudget.fitting.fit.refit` (one scipy L-BFGS-B polish) per
-    draw. Both reach the same optimum to ~1e-6 (tested); the batched one is ~100× faster.
+    draw. Both reach the same optimum to ~1e-6 (tested; 200 draws of the golden Chinchilla fit
+    agreed to 1.3e-14) and the batched one was 41× faster there.
     ``chunk_size`` defaults to a quarter of the draws in this process (fewer, larger batched
     solves; ``progress`` is called four times) and to a sixteenth on an executor.
 
