@@ -17,7 +17,8 @@ from tsbudget.planning.optimizer import optimize_batch
 from tsbudget.planning.plan import plan
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.serving import Serving
-from tsbudget.planning.solve import solve, solve_allocations, solve_budgets
+from tsbudget.planning.quantities import QUANTITIES
+from tsbudget.planning.solve import budget_table, solve, solve_allocations, solve_budgets
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 
 EPOCH = get_preset("epoch2024").values
@@ -164,3 +165,16 @@ def test_a_budget_with_no_feasible_allocation_raises_what_the_single_plan_raises
     assert str(batched.value) == str(single.value)
     got = solve_allocations(request, budgets)  # the arrays mark it nan instead
     assert np.isfinite(got["N"][0]) and np.isnan(got["N"][1]) and np.isnan(got["loss"][1])
+
+
+@pytest.mark.parametrize("kw", [dict(unique=UNIQUE), dict(law="muennighoff2023", unique=UNIQUE, d_bounds=(1e9, 3e11)),
+                                dict(serving=Serving(positions=1e11))])
+def test_the_budget_table_reports_what_the_plans_report(kw):
+    request = PlanRequest.build(float(BUDGETS[0]), **kw)
+    table = budget_table(request, BUDGETS)
+    plans = solve_budgets(request, BUDGETS)
+    assert table.binding == tuple(p.binding for p in plans)
+    assert table.methods == tuple(p.method for p in plans)
+    assert table.method == (plans[0].method if len({p.method for p in plans}) == 1 else "mixed")
+    for name in QUANTITIES:
+        np.testing.assert_allclose(table.columns[name], [getattr(p, name) for p in plans], rtol=1e-12, err_msg=name)

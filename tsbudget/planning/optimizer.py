@@ -228,7 +228,7 @@ def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
         if idx.size == 0:
             break
         step = np.zeros_like(z)
-        for pattern in np.unique(held, axis=0):
+        for pattern in (np.unique(held, axis=0) if held.any() else held[:1]):
             sel = np.flatnonzero(np.all(held == pattern, axis=1))
             free = np.flatnonzero(~pattern)
             Hf = H[sel][:, free][:, :, free]

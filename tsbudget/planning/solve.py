@@ -17,6 +17,8 @@ with integer variables, per budget.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import attrs
 import numpy as np
 
@@ -193,8 +195,10 @@ def budget_table(s: PlanRequest, budgets) -> BudgetTable:
                plan_quantities(p, s.hardware, N, D, variables).items()}
     columns.update(free)
     cost = lifetime_cost(p, N, D, variables) * np.ones(budgets.shape)
-    bound = tuple(tuple(binding(s.at_budget(b), float(N[j]), float(D[j]), {n: float(x[j]) for n, x in free.items()},
-                                float(cost[j]))) for j, b in enumerate(budgets))
+    # binding() reads the mode, limits and problem of a request: those of s.at_budget(b)
+    at = [SimpleNamespace(mode="budget", lb=float(b), ub=float(b), problem=p) for b in budgets]
+    bound = tuple(tuple(binding(at[j], float(N[j]), float(D[j]), {n: float(x[j]) for n, x in free.items()},
+                                float(cost[j]))) for j in range(budgets.size))
     methods = tuple("general" if g else "closed form" for g in got["general"])
     return BudgetTable(columns, bound, methods)
 
