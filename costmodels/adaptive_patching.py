@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
+from tsbudget.cost_model import CostModel, TouchedCurve, any_of_batch_logged, log_miss, nonnegative
 from tsbudget.variables import Variable, as_positive_array
 
 __all__ = ["AdaptivePatching"]
@@ -84,10 +84,15 @@ class AdaptivePatching(CostModel):
         weights every step as the batch grows. The hash n-gram embedding tables are looked
         up (a few rows per position), not streamed, and are not counted.
         """
+        batch = as_positive_array(batch, "batch")
+        return self.weight_params_touched_curve(n, **variables)(batch)
+
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched` as a function of the batch, ``ln(1 − 1/p)`` evaluated once."""
         p = self.resolve_variables(**variables)["compression"]
         n = as_positive_array(n, "n")
-        batch = as_positive_array(batch, "batch")
-        return self.local_params + n * any_of_batch(1.0 / p, batch)
+        local, logged = self.local_params, log_miss(1.0 / p)
+        return TouchedCurve(lambda batch: local + n * any_of_batch_logged(logged, batch))
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """The latent model's cache, ``cache_values`` per patch, one patch per ``p`` input

@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
+from tsbudget.cost_model import CostModel, TouchedCurve, any_of_batch_logged, log_miss, nonnegative
 from tsbudget.cost_model import share as fraction  # Level has a field named share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
@@ -198,14 +198,26 @@ class HierarchicalCompression(CostModel):
         the batch grows every level is read every step, so the return path and the coarse
         levels cost bandwidth at serving even where their FLOPs are small.
         """
+        batch = as_positive_array(batch, "batch")
+        return self.weight_params_touched_curve(n, **variables)(batch)
+
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched` as a function of the batch, each level's share and
+        ``ln(1 − 1/C_i)`` evaluated once."""
         resolved = self.resolve_variables(**variables)
         n = as_positive_array(n, "n")
-        batch = as_positive_array(batch, "batch")
-        cumulative, touched = 1.0, 0.0
+        cumulative, levels = 1.0, []
         for var, lv in zip(self.variables, self.levels, strict=True):
             cumulative = cumulative * resolved[var.name]
-            touched = touched + (lv.share + lv.return_share) * any_of_batch(1.0 / cumulative, batch)
-        return n * touched
+            levels.append((lv.share + lv.return_share, log_miss(1.0 / cumulative)))
+
+        def at(batch):
+            touched = 0.0
+            for weight, logged in levels:
+                touched = touched + weight * any_of_batch_logged(logged, batch)
+            return n * touched
+
+        return TouchedCurve(at)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """Attention cache per input position: level ``i`` keeps ``cache_values_i`` values per

@@ -7,7 +7,15 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, any_of_batch, nonnegative, optional_positive_int, share
+from tsbudget.cost_model import (
+    CostModel,
+    TouchedCurve,
+    any_of_batch_logged,
+    log_miss,
+    nonnegative,
+    optional_positive_int,
+    share,
+)
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -135,11 +143,20 @@ class MixtureOfExperts(CostModel):
         are read once per step. Real routers are not uniform (load-balancing losses push them
         towards it), so this is the balanced-load expectation.
         """
+        batch = as_positive_array(batch, "batch")
+        return self.weight_params_touched_curve(n, **variables)(batch)
+
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched` as a function of the batch: the shared weights and
+        router ``active − f·N`` and the pool ``f·N·E`` evaluated once, so a step at batch
+        ``B`` costs one ``expm1``."""
         e, _, _ = self._resolve(variables)
         n = as_positive_array(n, "n")
-        batch = as_positive_array(batch, "batch")
         experts = self.expert_share * n
-        return self.active_params(n, **variables) - experts + experts * e * any_of_batch(1.0 / e, batch)
+        shared = self.active_params(n, **variables) - experts
+        pool = experts * e
+        logged = log_miss(1.0 / e)
+        return TouchedCurve(lambda batch: shared + pool * any_of_batch_logged(logged, batch))
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """Key-value cache per context position, ``2·n_layer·d_model`` values at

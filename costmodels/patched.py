@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from costmodels.adaptive_patching import AdaptivePatching
-from tsbudget.cost_model import CostModel, any_of_batch, nonnegative
+from tsbudget.cost_model import CostModel, TouchedCurve, any_of_batch_logged, log_miss, nonnegative
 from tsbudget.errors import InputError, PluginTypeError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -164,11 +164,21 @@ class Patched(CostModel):
         ``touched_inner(N, 1)/p`` plus the local models. Embedding tables are looked up, not
         streamed, and are not counted (as in :class:`AdaptivePatching`).
         """
-        p, inner = self._split(variables)
         batch = as_positive_array(batch, "batch")
-        q = any_of_batch(1.0 / p, batch)
-        m = np.maximum(batch / (p * q), 1.0)
-        return self.local_params + q * self.inner_model.weight_params_touched(as_positive_array(n, "n"), m, **inner)
+        return self.weight_params_touched_curve(n, **variables)(batch)
+
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched` as a function of the batch: ``ln(1 − 1/p)`` and the
+        inner model's own curve built once."""
+        p, inner = self._split(variables)
+        local, logged = self.local_params, log_miss(1.0 / p)
+        inner_curve = self.inner_model.weight_params_touched_curve(as_positive_array(n, "n"), **inner)
+
+        def at(batch):
+            q = any_of_batch_logged(logged, batch)
+            return local + q * inner_curve(np.maximum(batch / (p * q), 1.0))
+
+        return TouchedCurve(at)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """The inner model's cache per patch position, one patch per ``p`` input positions

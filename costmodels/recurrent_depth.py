@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, nonnegative, positive_int, share
+from tsbudget.cost_model import CostModel, TouchedCurve, nonnegative, positive_int, share
 from tsbudget.errors import InputError
 from tsbudget.variables import Variable, as_positive_array
 
@@ -103,10 +103,15 @@ class RecurrentDepth(CostModel):
         decode, not only FLOPs. The count is independent of the batch (every sequence runs
         the same weights) and is half the serving FLOPs per position, as for dense.
         """
+        batch = as_positive_array(batch, "batch")
+        return self.weight_params_touched_curve(n, **variables)(batch)
+
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched`, the same at every batch (a constant curve)."""
         r = self._r(variables)
         n = as_positive_array(n, "n")
-        batch = as_positive_array(batch, "batch")
-        return n + (r - 1.0) * (self.core_share * n) + 0.0 * batch
+        touched = n + (r - 1.0) * (self.core_share * n)
+        return TouchedCurve(lambda batch: touched + 0.0 * batch, constant=touched)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """Attention cache per context position: the prelude's and coda's ``cache_values``

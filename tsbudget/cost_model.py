@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import math
+import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
+import attrs
 import numpy as np
 
 from tsbudget.errors import InputError
 from tsbudget.plugin_calls import wrap_plugin_methods
 from tsbudget.variables import Variable, as_nonnegative_array, as_positive_array
 
-__all__ = ["CostModel", "any_of_batch", "positive_int", "optional_positive_int", "share", "nonnegative"]
+__all__ = ["CostModel", "TouchedCurve", "any_of_batch", "any_of_batch_logged", "log_miss", "positive_int",
+           "optional_positive_int", "share", "nonnegative"]
+
+
+@attrs.frozen
+class TouchedCurve:
+    """:meth:`CostModel.weight_params_touched` at fixed ``n`` and variables, as a function of
+    the batch alone: ``curve(B)`` is the parameters a decode step of ``B`` sequences reads.
+    Its batch-independent parts are evaluated once when the curve is built, so the serving
+    roofline's batch search (:func:`tsbudget.roofline.serving_roofline`), which evaluates it
+    at many batches, repeats no variable checks. ``constant`` is the value at every batch
+    when it does not depend on the batch (``None`` otherwise): the roofline then solves its
+    batch caps in closed form. ``B`` must be a float array of batches >= 1 (not checked)."""
+
+    at: Callable[[np.ndarray], np.ndarray]
+    constant: np.ndarray | None = None
+
+    def __call__(self, batch) -> np.ndarray:
+        return self.at(batch)
+
+
+#: Arrays :meth:`CostModel.resolve_variables` returned, keyed by (variable, id of the array).
+_CHECKED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _checked(variable: Variable, value) -> np.ndarray:
+    """``variable.check(value)``, skipped for a read-only array already checked against it."""
+    if isinstance(value, np.ndarray) and _CHECKED.get((variable, id(value))) is value:
+        return value
+    arr = np.array(variable.check(value), dtype=float, copy=True)
+    arr.flags.writeable = False
+    _CHECKED[(variable, id(arr))] = arr
+    return arr
 
 
 class CostModel(ABC):
@@ -52,15 +87,21 @@ class CostModel(ABC):
         return self.declared_variables
 
     def resolve_variables(self, **given) -> dict[str, np.ndarray]:
-        """Fill defaults, reject unknown names, check bounds; returns name -> array."""
-        known = {v.name: v for v in self.variables}
+        """Fill defaults, reject unknown names, check bounds; returns name -> array.
+
+        The arrays returned are read-only copies, remembered (weakly) with the variable they
+        were checked against: passed back (the serving roofline resolves once and hands them
+        to every hook, and each hook resolves them again) they are recognised and not
+        checked twice. A read-only array that owns its data cannot have changed since."""
+        variables = self.variables
+        known = {v.name: v for v in variables}
         unknown = set(given) - set(known)
         if unknown:
             raise InputError(
                 f"cost model {self.name!r} has no variable {sorted(unknown)[0]!r}; "
                 f"its variables are {sorted(known) or 'none'}"
             )
-        return {k: v.check(given.get(k, v.default)) for k, v in known.items()}
+        return {k: _checked(v, given.get(k, v.default)) for k, v in known.items()}
 
     @abstractmethod
     def train_flops_per_position(self, n, **variables) -> np.ndarray:
@@ -94,6 +135,21 @@ class CostModel(ABC):
         batch = as_positive_array(batch, "batch")
         return self.active_params(n, **variables) + 0.0 * batch
 
+    def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
+        """:meth:`weight_params_touched` as a function of the batch alone (a
+        :class:`TouchedCurve`), its batch-independent parts evaluated once.
+
+        Default: the constant :meth:`active_params` when the family keeps the base
+        :meth:`weight_params_touched`; otherwise the family's own hook, called at each batch
+        (correct, checked at every call, slower). A family that overrides this method must
+        return exactly its :meth:`weight_params_touched` (the built-in ones compute that hook
+        through their curve, so the two cannot differ).
+        """
+        if type(self).weight_params_touched is CostModel.weight_params_touched:
+            active = np.asarray(self.active_params(n, **variables), dtype=float)
+            return TouchedCurve(lambda batch: active + 0.0 * batch, constant=active)
+        return TouchedCurve(lambda batch: self.weight_params_touched(n, batch, **variables))
+
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """Bytes of attention cache one sequence holds per context position, at
         ``precision_bytes`` bytes per cached value; each decode step reads all of it.
@@ -123,10 +179,20 @@ def any_of_batch(chance, batch) -> np.ndarray:
     an event of probability ``q`` each (a given expert chosen, a patch or level boundary
     reached). Written with ``expm1``/``log1p`` so that small ``q`` keeps its precision;
     ``q = 1`` gives 1 and ``B = 1`` gives ``q``. Broadcasts."""
+    return any_of_batch_logged(log_miss(chance), batch)
+
+
+def log_miss(chance) -> np.ndarray:
+    """``ln(1 − q)`` (``-inf`` at ``q = 1``): the batch-independent part of :func:`any_of_batch`,
+    evaluated once when a :class:`TouchedCurve` is built."""
     chance = np.asarray(chance, dtype=float)
-    batch = np.asarray(batch, dtype=float)
     with np.errstate(divide="ignore"):
-        return -np.expm1(batch * np.log1p(-chance))
+        return np.log1p(-chance)
+
+
+def any_of_batch_logged(logged, batch) -> np.ndarray:
+    """:func:`any_of_batch` from ``logged = log_miss(q)``: ``−expm1(B·ln(1 − q))``."""
+    return -np.expm1(np.asarray(batch, dtype=float) * logged)
 
 
 # -- attrs validators for cost-model settings (an InputError names the class, field and value)

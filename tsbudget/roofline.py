@@ -55,9 +55,11 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from tsbudget.batch_search import bracket, largest_true, line_cap
 from tsbudget.cost_model import CostModel
 from tsbudget.errors import InputError
 from tsbudget.hardware import Hardware, bytes_per_param, get_hardware
+from tsbudget.plugin_calls import check_finite
 from tsbudget.report import Report, fmt
 
 __all__ = ["LIMITS", "MAX_BATCH", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
@@ -272,26 +274,18 @@ class Roofline(Report):
         return out
 
 
-def _largest_true(pred, hi: np.ndarray) -> np.ndarray:
-    """Largest integer ``B`` in ``[0, hi]`` with ``pred(B)`` (``pred`` true up to a point, then
-    false; ``pred(0)`` taken true), elementwise, by bisection on integers."""
-    lo = np.zeros_like(hi)
-    hi = np.floor(hi)
-    while np.any(lo < hi):
-        mid = np.ceil((lo + hi) / 2.0)
-        ok = pred(np.maximum(mid, 1.0))
-        open_ = lo < hi
-        lo = np.where(open_ & ok, mid, lo)
-        hi = np.where(open_ & ~ok, mid - 1.0, hi)
-    return lo
-
-
 def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workload | None = None,
                      **variables) -> Roofline:
     """Serving cost of ``n`` (the parameters the law sees) under ``cost_model`` on
     ``hardware`` (a profile name, a .toml/.json path or a :class:`Hardware`) for
     ``workload``; ``variables`` are the cost model's (serving-time) variables. Broadcasts
-    over ``n`` and the variables. Formulas and sources: the module docstring."""
+    over ``n`` and the variables. Formulas and sources: the module docstring.
+
+    The variables are resolved and checked once; the cost model's hooks are evaluated once,
+    the batch-dependent parameters touched as a :class:`~tsbudget.cost_model.TouchedCurve`.
+    A free batch is found by bisection over integers between bounds that the caps give in
+    closed form with the touched parameters frozen (exact when they do not depend on the
+    batch, as for dense models; :func:`tsbudget.batch_search.bracket`)."""
     if isinstance(cost_model, str):
         from tsbudget.registry import costmodels
 
@@ -312,18 +306,16 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     flops = np.asarray(cm.inference_flops_per_position(n, **v), dtype=float)
     weights = np.asarray(cm.total_params(n, **v), dtype=float) * b
     cache = np.asarray(cm.cache_bytes_per_position(n, b, **v), dtype=float)
+    curve = cm.weight_params_touched_curve(n, **v)
     shape = np.broadcast_shapes(flops.shape, weights.shape, cache.shape)
     flops, weights, cache = (np.broadcast_to(x, shape).astype(float) for x in (flops, weights, cache))
     C, G = float(w.context), float(w.generate)
     mean_cache = C + max(G - 1.0, 0.0) / 2.0
     per_sequence = (C + G) * cache  # cache one sequence holds at its end
 
-    def step(batch, k):
-        """Decode step time at ``batch``, and whether compute binds it."""
-        touched = np.asarray(cm.weight_params_touched(n, batch, **v), dtype=float)
-        compute = batch * flops / (k * rate)
-        memory = (touched * b + batch * mean_cache * cache) / (k * bw)
-        return np.maximum(compute, memory), compute >= memory
+    def touched_at(batch):
+        batch = np.asarray(batch, dtype=float)
+        return curve(batch if batch.shape == shape else np.broadcast_to(batch, shape))
 
     # devices: the weights and the batch's caches (one sequence when the batch is free) must fit
     fixed = w.batch is not None
@@ -331,15 +323,25 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     needed = np.maximum(np.ceil((weights + first * per_sequence) / cap), 1.0)
     devices = needed if w.devices is None else np.full(shape, float(w.devices))
     fits = needed <= devices
+    kr, kw = devices * rate, devices * bw  # FLOP/s and bytes/s of the replica
+
+    def decode_parts(batch, touched):
+        """Compute and memory time of a decode step of ``batch`` sequences."""
+        return batch * flops / kr, (touched * b + batch * mean_cache * cache) / kw
+
+    def bandwidth_bound(batch):
+        compute, memory = decode_parts(batch, touched_at(batch))
+        return compute < memory
 
     # prefill: the prompt's positions in one pass, the weights they touch read once, the cache written
     if C > 0:
-        touched = np.asarray(cm.weight_params_touched(n, np.full(shape, C), **v), dtype=float)
-        p_compute = C * flops / (devices * rate)
-        p_memory = (touched * b + C * cache) / (devices * bw)
+        p_touched = touched_at(C)
+        p_compute = C * flops / kr
+        p_memory = (p_touched * b + C * cache) / kw
         prefill = np.maximum(p_compute, p_memory)
         prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
     else:
+        p_touched = None
         prefill = np.zeros(shape)
         prefill_limit = np.full(shape, "none")
 
@@ -348,42 +350,75 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         max_batch = np.where(per_sequence > 0, np.floor(np.maximum(room, 0.0)
                                                         / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
 
-    def latency_ok(batch):
-        t, _ = step(batch, devices)
+    def meets(step, request):
+        """The latency targets met, for a decode step of ``step`` seconds and a request of
+        ``request`` seconds."""
         ok = np.ones(shape, dtype=bool)
         if w.latency_ms is not None:
-            ok &= t * 1e3 <= w.latency_ms * (1 + 1e-12)
+            ok &= step * 1e3 <= w.latency_ms * (1 + 1e-12)
         if w.request_latency_ms is not None:
-            ok &= (prefill + G * t) * 1e3 <= w.request_latency_ms * (1 + 1e-12)
+            ok &= request * 1e3 <= w.request_latency_ms * (1 + 1e-12)
         return ok
 
+    def latency_ok(batch):
+        step = np.maximum(*decode_parts(batch, touched_at(batch)))
+        return meets(step, prefill + G * step)
+
+    targeted = w.latency_ms is not None or w.request_latency_ms is not None
     if fixed:
         batch = np.full(shape, float(w.batch))
         batch_limit = np.full(shape, "given")
     else:
-        # compute >= memory from B on where B·(F/(k·P·u) − c̄·κ/(k·W)) >= T(∞)·b/(k·W), T rising
-        # to T(∞) (<= T at the largest batch searched): a bound that keeps the bisection short
+        rounds = 0 if curve.constant is not None else 2
+        # compute >= memory from B on where B·(F/(k·P·u) − c̄·κ/(k·W)) >= T(B)·b/(k·W); with T
+        # frozen the crossover is T·b/W over that slope, and T(∞) bounds the search
         slope = flops / rate - mean_cache * cache / bw
-        ceiling = np.asarray(cm.weight_params_touched(n, np.full(shape, MAX_BATCH), **v), dtype=float) * b / bw
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bound = np.where(slope > 0, np.ceil(ceiling / np.where(slope > 0, slope, 1.0)), np.inf)
-        hi = np.minimum(np.minimum(max_batch, bound), MAX_BATCH)
-        below = _largest_true(lambda B: ~step(B, devices)[1], hi)  # still bandwidth-bound up to here
+        positive = np.where(slope > 0, slope, 1.0)
+
+        def crossover(touched):
+            return np.where(slope > 0, touched * b / bw / positive, np.inf)
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            bound = np.ceil(crossover(touched_at(MAX_BATCH)))
+            hi = np.minimum(np.minimum(max_batch, bound), MAX_BATCH)
+            low, up = bracket(crossover, touched_at, hi, rising=True, rounds=rounds)
+        # still bandwidth-bound up to here (the largest integer below the real crossover)
+        below = largest_true(bandwidth_bound, hi, np.ceil(low) - 1.0, np.ceil(up) - 1.0)
         saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
         # a latency cap matters only below the batch the memory and the saturation give
         hi = np.minimum(np.minimum(max_batch, saturated), MAX_BATCH)
-        by_latency = _largest_true(latency_ok, hi) if (w.latency_ms or w.request_latency_ms) else np.full(shape, np.inf)
+        if targeted:
+            def latency_cap(touched):
+                lines = [(0.0, flops / kr), (touched * b / kw, mean_cache * cache / kw)]
+                caps = []
+                if w.latency_ms is not None:
+                    caps.append(line_cap(w.latency_ms * (1 + 1e-12) / 1e3, lines))
+                if w.request_latency_ms is not None:
+                    caps.append(line_cap(w.request_latency_ms * (1 + 1e-12) / 1e3,
+                                          [(prefill + G * c0, G * c1) for c0, c1 in lines]))
+                return np.minimum.reduce(caps)
+
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                low, up = bracket(latency_cap, touched_at, hi, rising=False, rounds=rounds)
+            by_latency = largest_true(latency_ok, hi, low, up)
+        else:
+            by_latency = np.full(shape, np.inf)
         batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)
         batch_limit = np.where(
             by_latency < np.minimum(max_batch, saturated), "latency",
             np.where(max_batch < saturated, "capacity", "compute"),
         )
-    decode, compute_bound = step(batch, devices)
+    touched = touched_at(batch)
+    for at, value in ((batch, touched), (C, p_touched)):
+        if value is not None and not np.all(np.isfinite(value)):
+            check_finite(cm, "weight_params_touched", value, {"n": n, "batch": at, **v}, "cost model")
+    d_compute, d_memory = decode_parts(batch, touched)
+    decode, compute_bound = np.maximum(d_compute, d_memory), d_compute >= d_memory
     decode_limit = np.where(compute_bound, "compute", "bandwidth")
 
     # latency targets: met at this batch? else the factor by which they are missed (at batch 1
     # when the batch is free: no smaller batch is faster)
-    ok = latency_ok(batch)
+    ok = meets(decode, prefill + G * decode)
     ratios = [np.ones(shape)]
     if w.latency_ms is not None:
         ratios.append(decode * 1e3 / w.latency_ms)
@@ -407,8 +442,8 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, decode_seconds=decode,
         decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
         throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
-        devices_limit=np.full(shape, "capacity" if w.devices is None else "given"), batch_limit=batch_limit, throughput_limit=throughput_limit,
-        latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
+        devices_limit=np.full(shape, "capacity" if w.devices is None else "given"), batch_limit=batch_limit,
+        throughput_limit=throughput_limit, latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
         flops_only_gpu_seconds_per_request=(C + G) * flops / rate, weight_bytes=weights,
         cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,
     )
