@@ -174,11 +174,9 @@ class Objective:
         general path runs)."""
         # values of the free parameters in one array (log ones exponentiated), their
         # logs passed along so the law need not take them again
-        log_free = self._cache["log_free"]
-        values = theta.copy()
         with np.errstate(over="ignore"):
-            np.exp(theta, out=values, where=log_free)
-        params = {p.name: values[:, j : j + 1] for j, p in enumerate(self.free)}
+            exp_theta = np.exp(theta)
+        params = {p.name: (exp_theta if p.log else theta)[:, j : j + 1] for j, p in enumerate(self.free)}
         logs = {p.name: theta[:, j : j + 1] for j, p in enumerate(self.free) if p.log}
         params.update({name: float(v) for name, v in self.fixed.items()})
         fused, idx = self._cache["fused"]

@@ -95,9 +95,6 @@ def _hessian_tables():
 
 
 _GRAD_INDEX, _GRAD_SIGN, _HESS_INDEX, _HESS_SIGN, _CURV_INDEX, _CURV_SIGN = _hessian_tables()
-# huber_value_and_grad's sums (rows Huber, q, q·e^{t_A}, q·e^{t_B}) × (1, ln N, ln D), flattened:
-# Σq, Σq·e^{t_A}, Σq·e^{t_B}, Σq·e^{t_A}·ln N, Σq·e^{t_B}·ln D
-_FUSED_GRAD_INDEX = np.array([3, 6, 9, 7, 11])
 
 
 def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, np.ndarray]:
@@ -246,13 +243,27 @@ class Chinchilla(Law):
             return None
         shape = (k, n)
         work = workspace
-        z = scratch_array(work, "rows", (k, 4, n))
+        # per-run constants, kept with the scratch arrays: the exponents t_A, t_B are one small
+        # matrix product each of (log A, α) with (1, −ln N); the sums over runs one product with
+        # (1, ln N, ln D)
+        const = work.get("chinchilla_runs") if work is not None else None
+        if const is None or const[0] is not log_n or const[1] is not log_d:
+            ones = np.ones(n)
+            const = (log_n, log_d, np.stack([ones, -log_n]), np.stack([ones, -log_d]),
+                     np.stack([ones, log_n, log_d], axis=1))
+            if work is not None:
+                work["chinchilla_runs"] = const
+        _, _, m_a, m_b, phi = const
+        z = scratch_array(work, "rows", (4, k, n))  # Huber, q, q·e^{t_A}, q·e^{t_B}: contiguous blocks
+        coef = np.empty((2, k, 2))
+        coef[0, :, 0] = (logs["A"] if "A" in logs else np.log(p["A"])).reshape(-1)
+        coef[0, :, 1] = p["alpha"].reshape(-1)
+        coef[1, :, 0] = (logs["B"] if "B" in logs else np.log(p["B"])).reshape(-1)
+        coef[1, :, 1] = p["beta"].reshape(-1)
         with np.errstate(all="ignore"):
-            e_a = np.multiply(p["alpha"], log_n, out=z[:, 2])
-            np.subtract(logs["A"] if "A" in logs else np.log(p["A"]), e_a, out=e_a)
+            e_a = np.matmul(coef[0], m_a, out=scratch_array(work, "e_a", shape))
             np.exp(e_a, out=e_a)
-            e_b = np.multiply(p["beta"], log_d, out=z[:, 3])
-            np.subtract(logs["B"] if "B" in logs else np.log(p["B"]), e_b, out=e_b)
+            e_b = np.matmul(coef[1], m_b, out=scratch_array(work, "e_b", shape))
             np.exp(e_b, out=e_b)
             total = np.add(e_a, e_b, out=scratch_array(work, "total", shape))
             total += p["E"]
@@ -260,10 +271,10 @@ class Chinchilla(Law):
             if not (np.minimum.reduce(r, axis=None) >= LSE_LO and np.maximum.reduce(r, axis=None) < EXP_HI):
                 return None  # beyond the float range (or not finite): the shifted general path
             r -= log_loss
-            c = np.maximum(r, -delta, out=z[:, 1])
+            c = np.maximum(r, -delta, out=z[1])
             np.minimum(c, delta, out=c)
-            # Huber c·(r − c/2), built in rows[:, 0]; then q = w·c/L̂ in rows[:, 1]
-            h = np.multiply(c, -0.5, out=z[:, 0])
+            # Huber c·(r − c/2), built in z[0]; then q = w·c/L̂ in z[1]
+            h = np.multiply(c, -0.5, out=z[0])
             h += r
             h *= c
             if weights is not None:
@@ -274,14 +285,16 @@ class Chinchilla(Law):
             c /= total
             if weights is not None:
                 c *= weights
-            e_a *= c
-            e_b *= c
-            phi = np.stack([np.ones(n), log_n, log_d], axis=1)
-            sums = np.matmul(z.reshape(k * 4, n), phi).reshape(k, 12)
-            g = sums[:, _FUSED_GRAD_INDEX]
-            g[:, 0] *= np.broadcast_to(p["E"], (k, 1))[:, 0]
-            g[:, 3:] *= -1.0
-        return sums[:, 0], g
+            np.multiply(c, e_a, out=z[2])
+            np.multiply(c, e_b, out=z[3])
+            sums = np.matmul(z.reshape(4 * k, n), phi).reshape(4, k, 3)
+            g = np.empty((k, 5))
+            np.multiply(sums[1, :, 0], np.broadcast_to(p["E"], (k, 1))[:, 0], out=g[:, 0])
+            g[:, 1] = sums[2, :, 0]
+            g[:, 2] = sums[3, :, 0]
+            np.negative(sums[2, :, 1], out=g[:, 3])
+            np.negative(sums[3, :, 2], out=g[:, 4])
+        return sums[0, :, 0], g
 
     #: the coordinates of :meth:`huber_value_and_grad` and :meth:`huber_value_grad_hess`: log E,
     #: log A, log B, α, β (name, whether in log), those of the fit
