@@ -199,6 +199,29 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
     return z, f, True
 
 
+def _newton_step(g, H, held):
+    """The Newton steps of :func:`_newton_polish` for rows of gradients ``g (m, d)`` and Hessians
+    ``H (m, d, d)``: zero in the held coordinates, ``−H_f⁻¹ g_f`` in the free ones, with ``H_f``
+    shifted where it is not positive definite (grouped by held pattern)."""
+    step = np.zeros_like(g)
+    if g.shape[1] == 1:  # one coordinate (no held row reaches here): H is its own eigenvalue
+        h = H[:, 0, 0]
+        top = np.maximum(1.0, np.abs(h))
+        h = h + np.where(h <= 1e-12 * top, np.abs(h) + 1e-6 * top, 0.0)
+        step[:, 0] = -(g[:, 0] / h)
+        return step
+    for pattern in (np.unique(held, axis=0) if held.any() else held[:1]):
+        sel = np.flatnonzero(np.all(held == pattern, axis=1))
+        free = np.flatnonzero(~pattern)
+        Hf = H[sel][:, free][:, :, free]
+        eig = np.linalg.eigvalsh(Hf)
+        top = np.maximum(1.0, np.abs(eig[:, -1]))
+        shift = np.where(eig[:, 0] <= 1e-12 * top, np.abs(eig[:, 0]) + 1e-6 * top, 0.0)
+        Hf = Hf + shift[:, None, None] * np.eye(free.size)
+        step[np.ix_(sel, free)] = -np.linalg.solve(Hf, g[sel][:, free][:, :, None])[:, :, 0]
+    return step
+
+
 def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
     """:func:`_newton_polish` for one point per problem of a batch, every unfinished problem
     stepped at once: the same derivatives, active set, Hessian shift, line search and stopping
@@ -227,16 +250,7 @@ def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
         idx, z, g, H, held = idx[keep], z[keep], g[keep], H[keep], held[keep]
         if idx.size == 0:
             break
-        step = np.zeros_like(z)
-        for pattern in (np.unique(held, axis=0) if held.any() else held[:1]):
-            sel = np.flatnonzero(np.all(held == pattern, axis=1))
-            free = np.flatnonzero(~pattern)
-            Hf = H[sel][:, free][:, :, free]
-            eig = np.linalg.eigvalsh(Hf)
-            top = np.maximum(1.0, np.abs(eig[:, -1]))
-            shift = np.where(eig[:, 0] <= 1e-12 * top, np.abs(eig[:, 0]) + 1e-6 * top, 0.0)
-            Hf = Hf + shift[:, None, None] * np.eye(free.size)
-            step[np.ix_(sel, free)] = -np.linalg.solve(Hf, g[sel][:, free][:, :, None])[:, :, 0]
+        step = _newton_step(g, H, held)
         trials = np.clip(z[:, None, :] + _STEPS[None, :, None] * step[:, None, :], obj.lo, obj.hi)
         n = _STEPS.size
         vals = obj(trials.reshape(-1, d), np.zeros((1, 0)), np.repeat(rows[idx], n)).reshape(idx.size, n)
