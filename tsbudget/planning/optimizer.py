@@ -301,10 +301,10 @@ def optimize_batch(obj: Objective):
     first = np.argmin(vals, axis=1)
     rows = np.arange(B)
     Z = obj.project(mesh[first], np.zeros((B, 0)), rows)
-    feasible = np.isfinite(vals[rows, first])
-    F = np.full(B, np.inf)
-    if feasible.any():
-        F[feasible] = obj(Z[feasible], np.zeros((1, 0)), rows[feasible])
+    F = np.where(np.isfinite(vals[rows, first]), vals[rows, first], np.inf)
+    moved = np.flatnonzero(np.isfinite(F) & np.any(Z != mesh[first], axis=1))  # the rest keep their grid value
+    if moved.size:
+        F[moved] = obj(Z[moved], np.zeros((1, 0)), moved)
     failed = _newton_steps(obj, Z, F, rows)
     for r in np.flatnonzero(failed):
         Z[r], F[r] = _lbfgs_polish(_Row(obj, r), Z[r], np.zeros(0), F[r])
