@@ -224,6 +224,9 @@ def _chunked(value_and_grad, pool, workers, min_rows: int = 256):
     return wrapped
 
 
+_EYE: dict[int, np.ndarray] = {}  # identity matrices by size, read-only
+
+
 def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=True) -> tuple[np.ndarray, int]:
     """One BFGS iteration of every active row, in place. Returns the rows for which no step
     decreased f (``stalled``: they did not move) and the number of evaluations.
@@ -233,7 +236,10 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
     row subsets are gathered or scattered."""
     x, f, g, H, fresh = batch.x, batch.f, batch.g, batch.H, batch.fresh
     k, p = x.shape
-    eye = np.eye(p)
+    eye = _EYE.get(p)
+    if eye is None:
+        eye = _EYE[p] = np.eye(p)
+        eye.setflags(write=False)
     d = np.einsum("kij,kj->ki", H, g)
     np.negative(d, out=d)
     gd = np.einsum("ki,ki->k", g, d)
@@ -253,7 +259,7 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
     ft, gt = fg(xt, batch.ids)
     n_eval = k
     decrease = np.einsum("ki,ki->k", g, xt - x)
-    ok = np.isfinite(ft) & (decrease < 0) & (ft <= f + c1 * decrease)
+    ok = (decrease < 0) & (ft <= f + c1 * decrease)  # False for a NaN or infinite ft
     if ok.all():
         x_new, f_new, g_new = xt, ft, gt
         stalled = ~ok
@@ -270,7 +276,7 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
             ft, gt = fg(xt, batch.ids[idx])
             n_eval += idx.size
             decrease = np.einsum("ki,ki->k", g[idx], xt - x[idx])
-            ok = np.isfinite(ft) & (decrease < 0) & (ft <= f[idx] + c1 * decrease)
+            ok = (decrease < 0) & (ft <= f[idx] + c1 * decrease)
             acc = idx[ok]
             x_new[acc], f_new[acc], g_new[acc] = xt[ok], ft[ok], gt[ok]
             searching[acc] = False

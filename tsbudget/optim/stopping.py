@@ -141,10 +141,14 @@ class Racing(Stopping):
 def _cells(x, tol, salt) -> np.ndarray:
     """One int64 hash per row of the rounded cell ``round(x / tol)`` (wrapping arithmetic;
     a collision between distinct cells has probability ~2^-64 per pair)."""
-    with np.errstate(over="ignore"):
-        cells = np.round(np.asarray(x) / tol)
-        cells = np.where(np.isfinite(cells), np.clip(cells, -(2.0**62), 2.0**62), 0.0).astype(np.int64)
-        return (cells * salt).sum(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cells = np.rint(np.asarray(x) / tol)
+        finite = np.isfinite(cells)
+        if not finite.all():
+            cells = np.where(finite, cells, 0.0)
+        np.minimum(cells, 2.0**62, out=cells)
+        np.maximum(cells, -(2.0**62), out=cells)
+        return (cells.astype(np.int64) * salt).sum(axis=1)
 
 
 class RowConvergence(Stopping):
