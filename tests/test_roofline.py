@@ -182,3 +182,59 @@ def test_invariants_for_every_builtin_cost_model(name):
         assert {str(r.decode_limit), str(r.prefill_limit), str(r.batch_limit)} <= set(LIMITS)
 
     check()
+
+
+# -- prefill batched with the decode batch (Pope et al. 2022: "large-batch-size processing of
+# input tokens", abstract) ---------------------------------------------------------------------
+def test_the_prompts_of_a_batch_are_prefilled_together():
+    # 16 prompts of 64 positions read the experts their 1,024 positions touch once, a share
+    # T(16·64)·b/16 per request; prefilled one at a time each reads T(64)·b (bandwidth-bound)
+    cm, hw = MixtureOfExperts(), get_hardware("h200")
+    w = Workload(context=64, generate=64, batch=16)
+    r = serving_roofline(cm, 70e9, hw, w, experts=8)
+    alone = serving_roofline(cm, 70e9, hw, attrs.evolve(w, prefill_batch=1), experts=8)
+    k, flops = float(r.devices), float(cm.inference_flops_per_position(70e9, experts=8))
+    compute = 64 * flops / (k * hw.peak("bf16") * hw.serve_utilization)
+
+    def share(prompts):
+        return float(cm.weight_params_touched(70e9, prompts * 64, experts=8)) * 2 / prompts / (k * 4.8e12)
+
+    assert float(r.prefill_seconds) == pytest.approx(max(compute, share(16)), rel=1e-12)
+    assert float(r.prefill_latency_seconds) == pytest.approx(16 * float(r.prefill_seconds), rel=1e-12)
+    assert float(alone.prefill_seconds) == pytest.approx(share(1), rel=1e-12) and alone.prefill_limit == "bandwidth"
+    assert float(alone.prefill_latency_seconds) == float(alone.prefill_seconds)
+    assert float(r.gpu_seconds_per_request) < float(alone.gpu_seconds_per_request)
+    assert float(r.decode_seconds) == float(alone.decode_seconds)
+    # one request at a time: the same either way
+    one = [serving_roofline(cm, 70e9, hw, attrs.evolve(w, batch=1, prefill_batch=p), experts=8) for p in (None, 1)]
+    assert float(one[0].gpu_seconds_per_request) == float(one[1].gpu_seconds_per_request)
+    with pytest.raises(InputError, match="Workload.prefill_batch"):
+        Workload(prefill_batch=0)
+
+
+def test_a_request_target_waits_for_the_batch_prefill():
+    # a request's first position comes after its batch's prefill: B·prefill + G·step <= target
+    cm = Dense(n_layer=32, n_ctx=4096, d_model=4096)
+    w = Workload(context=900, generate=100, request_latency_ms=3000.0)
+    r = serving_roofline(cm, 7e9, "h200", w)
+    assert r.feasible and r.batch_limit == "latency" and float(r.batch) > 1
+    total = float(r.prefill_latency_seconds) + 100 * float(r.decode_seconds)
+    assert total * 1e3 <= 3000.0 and float(r.prefill_latency_seconds) == pytest.approx(
+        float(r.batch) * float(r.prefill_seconds), rel=1e-12)
+    over = serving_roofline(cm, 7e9, "h200", attrs.evolve(w, batch=int(r.batch) + 1))
+    assert not over.feasible and over.latency_limit == "compute"  # the prefill binds
+    # prompts prefilled alone wait only for their own: a larger batch meets the same target
+    alone = serving_roofline(cm, 7e9, "h200", attrs.evolve(w, prefill_batch=1))
+    assert alone.feasible and float(alone.batch) > float(r.batch)
+
+
+def test_a_prompt_under_one_position_searches_the_prefill_crossover_too():
+    # context 0.5: the batch's prefill carries half the decode's positions, so it turns
+    # compute-bound at twice decode's crossover (295.3 on an H100 at full utilisation)
+    hw = get_hardware("h100-sxm", serve_utilization=1.0)
+    r = serving_roofline(Dense(), 7e9, hw, Workload(context=0.5, generate=64))
+    assert r.prefill_limit == "compute" and r.decode_limit == "compute" and float(r.batch) == 591
+    assert float(r.gpu_seconds_per_request) == pytest.approx(float(r.flops_only_gpu_seconds_per_request), rel=1e-12)
+    below = serving_roofline(Dense(), 7e9, hw, Workload(context=0.5, generate=64, batch=590))
+    assert below.prefill_limit == "bandwidth"
+    assert float(below.gpu_seconds_per_request) > float(r.gpu_seconds_per_request)

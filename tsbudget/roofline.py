@@ -7,8 +7,11 @@ the larger of its FLOPs over the peak FLOP/s and its bytes over the memory bandw
 Transformer inference splits into two phases with very different arithmetic intensity
 (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
 
-* **prefill** runs the ``C`` prompt positions of a request in parallel: ``C·F`` FLOPs
-  against one read of the weights (and a write of the cache), so it is compute-bound;
+* **prefill** runs the ``C`` prompt positions of a request in parallel, and the prompts of
+  a batch of requests together (Pope et al. 2022 batch the prefill across sequences: "a 76%
+  MFU during large-batch-size processing of input tokens", abstract): ``B·C·F`` FLOPs
+  against one read of the weights the ``B·C`` positions touch (and a write of the cache), so
+  it is compute-bound;
 * **decode** generates one position per sequence per step: each step reads the weights the
   batch touches plus every sequence's attention cache, for only ``B·F`` FLOPs, so at small
   batch it is memory-bandwidth-bound.
@@ -18,13 +21,21 @@ at the serving utilisation ``u``; bandwidth ``W`` bytes/s; capacity ``M`` bytes)
 ``F`` forward FLOPs per position, ``b`` bytes per parameter at the precision, ``T(B)``
 parameters touched per decode step at batch ``B`` and ``κ`` cache bytes per context position::
 
-    prefill  = max( C·F / (k·P·u),  (T(C)·b + C·κ) / (k·W) )                    per request
+    prefill(B) = max( C·F / (k·P·u),  (T(B·C)·b / B + C·κ) / (k·W) )   per request (its share)
     step(B)  = max( B·F / (k·P·u),  (T(B)·b + B·c̄·κ) / (k·W) ),  c̄ = C + (G − 1)/2
     latency  = step(B)                                              per generated position
-    GPU-s    = k · (prefill + G · step(B) / B)                                   per request
-    throughput = 1 / (prefill + G · step(B) / B)                     requests/s per replica
+    request  = B · prefill(B) + G · step(B)           per request: the batch's prefill, G steps
+    GPU-s    = k · (prefill(B) + G · step(B) / B)                                per request
+    throughput = 1 / (prefill(B) + G · step(B) / B)                  requests/s per replica
     k        = ⌈(N_total·b + B·(C + G)·κ) / M⌉                            capacity sets k
 
+The ``B`` requests decoded together are prefilled together: the weights their prompts touch
+are read once for all of them, ``T(B·C)·b`` bytes, a share ``T(B·C)·b/B`` per request (at
+``B = 1`` one request's read, ``T(C)·b``), and a request waits for the whole batch's prefill
+before its first generated position. ``Workload.prefill_batch`` sets another number of
+prompts prefilled together (``1``: each alone, as before prefills were batched). Schedulers
+that split prompts into chunks run with the decode steps are not modelled (smaller chunks
+can read the weights more often).
 ``c̄`` is the mean cache length over the ``G`` decode steps of a request (the cache grows by
 one position per step). The decode FLOPs per position ``F`` is the cost model's
 ``inference_flops_per_position``, so with an infinite bandwidth the GPU-seconds per request
@@ -38,6 +49,9 @@ the latency target allow: the largest batch whose caches fit next to the weights
 memory left after the weights, on the fewest devices that hold the weights and one
 sequence), capped by the latency target(s), and no larger than the batch at which decode
 turns compute-bound (beyond it the cost per request no longer falls and only latency grows).
+The batch's prefill is compute-bound by then when ``C >= 1`` and ``T(x)/x`` does not rise
+(as for every built-in family): its ``B·C >= B`` positions carry at least the decode's FLOPs
+per touched byte. With ``0 < C < 1`` the prefill's own crossover is searched too.
 
 Not charged (the roofline is a lower bound on time): the interconnect between the devices of
 a replica (``Hardware.interconnect_bandwidth`` is recorded, but tensor-parallel all-reduces
@@ -61,6 +75,7 @@ from tsbudget.errors import InputError
 from tsbudget.hardware import Hardware, bytes_per_param, get_hardware
 from tsbudget.plugin_calls import check_finite
 from tsbudget.report import Report, fmt
+from tsbudget.workload import Workload
 
 __all__ = ["LIMITS", "MAX_BATCH", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
 
@@ -71,69 +86,6 @@ LIMITS = ("compute", "bandwidth", "capacity", "latency", "given", "none")
 #: Upper end of the batch search (a bisection range, not a hardware number): 2**40 sequences,
 #: far beyond any batch whose caches fit a device; a batch that reaches it is unbounded.
 MAX_BATCH = float(2**40)
-
-
-def _nonnegative(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise InputError(f"Workload.{attribute.name} must be finite and >= 0, got {value!r}")
-
-
-def _optional_positive(instance, attribute, value):
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"Workload.{attribute.name} must be finite and > 0, got {value!r}")
-
-
-def _batch(instance, attribute, value):
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 1 or value != int(value):
-        raise InputError(f"Workload.batch must be an integer >= 1 (or None: the largest allowed), got {value!r}")
-
-
-def _devices(instance, attribute, value):
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"Workload.devices must be an integer >= 1 (or None: the fewest that hold the model), "
-                         f"got {value!r}")
-
-
-def _precision(instance, attribute, value):
-    bytes_per_param(value)
-
-
-@attrs.frozen
-class Workload:
-    """What one served request asks for.
-
-    ``context``: prompt positions per request (prefill), ``generate``: positions generated
-    per request (decode steps), both in model positions. ``precision`` of weights and
-    cache (``bf16``, ``fp8``, ...). ``batch``: sequences decoded together (``None``: the
-    largest the memory and the latency targets allow, see :func:`serving_roofline`).
-    ``latency_ms``: target time per generated position; ``request_latency_ms``: target for
-    a whole request (prefill plus its ``generate`` steps); either may be ``None``.
-    ``devices``: devices per replica (``None``: the fewest whose memory holds the weights
-    and the caches); a replica given too few is infeasible, with capacity binding.
-    """
-
-    context: float = attrs.field(default=0.0, validator=_nonnegative)
-    generate: float = attrs.field(default=1.0, validator=_nonnegative)
-    precision: str = attrs.field(default="bf16", validator=_precision)
-    batch: int | None = attrs.field(default=None, validator=_batch)
-    latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
-    request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
-    devices: int | None = attrs.field(default=None, validator=_devices)
-
-    def __attrs_post_init__(self):
-        if self.context + self.generate <= 0:
-            raise InputError("Workload: a request must have context or generate > 0, got 0 and 0")
 
 
 def crossover_batch(hardware, precision: str = "bf16", utilization: float = 1.0) -> float:
@@ -164,7 +116,9 @@ class Roofline(Report):
 
     ``devices`` per replica (capacity), ``batch`` (sequences decoded together) and
     ``max_batch`` (the most whose caches fit, ``inf`` without a cache), ``prefill_seconds``
-    per request, ``decode_seconds`` per decode step, ``decode_latency_ms`` per generated
+    per request (its share of the batch's prefill) and ``prefill_latency_seconds`` (the
+    batch's prefill, before its first generated positions), ``decode_seconds`` per decode
+    step, ``decode_latency_ms`` per generated
     position, ``gpu_seconds_per_request``, ``throughput`` (requests/s per replica). The
     ``*_limit`` arrays name what binds each (one of :data:`LIMITS`); ``feasible`` says the
     latency targets are met (and a given replica holds the model) and ``shortfall`` by what
@@ -181,6 +135,7 @@ class Roofline(Report):
     batch: np.ndarray = _array_fields()
     max_batch: np.ndarray = _array_fields()
     prefill_seconds: np.ndarray = _array_fields()
+    prefill_latency_seconds: np.ndarray = _array_fields()
     decode_seconds: np.ndarray = _array_fields()
     decode_latency_ms: np.ndarray = _array_fields()
     gpu_seconds_per_request: np.ndarray = _array_fields()
@@ -243,7 +198,8 @@ class Roofline(Report):
             f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows "
             f"{'any' if np.all(np.isinf(self.max_batch)) else v(self.max_batch)})",
             f"decode latency        {v(self.decode_latency_ms)} ms per position  ({v(self.decode_limit)})",
-            f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)})",
+            f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)}; the batch's "
+            f"prompts together take {v(self.prefill_latency_seconds)} s)",
             f"throughput            {v(self.throughput)} requests/s per replica  ({v(self.throughput_limit)})",
             f"GPU-hours / 1e6 req   {v(self.gpu_hours_per_million_requests)}",
         ]
@@ -262,7 +218,8 @@ class Roofline(Report):
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in (
-            "devices", "batch", "max_batch", "prefill_seconds", "decode_seconds", "decode_latency_ms",
+            "devices", "batch", "max_batch", "prefill_seconds", "prefill_latency_seconds", "decode_seconds",
+            "decode_latency_ms",
             "gpu_seconds_per_request", "throughput", "prefill_limit", "decode_limit", "devices_limit",
             "batch_limit", "throughput_limit", "latency_limit", "feasible", "shortfall",
             "flops_only_gpu_seconds_per_request", "weight_bytes", "cache_bytes_per_sequence",
@@ -333,17 +290,14 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         compute, memory = decode_parts(batch, touched_at(batch))
         return compute < memory
 
-    # prefill: the prompt's positions in one pass, the weights they touch read once, the cache written
-    if C > 0:
-        p_touched = touched_at(C)
-        p_compute = C * flops / kr
-        p_memory = (p_touched * b + C * cache) / kw
-        prefill = np.maximum(p_compute, p_memory)
-        prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
-    else:
-        p_touched = None
-        prefill = np.zeros(shape)
-        prefill_limit = np.full(shape, "none")
+    def prompts(batch):
+        """Prompts prefilled together when ``batch`` sequences decode together."""
+        return batch if w.prefill_batch is None else float(w.prefill_batch)
+
+    def prefill_parts(batch, touched):
+        """Compute and memory time per request of prefilling ``prompts(batch)`` prompts together
+        (``touched``: the parameters their positions touch, read once for all of them)."""
+        return C * flops / kr, (touched * b / prompts(batch) + C * cache) / kw
 
     room = devices * cap - weights
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -360,9 +314,12 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
             ok &= request * 1e3 <= w.request_latency_ms * (1 + 1e-12)
         return ok
 
+    by_request = w.request_latency_ms is not None and C > 0  # the batch's prefill counts
+
     def latency_ok(batch):
         step = np.maximum(*decode_parts(batch, touched_at(batch)))
-        return meets(step, prefill + G * step)
+        first = prompts(batch) * np.maximum(*prefill_parts(batch, touched_at(prompts(batch) * C))) if by_request else 0.0
+        return meets(step, first + G * step)
 
     targeted = w.latency_ms is not None or w.request_latency_ms is not None
     if fixed:
@@ -385,21 +342,44 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         # still bandwidth-bound up to here (the largest integer below the real crossover)
         below = largest_true(bandwidth_bound, hi, np.ceil(low) - 1.0, np.ceil(up) - 1.0)
         saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
+        if 0 < C < 1 and w.prefill_batch is None:  # the batch's prefill may stay bandwidth-bound longer
+            slope_p = C * (flops / rate - cache / bw)
+
+            def crossover_p(touched):
+                return np.where(slope_p > 0, touched * b / bw / np.where(slope_p > 0, slope_p, 1.0), np.inf)
+
+            def prompts_at(batch):
+                return touched_at(batch * C)
+
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                hi_p = np.minimum(np.minimum(max_batch, np.ceil(crossover_p(prompts_at(MAX_BATCH)))), MAX_BATCH)
+                low, up = bracket(crossover_p, prompts_at, hi_p, rising=True, rounds=rounds)
+            below = largest_true(lambda B: np.less(*prefill_parts(B, prompts_at(B))), hi_p,
+                                 np.ceil(low) - 1.0, np.ceil(up) - 1.0)
+            saturated = np.maximum(saturated, np.where(below >= MAX_BATCH, np.inf, below + 1.0))
         # a latency cap matters only below the batch the memory and the saturation give
         hi = np.minimum(np.minimum(max_batch, saturated), MAX_BATCH)
         if targeted:
-            def latency_cap(touched):
-                lines = [(0.0, flops / kr), (touched * b / kw, mean_cache * cache / kw)]
+            def touched_pair(batch):
+                return touched_at(batch), (touched_at(prompts(batch) * C) if by_request else None)
+
+            def latency_cap(pair):
+                lines = [(0.0, flops / kr), (pair[0] * b / kw, mean_cache * cache / kw)]
                 caps = []
                 if w.latency_ms is not None:
                     caps.append(line_cap(w.latency_ms * (1 + 1e-12) / 1e3, lines))
-                if w.request_latency_ms is not None:
+                if w.request_latency_ms is not None:  # the batch's prefill, then G steps
+                    first = [(0.0, 0.0)]
+                    if by_request and w.prefill_batch is None:
+                        first = [(0.0, C * flops / kr), (pair[1] * b / kw, C * cache / kw)]
+                    elif by_request:  # a fixed number of prompts: the same prefill at every batch
+                        first = [(w.prefill_batch * np.maximum(*prefill_parts(1.0, pair[1])), 0.0)]
                     caps.append(line_cap(w.request_latency_ms * (1 + 1e-12) / 1e3,
-                                          [(prefill + G * c0, G * c1) for c0, c1 in lines]))
+                                         [(p0 + G * c0, p1 + G * c1) for p0, p1 in first for c0, c1 in lines]))
                 return np.minimum.reduce(caps)
 
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                low, up = bracket(latency_cap, touched_at, hi, rising=False, rounds=rounds)
+                low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=rounds)
             by_latency = largest_true(latency_ok, hi, low, up)
         else:
             by_latency = np.full(shape, np.inf)
@@ -408,29 +388,40 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
             by_latency < np.minimum(max_batch, saturated), "latency",
             np.where(max_batch < saturated, "capacity", "compute"),
         )
+    # prefill: the prompts of the batch's requests together, the weights they touch read once
+    # for all of them (per request: their share), the cache written
     touched = touched_at(batch)
-    for at, value in ((batch, touched), (C, p_touched)):
+    p_touched = touched_at(prompts(batch) * C) if C > 0 else None
+    for at, value in ((batch, touched), (prompts(batch) * C, p_touched)):
         if value is not None and not np.all(np.isfinite(value)):
             check_finite(cm, "weight_params_touched", value, {"n": n, "batch": at, **v}, "cost model")
+    if C > 0:
+        p_compute, p_memory = prefill_parts(batch, p_touched)
+        prefill = np.maximum(p_compute, p_memory)
+        prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
+    else:
+        prefill = np.zeros(shape)
+        prefill_limit = np.full(shape, "none")
+    batch_prefill = prompts(batch) * prefill  # the prompts' prefill: their first positions come after it
     d_compute, d_memory = decode_parts(batch, touched)
     decode, compute_bound = np.maximum(d_compute, d_memory), d_compute >= d_memory
     decode_limit = np.where(compute_bound, "compute", "bandwidth")
 
     # latency targets: met at this batch? else the factor by which they are missed (at batch 1
     # when the batch is free: no smaller batch is faster)
-    ok = meets(decode, prefill + G * decode)
+    ok = meets(decode, batch_prefill + G * decode)
     ratios = [np.ones(shape)]
     if w.latency_ms is not None:
         ratios.append(decode * 1e3 / w.latency_ms)
     if w.request_latency_ms is not None:
-        ratios.append((prefill + G * decode) * 1e3 / w.request_latency_ms)
+        ratios.append((batch_prefill + G * decode) * 1e3 / w.request_latency_ms)
     shortfall = np.where(ok, 1.0, np.maximum.reduce(ratios))
     # a given replica too small for the weights (and caches): capacity binds, by needed / given
     shortfall = np.where(fits, shortfall, np.maximum(shortfall, needed / devices))
     # what binds the latency: the decode limit, or the prefill when a request target is missed there
     latency_limit = np.where(ok, "none", decode_limit)
     if w.request_latency_ms is not None and C > 0:
-        prefill_binds = ~ok & (prefill >= G * decode)
+        prefill_binds = ~ok & (batch_prefill >= G * decode)
         latency_limit = np.where(prefill_binds, prefill_limit, latency_limit)
 
     latency_limit = np.where(fits, latency_limit, "capacity")
@@ -439,7 +430,8 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     decode_share = G * decode / batch
     throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
     return Roofline(
-        devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, decode_seconds=decode,
+        devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, prefill_latency_seconds=batch_prefill,
+        decode_seconds=decode,
         decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
         throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
         devices_limit=np.full(shape, "capacity" if w.devices is None else "given"), batch_limit=batch_limit,

@@ -1,0 +1,81 @@
+"""What one served request asks for: the serving workload of the roofline
+(:func:`tsbudget.roofline.serving_roofline`, which re-exports :class:`Workload`)."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from tsbudget.errors import InputError
+from tsbudget.hardware import bytes_per_param
+
+__all__ = ["Workload"]
+
+
+def _nonnegative(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise InputError(f"Workload.{attribute.name} must be finite and >= 0, got {value!r}")
+
+
+def _optional_positive(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"Workload.{attribute.name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"Workload.{attribute.name} must be finite and > 0, got {value!r}")
+
+
+def _batch(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 1 or value != int(value):
+        raise InputError(f"Workload.{attribute.name} must be an integer >= 1 (or None), got {value!r}")
+
+
+def _devices(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"Workload.devices must be an integer >= 1 (or None: the fewest that hold the model), "
+                         f"got {value!r}")
+
+
+def _precision(instance, attribute, value):
+    bytes_per_param(value)
+
+
+@attrs.frozen
+class Workload:
+    """What one served request asks for.
+
+    ``context``: prompt positions per request (prefill), ``generate``: positions generated
+    per request (decode steps), both in model positions. ``precision`` of weights and
+    cache (``bf16``, ``fp8``, ...). ``batch``: sequences decoded together (``None``: the
+    largest the memory and the latency targets allow, see :func:`serving_roofline`).
+    ``latency_ms``: target time per generated position; ``request_latency_ms``: target for
+    a whole request (prefill plus its ``generate`` steps); either may be ``None``.
+    ``devices``: devices per replica (``None``: the fewest whose memory holds the weights
+    and the caches); a replica given too few is infeasible, with capacity binding.
+    ``prefill_batch``: prompts prefilled together, reading the weights they touch once
+    (``None``: the decode batch's; ``1``: each prompt alone, as a server that does not
+    batch prefills).
+    """
+
+    context: float = attrs.field(default=0.0, validator=_nonnegative)
+    generate: float = attrs.field(default=1.0, validator=_nonnegative)
+    precision: str = attrs.field(default="bf16", validator=_precision)
+    batch: int | None = attrs.field(default=None, validator=_batch)
+    latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
+    request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
+    devices: int | None = attrs.field(default=None, validator=_devices)
+    prefill_batch: int | None = attrs.field(default=None, validator=_batch)
+
+    def __attrs_post_init__(self):
+        if self.context + self.generate <= 0:
+            raise InputError("Workload: a request must have context or generate > 0, got 0 and 0")
