@@ -13,7 +13,7 @@ from tsbudget.laws.presets import get_preset
 from tsbudget.planning.closed_form import closed_form_budget
 from tsbudget.planning.draws import solve_draw
 from tsbudget.planning.objective import Objective
-from tsbudget.planning.optimizer import optimize_batch
+from tsbudget.planning.optimizer_batch import optimize_batch
 from tsbudget.planning.plan import plan
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.serving import Serving
@@ -116,7 +116,7 @@ def test_a_batched_objective_needs_the_rows_and_budget_mode():
         Objective(p, "budget", np.array([1e20, 1e21]), np.array([1e20, 1e21]), None)(np.zeros((1, 1)), None)
     with pytest.raises(ValueError, match="budget mode"):
         Objective(p, "target", np.array([0.0]), np.array([np.inf]), 2.5)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(ValueError, match="batched objective"):
         optimize_batch(Objective(p, "budget", 1e21, 1e21, None))
 
 
@@ -178,3 +178,44 @@ def test_the_budget_table_reports_what_the_plans_report(kw):
     assert table.method == (plans[0].method if len({p.method for p in plans}) == 1 else "mixed")
     for name in QUANTITIES:
         np.testing.assert_allclose(table.columns[name], [getattr(p, name) for p in plans], rtol=1e-12, err_msg=name)
+
+
+def _moe(**kw):
+    from tsbudget.laws.joint_moe import JointMoE
+
+    return dict(law=JointMoE(), cost_model="moe", fixed={"top_k": 1}, hardware="h100-sxm", **kw)
+
+
+@pytest.mark.parametrize("kw", [
+    _moe(free=("experts",), serving=Serving(positions=1e11)),
+    # efficiencies peaking inside the ranges (experts ~160, granularity ~5): both settle in the interior
+    dict(law=Extended(**EPOCH, variables=("experts", "granularity"), references=(8.0, 1.0),
+                      kinds=("quadratic", "quadratic"), gamma=(0.3, 0.2), gamma2=(-0.05, -0.06)),
+         cost_model="moe", fixed={"top_k": 1}, free=("experts", "granularity"), unique=1e10),
+])
+def test_batched_plans_with_integer_variables_match_the_per_budget_plans(kw):
+    budgets = np.geomspace(1e20, 1e23, 4)
+    request = PlanRequest.build(1e21, **kw)
+    for b, batched in zip(budgets, solve_budgets(request, budgets)):
+        single = solve(request.at_budget(b))[0]
+        _same(batched, single)
+        assert batched.variables == single.variables
+        assert batched.diagnostics["integer_settings_polished"] == single.diagnostics["integer_settings_polished"]
+        assert "granularity" not in kw["free"] or batched.at_bound == ()
+
+
+def test_batched_draws_with_an_integer_variable_give_each_draws_own_plan():
+    from tsbudget.laws.joint_moe import JointMoE
+
+    law = JointMoE()
+    rng = np.random.default_rng(2)
+    params = {k: np.asarray(v, float) * np.exp(0.02 * rng.standard_normal(3)) for k, v in law.values.items()}
+    request = PlanRequest.build(1e21, **_moe(free=("experts",), unique=1e10))
+    budgets = np.array([1e20, 1e22])
+    got = solve_allocations(request, budgets, params)
+    for i in range(3):
+        for j, b in enumerate(budgets):
+            single = solve_draw(request.at_budget(b), params, i)
+            assert got["experts"][i, j] == single.variables["experts"]
+            for name in ("N", "D", "loss"):
+                assert got[name][i, j] == pytest.approx(getattr(single, name), rel=1e-9), (i, j, name)

@@ -9,13 +9,8 @@ coordinates; and the integer optimum is confirmed by a ±1 neighbourhood search 
 polish at each neighbour (this assumes the loss is unimodal in each integer variable
 between grid values).
 
-:func:`optimize_batch` solves many budget-mode problems that differ only in their budgets and
-law parameters (a frontier's budgets, its bootstrap draws) in one batched run of the same
-steps: one grid evaluated for all problems, and the Newton polish stepping every problem at
-once (each iteration one stencil and one line search evaluated over all unfinished problems),
-so that its cost is that of a few large numpy evaluations rather than one small evaluation
-per step per problem. Each problem follows exactly the steps :func:`optimize` takes for it
-alone (same grid, same start, same iterates), so the batched optima are the per-problem ones.
+:func:`~tsbudget.planning.optimizer_batch.optimize_batch` takes the same steps for many
+budget-mode problems at once.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ import numpy as np
 
 from tsbudget.planning.objective import Objective
 
-__all__ = ["integer_candidates", "optimize", "optimize_batch", "polish"]
+__all__ = ["integer_candidates", "optimize", "polish"]
 
 _GRID_CAP = 300_000  # grid points evaluated in one batched stage
 
@@ -86,47 +81,6 @@ def _gradient(obj, z, k, h=1e-5):
     bwd = ~np.isfinite(fp) & np.isfinite(fm)
     g[bwd] = (f0 - fm[bwd]) / (z[bwd] - np.diag(minus)[bwd])
     return f0, g
-
-
-def _stencil(d: int) -> np.ndarray:
-    """Offsets, in steps ``h``, of the central-difference stencil of :func:`_derivatives`, in
-    its order: the centre, ``±e_i`` for each coordinate, then ``(±e_a, ±e_b)`` for each pair."""
-    pts = [np.zeros(d)]
-    for i in range(d):
-        for sgn in (1, -1):
-            q = np.zeros(d)
-            q[i] = sgn
-            pts.append(q)
-    for a, b in itertools.combinations(range(d), 2):
-        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            q = np.zeros(d)
-            q[a], q[b] = sa, sb
-            pts.append(q)
-    return np.array(pts)
-
-
-def _batch_derivatives(obj, Z, rows, h):
-    """:func:`_derivatives` for one point per problem of a batch: ``(g, H, ok)`` with
-    ``g (m, d)``, ``H (m, d, d)`` and ``ok (m,)`` false where a stencil met infeasible points,
-    every stencil in one evaluation."""
-    m, d = Z.shape
-    zc = np.where(obj.hi - obj.lo > 2 * h, np.clip(Z, obj.lo + h, obj.hi - h), Z)
-    offsets = _stencil(d)
-    P = offsets.shape[0]
-    pts = zc[:, None, :] + h * offsets[None, :, :]
-    v = obj(pts.reshape(-1, d), np.zeros((1, 0)), np.repeat(rows, P)).reshape(m, P)
-    ok = np.all(np.isfinite(v), axis=1)
-    v = np.where(ok[:, None], v, 0.0)
-    f0, fp, fm = v[:, 0], v[:, 1 : 2 * d + 1 : 2], v[:, 2 : 2 * d + 1 : 2]
-    g = (fp - fm) / (2 * h)
-    H = np.zeros((m, d, d))
-    i = np.arange(d)
-    H[:, i, i] = (fp - 2 * f0[:, None] + fm) / h**2
-    for idx, (a, b) in enumerate(itertools.combinations(range(d), 2)):
-        pp, pm, mp, mm = (v[:, 1 + 2 * d + 4 * idx + j] for j in range(4))
-        H[:, a, b] = H[:, b, a] = (pp - pm - mp + mm) / (4 * h * h)
-    g = g + np.einsum("mij,mj->mi", H, Z - zc)
-    return g, H, ok
 
 
 def _derivatives(obj, z, k, h):
@@ -197,118 +151,6 @@ def _newton_polish(obj, z, k, f, h=1e-4, iterations=40):
         if moved < 1e-11:
             break
     return z, f, True
-
-
-def _newton_step(g, H, held):
-    """The Newton steps of :func:`_newton_polish` for rows of gradients ``g (m, d)`` and Hessians
-    ``H (m, d, d)``: zero in the held coordinates, ``−H_f⁻¹ g_f`` in the free ones, with ``H_f``
-    shifted where it is not positive definite (grouped by held pattern)."""
-    step = np.zeros_like(g)
-    if g.shape[1] == 1:  # one coordinate (no held row reaches here): H is its own eigenvalue
-        h = H[:, 0, 0]
-        top = np.maximum(1.0, np.abs(h))
-        h = h + np.where(h <= 1e-12 * top, np.abs(h) + 1e-6 * top, 0.0)
-        step[:, 0] = -(g[:, 0] / h)
-        return step
-    for pattern in (np.unique(held, axis=0) if held.any() else held[:1]):
-        sel = np.flatnonzero(np.all(held == pattern, axis=1))
-        free = np.flatnonzero(~pattern)
-        Hf = H[sel][:, free][:, :, free]
-        eig = np.linalg.eigvalsh(Hf)
-        top = np.maximum(1.0, np.abs(eig[:, -1]))
-        shift = np.where(eig[:, 0] <= 1e-12 * top, np.abs(eig[:, 0]) + 1e-6 * top, 0.0)
-        Hf = Hf + shift[:, None, None] * np.eye(free.size)
-        step[np.ix_(sel, free)] = -np.linalg.solve(Hf, g[sel][:, free][:, :, None])[:, :, 0]
-    return step
-
-
-def _newton_steps(obj, Z, F, rows, h=1e-4, iterations=40):
-    """:func:`_newton_polish` for one point per problem of a batch, every unfinished problem
-    stepped at once: the same derivatives, active set, Hessian shift, line search and stopping
-    rule per problem. Updates ``Z`` and ``F`` in place; returns where the stencil met infeasible
-    points (those problems stop there, for :func:`_lbfgs_polish`).
-
-    At its minimum the value is flat to roundoff, and a problem can step back and forth
-    between two points of equal value (``z_{t+1} = z_{t-1}``); each step depends on ``z``
-    alone, so it would alternate until the iteration limit: the problem stops at once, at the
-    point of the two where the alternation would have ended."""
-    m, d = Z.shape
-    active = np.isfinite(F)
-    failed = np.zeros(m, bool)
-    prev = np.full_like(Z, np.nan)  # each problem's point before its last step
-    for it in range(iterations):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        z = Z[idx]
-        g, H, ok = _batch_derivatives(obj, z, rows[idx], h)
-        held = ((z - obj.lo <= 1e-12) & (g > 0)) | ((obj.hi - z <= 1e-12) & (g < 0))
-        done = ~ok | held.all(axis=1)
-        failed[idx[~ok]] = True
-        active[idx[done]] = False
-        keep = ~done
-        idx, z, g, H, held = idx[keep], z[keep], g[keep], H[keep], held[keep]
-        if idx.size == 0:
-            break
-        step = _newton_step(g, H, held)
-        trials = np.clip(z[:, None, :] + _STEPS[None, :, None] * step[:, None, :], obj.lo, obj.hi)
-        n = _STEPS.size
-        vals = obj(trials.reshape(-1, d), np.zeros((1, 0)), np.repeat(rows[idx], n)).reshape(idx.size, n)
-        j = np.argmin(vals, axis=1)
-        best = vals[np.arange(idx.size), j]
-        better = best <= F[idx]
-        new = trials[np.arange(idx.size), j]
-        moved = np.max(np.abs(new - z), axis=1)
-        going = better & (moved >= 1e-11)
-        cycle = going & np.all(new == prev[idx], axis=1)
-        prev[idx[better]] = z[better]
-        Z[idx[better]] = new[better]
-        F[idx[better]] = best[better]
-        if (iterations - 1 - it) % 2:  # an odd number of steps left: the alternation ends on z
-            Z[idx[cycle]] = z[cycle]
-        active[idx[~going | cycle]] = False
-    return failed
-
-
-class _Row:
-    """One problem of a batched objective, seen as a problem of its own (for the scalar steps)."""
-
-    def __init__(self, obj, row):
-        self.obj, self.row, self.lo, self.hi = obj, row, obj.lo, obj.hi
-
-    def __call__(self, z, k):
-        z = np.atleast_2d(z)
-        return self.obj(z, k, np.full(z.shape[0], self.row))
-
-
-def optimize_batch(obj: Objective):
-    """The optimum of every problem of a batched budget-mode objective without integer
-    variables (``obj.batch`` problems): ``(Z, F)``, coordinates ``(batch, d)`` and values,
-    ``F`` inf where a problem has no feasible grid point. The steps of :func:`optimize` per
-    problem (its grid, its best grid point, the Newton polish, L-BFGS-B where the stencil meets
-    infeasible points), batched across problems."""
-    if obj.batch is None or obj.p.ints:
-        raise ValueError("optimize_batch needs a batched objective without integer variables")
-    B = obj.batch
-    axes = _grid_axes(obj, 1)
-    mesh = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
-    G = len(mesh)
-    vals = np.empty((B, G))
-    chunk = max(1, _GRID_CAP // G)
-    for start in range(0, B, chunk):
-        r = np.arange(start, min(B, start + chunk))
-        vals[r] = obj(np.tile(mesh, (r.size, 1)), np.zeros((1, 0)), np.repeat(r, G)).reshape(r.size, G)
-    first = np.argmin(vals, axis=1)
-    rows = np.arange(B)
-    Z = obj.project(mesh[first], np.zeros((B, 0)), rows)
-    F = np.where(np.isfinite(vals[rows, first]), vals[rows, first], np.inf)
-    moved = np.flatnonzero(np.isfinite(F) & np.any(Z != mesh[first], axis=1))  # the rest keep their grid value
-    if moved.size:
-        F[moved] = obj(Z[moved], np.zeros((1, 0)), moved)
-    failed = _newton_steps(obj, Z, F, rows)
-    for r in np.flatnonzero(failed):
-        Z[r], F[r] = _lbfgs_polish(_Row(obj, r), Z[r], np.zeros(0), F[r])
-    return Z, F
 
 
 def polish(obj, z0, k):

@@ -11,8 +11,7 @@ floor becomes the budget-mode plan at the floor. Bootstrap draws are not planned
 Many budgets at once (a frontier) and each of many draws at every budget:
 :func:`solve_budgets` and :func:`solve_allocations` give what :func:`solve` gives at each
 budget (and draw), the closed form in one vectorised pass where it is valid and the general
-optimiser for the rest in one batched run (:func:`~tsbudget.planning.optimizer.optimize_batch`);
-with integer variables, per budget.
+optimiser for the rest in one batched run (:func:`~tsbudget.planning.optimizer_batch.optimize_batch`).
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ from tsbudget.planning.assembly import assemble, binding, corner_note, plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
-from tsbudget.planning.optimizer import optimize, optimize_batch
+from tsbudget.planning.optimizer import optimize
+from tsbudget.planning.optimizer_batch import optimize_batch
 from tsbudget.planning.quantities import QUANTITIES, lifetime_cost, plan_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
@@ -130,8 +130,6 @@ def solve_budgets(s: PlanRequest, budgets) -> list[Plan]:
     budget where it is valid, the general optimiser over the others in one batched run.
     Raises as :func:`solve` does at the first budget with no feasible allocation."""
     budgets = np.asarray(budgets, float).reshape(-1)
-    if s.problem.ints:
-        return [solve(s.at_budget(b))[0] for b in budgets]
     got = solve_allocations(s, budgets)
     p = s.problem
     plans = []
@@ -143,8 +141,8 @@ def solve_budgets(s: PlanRequest, budgets) -> list[Plan]:
             continue
         if not np.isfinite(N):
             raise_infeasible(at)
-        free_values = {v.name: float(got[v.name][j]) for v in p.reals}
-        diag = {"evaluations": p.evaluations, "integer_settings_polished": 1}
+        free_values = {v.name: float(got[v.name][j]) for v in p.ints + p.reals}
+        diag = {"evaluations": p.evaluations, "integer_settings_polished": int(got["settings"][j])}
         plans.append(assemble(at, N, D, free_values, "general", diag))
     return plans
 
@@ -176,19 +174,19 @@ def budget_table(s: PlanRequest, budgets) -> BudgetTable:
     """What :func:`solve_budgets` reports, as columns, without building a Plan per budget: the
     quantities of every plan in one vectorised pass
     (:func:`~tsbudget.planning.quantities.plan_quantities`, as each Plan computes them) and the
-    binding constraints of each (:func:`~tsbudget.planning.assembly.binding`). With integer
-    variables or a roofline workload (whose binding latency target only the Plan's serving
-    diagnostics find), from the Plans themselves."""
+    binding constraints of each (:func:`~tsbudget.planning.assembly.binding`). With a roofline
+    workload (whose binding latency target only the Plan's serving diagnostics find), from the
+    Plans themselves."""
     p = s.problem
     budgets = np.asarray(budgets, float).reshape(-1)
-    if p.ints or (p.serving is not None and p.serving.roofline):
+    if p.serving is not None and p.serving.roofline:
         return BudgetTable.of_plans(solve_budgets(s, budgets), p)
     got = solve_allocations(s, budgets)
     missing = np.flatnonzero(~np.isfinite(got["N"]))
     if missing.size:
         raise_infeasible(s.at_budget(budgets[missing[0]]))
     N, D = got["N"], got["D"]
-    free = {v.name: got[v.name] for v in p.reals}
+    free = {v.name: got[v.name] for v in p.ints + p.reals}
     merged = {**p.fixed, **free}
     variables = {v.name: np.asarray(merged[v.name], float) for v in p.cost_model.variables}
     columns = {k: np.asarray(v, float) * np.ones(budgets.shape) for k, v in
@@ -232,21 +230,19 @@ def solve_allocations(s: PlanRequest, budgets, params=None) -> dict:
         if general.any() and s.method == "closed_form":
             closed_form_plan_refused()
     out["general"], out["k"] = general, k
+    out["settings"] = np.zeros(shape, int)  # integer settings polished per general plan
     rows = np.flatnonzero(general.reshape(-1))
     if rows.size:
         row_params = None if params is None else {n: v[rows // shape[-1]] for n, v in params.items()}
-        if p.ints:
-            _solve_each(s, flops.reshape(-1), rows, row_params, out, names)
-        else:
-            obj = Objective(p, "budget", flops.reshape(-1)[rows], flops.reshape(-1)[rows], None, row_params)
-            Z, F = optimize_batch(obj)
-            ok = np.isfinite(F)
-            idx = np.arange(rows.size)[ok]
-            k0 = np.zeros((idx.size, 0))
-            N, variables = obj.decode(Z[ok], k0, idx)
-            D = obj.data(Z[ok], k0, N, variables, idx)
-            for name, value in (("N", N), ("D", D), *((v.name, variables[v.name]) for v in p.reals)):
-                out[name].reshape(-1)[rows[ok]] = value
+        obj = Objective(p, "budget", flops.reshape(-1)[rows], flops.reshape(-1)[rows], None, row_params)
+        Z, K, F, settings = optimize_batch(obj)
+        ok = np.isfinite(F)
+        idx = np.arange(rows.size)[ok]
+        N, variables = obj.decode(Z[ok], K[ok], idx)
+        D = obj.data(Z[ok], K[ok], N, variables, idx)
+        out["settings"].reshape(-1)[rows] = settings
+        for name, value in (("N", N), ("D", D), *((v.name, variables[v.name]) for v in p.ints + p.reals)):
+            out[name].reshape(-1)[rows[ok]] = value
     fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
     variables = {**fixed, **{n: out[n] for n in names}}
     solved = np.isfinite(out["D"])
@@ -261,18 +257,3 @@ def closed_form_plan_refused():
         "the closed form does not apply here (it needs a Chinchilla-form law, training FLOPs "
         "exactly k·N·D, every variable fixed, no serving, no repetition and an optimum inside the bounds)"
     )
-
-
-def _solve_each(s, flops, rows, row_params, out, names):
-    """The rows one :func:`solve` each (integer variables: the batched optimiser does not take them)."""
-    for i, r in enumerate(rows):
-        at = s.at_budget(flops[r])
-        if row_params is not None:
-            at = at.with_params({n: float(v[i]) for n, v in row_params.items()})
-        try:
-            planned = _solve_once(at)
-        except InfeasibleError:
-            continue
-        out["N"].reshape(-1)[r], out["D"].reshape(-1)[r] = planned.N, planned.D
-        for n in names:
-            out[n].reshape(-1)[r] = planned.variables[n]
