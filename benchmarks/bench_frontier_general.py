@@ -24,6 +24,11 @@ Floor: the reference's mean evaluations per budget done as vectorised numpy step
 budgets at once (one vectorised loss evaluation per step).
 With ``--draws``: a frontier of case 1 with that many bootstrap draws (each re-planned by the
 general optimiser at every budget, one batched solve), against the per-(draw, budget) loop.
+4. Serving-aware MoE frontiers (Ludziejewski et al. 2025 joint MoE law, the expert count a free
+   integer variable, top-1): FLOPs-only serving of 1e11 tokens over ``--budgets`` budgets, and a
+   roofline workload (1e8 requests of 900 + 100 tokens at 20 ms per generated token on an H100)
+   over ``--moe-budgets`` budgets. No plain scipy reference (a mixed-integer search with a
+   roofline inside): tsbudget batched against its own per-budget path, same plans checked.
 """
 
 from __future__ import annotations
@@ -174,11 +179,28 @@ def bench_draws(budgets, n_draws, repeat):
           f"the deadweight compute of each draw)")
 
 
+def bench_moe(budgets, serving, title, repeat):
+    from tsbudget.laws.joint_moe import JointMoE
+
+    kwargs = dict(law=JointMoE(), cost_model="moe", free=("experts",), fixed={"top_k": 1, "granularity": 1},
+                  hardware="h100-sxm", serving=serving)
+    tb.frontier(budgets[:2], **kwargs)
+    t_ts, ds = best_time(lambda: tb.frontier(budgets, **kwargs), repeat)
+    request = PlanRequest.build(float(budgets[0]), **kwargs)
+    t_old, old = best_time(lambda: [solve(request.at_budget(b))[0] for b in budgets], 1)
+    rel = max(float(np.max(np.abs(ds[k].values / np.array([getattr(p, k) for p in old]) - 1))) for k in ("N", "D", "loss"))
+    same = bool(np.all(ds["experts"].values == [p.variables["experts"] for p in old]))
+    print(f"4. {title}: {budgets.size} budgets: tsbudget frontier {t_ts:.3f} s; per-budget solve (before) {t_old:.3f} s "
+          f"({t_old / t_ts:.1f}x); plans equal within {rel:.1e}, expert counts {'identical' if same else 'DIFFER'} "
+          f"({int(ds['experts'].min())}..{int(ds['experts'].max())})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budgets", type=int, default=100)
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--moe-budgets", type=int, default=12)
     a = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared)")
     budgets = np.geomspace(1e18, 1e25, a.budgets)
@@ -198,6 +220,11 @@ def main():
                    a.repeat, lambda N, C: (C - 2 * N * SERVED) / (6 * N), upper=lambda C: math.log(C / (2 * SERVED)))
         if a.draws:
             bench_draws(budgets[:: max(1, a.budgets // 20)], a.draws, max(1, a.repeat // 2))
+        moe = np.geomspace(1e20, 1e24, a.budgets)
+        bench_moe(moe, tb.Serving(positions=SERVED), "MoE, FLOPs-only serving of 1e11 tokens", max(1, a.repeat // 2))
+        bench_moe(np.geomspace(1e20, 1e24, a.moe_budgets),
+                  tb.Serving(requests=1e8, context=900, generate=100, latency_ms=20),
+                  "MoE, roofline workload (1e8 requests, 20 ms per token)", 1)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
