@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from tsbudget.cost_model import CostModel, TouchedCurve, any_of_batch_logged, log_miss, nonnegative
+from tsbudget.cost_model import CostModel, TouchedCurve, nonnegative, saturating_curve
 from tsbudget.variables import Variable, as_positive_array
 
 __all__ = ["AdaptivePatching"]
@@ -90,9 +90,7 @@ class AdaptivePatching(CostModel):
     def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
         """:meth:`weight_params_touched` as a function of the batch, ``ln(1 − 1/p)`` evaluated once."""
         p = self.resolve_variables(**variables)["compression"]
-        n = as_positive_array(n, "n")
-        local, logged = self.local_params, log_miss(1.0 / p)
-        return TouchedCurve(lambda batch: local + n * any_of_batch_logged(logged, batch))
+        return saturating_curve(self.local_params, as_positive_array(n, "n"), 1.0 / p)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """The latent model's cache, ``cache_values`` per patch, one patch per ``p`` input

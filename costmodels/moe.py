@@ -10,10 +10,9 @@ import numpy as np
 from tsbudget.cost_model import (
     CostModel,
     TouchedCurve,
-    any_of_batch_logged,
-    log_miss,
     nonnegative,
     optional_positive_int,
+    saturating_curve,
     share,
 )
 from tsbudget.errors import InputError
@@ -149,14 +148,11 @@ class MixtureOfExperts(CostModel):
     def weight_params_touched_curve(self, n, **variables) -> TouchedCurve:
         """:meth:`weight_params_touched` as a function of the batch: the shared weights and
         router ``active − f·N`` and the pool ``f·N·E`` evaluated once, so a step at batch
-        ``B`` costs one ``expm1``."""
+        ``B`` costs one ``expm1``; with its inverse (:func:`~tsbudget.cost_model.saturating_curve`)."""
         e, _, _ = self._resolve(variables)
         n = as_positive_array(n, "n")
         experts = self.expert_share * n
-        shared = self.active_params(n, **variables) - experts
-        pool = experts * e
-        logged = log_miss(1.0 / e)
-        return TouchedCurve(lambda batch: shared + pool * any_of_batch_logged(logged, batch))
+        return saturating_curve(self.active_params(n, **variables) - experts, experts * e, 1.0 / e)
 
     def cache_bytes_per_position(self, n, precision_bytes, **variables) -> np.ndarray:
         """Key-value cache per context position, ``2·n_layer·d_model`` values at

@@ -16,7 +16,7 @@ from tsbudget.plugin_calls import wrap_plugin_methods
 from tsbudget.variables import Variable, as_nonnegative_array, as_positive_array
 
 __all__ = ["CostModel", "TouchedCurve", "any_of_batch", "any_of_batch_logged", "log_miss", "positive_int",
-           "optional_positive_int", "share", "nonnegative"]
+           "optional_positive_int", "saturating_curve", "share", "nonnegative"]
 
 
 @attrs.frozen
@@ -27,10 +27,14 @@ class TouchedCurve:
     roofline's batch search (:func:`tsbudget.roofline.serving_roofline`), which evaluates it
     at many batches, repeats no variable checks. ``constant`` is the value at every batch
     when it does not depend on the batch (``None`` otherwise): the roofline then solves its
-    batch caps in closed form. ``B`` must be a float array of batches >= 1 (not checked)."""
+    batch caps in closed form. ``inverse(value)``, when given, is the largest real batch at
+    which the curve is at most ``value`` (below 1, or ``±inf``, where it is so at no or at
+    every batch): the roofline then solves a latency cap in closed form too. ``B`` must be a
+    float array of batches >= 1 (not checked)."""
 
     at: Callable[[np.ndarray], np.ndarray]
     constant: np.ndarray | None = None
+    inverse: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __call__(self, batch) -> np.ndarray:
         return self.at(batch)
@@ -180,6 +184,22 @@ def any_of_batch(chance, batch) -> np.ndarray:
     reached). Written with ``expm1``/``log1p`` so that small ``q`` keeps its precision;
     ``q = 1`` gives 1 and ``B = 1`` gives ``q``. Broadcasts."""
     return any_of_batch_logged(log_miss(chance), batch)
+
+
+def saturating_curve(shared, pool, chance) -> TouchedCurve:
+    """The curve ``T(B) = shared + pool·(1 − (1 − q)^B)`` (:func:`any_of_batch`): weights read
+    every step plus a pool of which each of ``B`` positions touches each part with chance
+    ``q`` (experts, a latent model run when a patch closes), with its inverse
+    ``B = ln(1 − y)/ln(1 − q)`` for ``T = shared + pool·y``."""
+    logged = log_miss(chance)
+
+    def inverse(value):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = (value - shared) / pool
+            x = np.log1p(-np.minimum(y, 1.0)) / logged
+        return np.where((y >= 1.0) | np.isnan(y), np.inf, np.where(np.isnan(x), -np.inf, x))
+
+    return TouchedCurve(lambda batch: shared + pool * any_of_batch_logged(logged, batch), inverse=inverse)
 
 
 def log_miss(chance) -> np.ndarray:

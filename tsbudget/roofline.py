@@ -380,7 +380,16 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
 
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=rounds)
-            by_latency = largest_true(latency_ok, hi, low, up)
+                if curve.inverse is not None and w.request_latency_ms is None:
+                    # T(B)·b <= X·k·W − B·c̄·κ: the inverse curve at a bound of B bounds the cap
+                    # (exact without a cache); the compute line caps it too
+                    limit, per_batch = w.latency_ms * (1 + 1e-12) / 1e3, mean_cache * cache / kw
+                    compute_cap = limit * kr / flops
+                    for _ in range(3):
+                        at_up, at_low = (np.clip(x, 0.0, np.maximum(hi, 1.0)) for x in (up, low))
+                        low = np.maximum(low, np.minimum(compute_cap, curve.inverse((limit - at_up * per_batch) * kw / b)))
+                        up = np.minimum(up, np.minimum(compute_cap, curve.inverse((limit - at_low * per_batch) * kw / b)))
+            by_latency = largest_true(latency_ok, hi, np.floor(low), np.floor(up))
         else:
             by_latency = np.full(shape, np.inf)
         batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)

@@ -75,3 +75,24 @@ def test_resolved_variables_are_read_only_and_recognised():
         resolved["experts"][0] = 1e6
     with pytest.raises(InputError, match="experts"):
         cm.resolve_variables(experts=given)  # a fresh array is checked
+
+
+@pytest.mark.parametrize("name,variables", [("moe", {"experts": np.array([1.0, 2.0, 8.0, 4096.0])}),
+                                            ("adaptive_patching", {"compression": np.array([1.0, 4.5, 64.0])})])
+def test_the_inverse_curve_gives_the_largest_batch_under_a_value(name, variables):
+    cm = costmodels.resolve(name, **({"encoder_params": 1e7} if name == "adaptive_patching" else {}))
+    curve = cm.weight_params_touched_curve(3e9, **cm.resolve_variables(**variables))
+    batches = np.array([1.0, 2.0, 7.0, 300.0, 5e4])[:, None]
+    values = curve(batches)
+    back = curve.inverse(values)
+    # where the curve still rises the inverse returns the batch; where it has saturated, any batch
+    rising = curve(batches + 1.0) > values
+    np.testing.assert_allclose(back[rising], np.broadcast_to(batches, back.shape)[rising], rtol=1e-6)
+    assert np.all(back[~rising] >= np.broadcast_to(batches, back.shape)[~rising] * (1 - 1e-9))
+    cap = np.floor(curve.inverse(values * 1.001))  # a little above each value: the batch or more
+    assert np.all(curve(np.maximum(cap, 1.0)) <= values * 1.001 * (1 + 1e-12))
+    finite = np.isfinite(cap)  # inf where the value is above the whole pool: every batch fits
+    assert np.all(curve(cap + 1.0)[finite] > (values * 1.001)[finite])
+    assert np.all(np.broadcast_to(curve(np.full((1, 1), 2.0**40)), cap.shape)[~finite] <= (values * 1.001)[~finite])
+    assert np.all(curve.inverse(curve(np.full((1, 1), 2.0**40)) * 2) == np.inf)
+    assert np.all(curve.inverse(values[:1] * 0.5) < 1.0)  # under the batch-1 value: no batch
