@@ -219,3 +219,15 @@ def test_batched_draws_with_an_integer_variable_give_each_draws_own_plan():
             assert got["experts"][i, j] == single.variables["experts"]
             for name in ("N", "D", "loss"):
                 assert got[name][i, j] == pytest.approx(getattr(single, name), rel=1e-9), (i, j, name)
+
+
+def test_a_batch_too_large_for_one_grid_is_solved_in_parts_with_the_same_optima(monkeypatch):
+    import tsbudget.planning.optimizer_batch as batch_module
+
+    request = PlanRequest.build(1e21, **_moe(free=("experts",), unique=1e10))
+    budgets = np.geomspace(1e20, 1e23, 5)
+    whole = solve_allocations(request, budgets)
+    monkeypatch.setattr(batch_module, "_VALUES_CAP", 10)  # one problem per part
+    parts = solve_allocations(request, budgets)
+    for name in ("N", "D", "experts", "settings"):
+        np.testing.assert_array_equal(parts[name], whole[name])

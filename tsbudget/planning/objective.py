@@ -66,6 +66,11 @@ class Objective:
         self._intervals = {} if problem.serving is not None and problem.serving.roofline else None
         self._row_interval = None  # a batch without free variables: (lo, hi) per problem
 
+    def subset(self, rows) -> "Objective":
+        """The problems ``rows`` of a batch, as a batch of their own."""
+        params = None if self.params is None else {k: v[rows] for k, v in self.params.items()}
+        return Objective(self.p, self.mode, self.lb[rows], self.ub[rows], self.target, params)
+
     def limits(self, rows):
         """``(lb, ub)`` of the candidates' problems: scalars, or arrays over ``rows`` in a batch."""
         if self.batch is None:

@@ -31,6 +31,8 @@ from tsbudget.planning.optimizer import (
 
 __all__ = ["optimize_batch"]
 
+_VALUES_CAP = 4_000_000  # grid values held at once (problems × grid points per problem): 32 MB
+
 
 def _stencil(d: int) -> np.ndarray:
     """Offsets, in steps ``h``, of the central-difference stencil of :func:`_derivatives`, in
@@ -186,7 +188,15 @@ def optimize_batch(obj: Objective, top=3):
     finds them for each problem alone."""
     if obj.batch is None:
         raise ValueError("optimize_batch needs a batched objective (budget limits per problem)")
-    if obj.p.ints:
+    p = obj.p
+    combos = int(np.prod([integer_candidates(v).size for v in p.ints])) if p.ints else 1
+    per_problem = combos * len(_mesh(_grid_axes(obj, combos)))
+    step = max(1, _VALUES_CAP // per_problem)
+    if obj.batch > step:  # the grid's values of every problem are held at once: in parts
+        parts = [optimize_batch(obj.subset(np.arange(i, min(obj.batch, i + step))), top)
+                 for i in range(0, obj.batch, step)]
+        return tuple(np.concatenate(x) for x in zip(*parts))
+    if p.ints:
         return _optimize_integers(obj, top)
     B = obj.batch
     mesh = _mesh(_grid_axes(obj, 1))
