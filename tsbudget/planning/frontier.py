@@ -3,8 +3,10 @@
 :func:`frontier` is the plan at every budget of a list. Where the Chinchilla closed form
 applies (and is valid at every budget and draw) it is evaluated in one vectorized pass over
 budgets × bootstrap draws (Hoffmann et al. 2022 App. D.2 eq. 4); elsewhere the general
-optimizer runs per budget (and per draw, up to ``max_draws``). Also the budget list parser,
-the frontier's plot and its table.
+optimizer plans every budget (and every draw at every budget, up to ``max_draws`` draws) in
+one batched solve (:func:`~tsbudget.planning.solve.budget_table`,
+:func:`~tsbudget.planning.solve.solve_allocations`). Also the budget list parser, the
+frontier's plot and its table.
 """
 
 from __future__ import annotations
