@@ -379,13 +379,14 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
                 return np.minimum.reduce(caps)
 
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=rounds)
-                if curve.inverse is not None and w.request_latency_ms is None:
+                inverse = curve.inverse is not None and w.request_latency_ms is None
+                low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=0 if inverse else rounds)
+                if inverse:
                     # T(B)·b <= X·k·W − B·c̄·κ: the inverse curve at a bound of B bounds the cap
                     # (exact without a cache); the compute line caps it too
                     limit, per_batch = w.latency_ms * (1 + 1e-12) / 1e3, mean_cache * cache / kw
                     compute_cap = limit * kr / flops
-                    for _ in range(3):
+                    for _ in range(3 if np.any(per_batch > 0) else 1):
                         at_up, at_low = (np.clip(x, 0.0, np.maximum(hi, 1.0)) for x in (up, low))
                         low = np.maximum(low, np.minimum(compute_cap, curve.inverse((limit - at_up * per_batch) * kw / b)))
                         up = np.minimum(up, np.minimum(compute_cap, curve.inverse((limit - at_low * per_batch) * kw / b)))
