@@ -16,6 +16,7 @@ ones per problem.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = ["optimize_batch"]
 _VALUES_CAP = 4_000_000  # grid values held at once (problems × grid points per problem): 32 MB
 
 
+@functools.lru_cache(maxsize=None)
 def _stencil(d: int) -> np.ndarray:
     """Offsets, in steps ``h``, of the central-difference stencil of :func:`_derivatives`, in
     its order: the centre, ``±e_i`` for each coordinate, then ``(±e_a, ±e_b)`` for each pair."""
@@ -48,7 +50,9 @@ def _stencil(d: int) -> np.ndarray:
             q = np.zeros(d)
             q[a], q[b] = sa, sb
             pts.append(q)
-    return np.array(pts)
+    out = np.array(pts)
+    out.flags.writeable = False
+    return out
 
 
 def _batch_derivatives(obj, Z, K, rows, h):
@@ -71,7 +75,7 @@ def _batch_derivatives(obj, Z, K, rows, h):
     for idx, (a, b) in enumerate(itertools.combinations(range(d), 2)):
         pp, pm, mp, mm = (v[:, 1 + 2 * d + 4 * idx + j] for j in range(4))
         H[:, a, b] = H[:, b, a] = (pp - pm - mp + mm) / (4 * h * h)
-    g = g + np.einsum("mij,mj->mi", H, Z - zc)
+    g = g + (H[:, 0, :] * (Z - zc) if d == 1 else np.einsum("mij,mj->mi", H, Z - zc))
     return g, H, ok
 
 
