@@ -242,7 +242,9 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     the batch-dependent parameters touched as a :class:`~tsbudget.cost_model.TouchedCurve`.
     A free batch is found by bisection over integers between bounds that the caps give in
     closed form with the touched parameters frozen (exact when they do not depend on the
-    batch, as for dense models; :func:`tsbudget.batch_search.bracket`)."""
+    batch, as for dense models; :func:`tsbudget.batch_search.bracket`) or through the
+    curve's inverse (a mixture of experts' latency cap); the bounds are checked, so the
+    batch is the one a plain bisection finds."""
     if isinstance(cost_model, str):
         from tsbudget.registry import costmodels
 
