@@ -343,11 +343,10 @@ def _add_extrapolation(ds, request) -> xr.Dataset:
     if not extra:
         ds.attrs["extrapolation_note"] = "the law carries no fitted ranges: how far the frontier extrapolates is unknown"
         return ds
-    for key in ("budget", "n", "d"):
-        if key in extra:
-            ds[f"extrapolation_{key}"] = ("budget", extra[key])
-            ds[f"extrapolation_{key}"].attrs["units"] = "factor outside the fitted range (1 inside)"
-    ds["extrapolated"] = ("budget", extra["beyond"])
+    unit = {"units": "factor outside the fitted range (1 inside)"}
+    added = {f"extrapolation_{key}": ("budget", extra[key], unit) for key in ("budget", "n", "d") if key in extra}
+    added["extrapolated"] = ("budget", extra["beyond"])
+    ds = ds.assign(added)  # one merge, not one per variable
     ds.attrs["extrapolation_factor"] = WARN_FACTOR
     known = {k: getattr(request.ranges, k) for k in ("budget", "n", "d") if getattr(request.ranges, k) is not None}
     ds.attrs["fit_ranges"] = ", ".join(f"{k} {lo:.3g}..{hi:.3g}" for k, (lo, hi) in known.items())
