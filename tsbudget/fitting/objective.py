@@ -76,7 +76,10 @@ class Objective:
         except (TypeError, ValueError):
             self._cache["workspace"] = False
         self._cache["log_free"] = np.array([p.log for p in self.free], dtype=bool)
-        self._cache["unit_weights"] = self.weights.ndim == 1 and bool(np.all(self.weights == 1.0))
+        # equal run weights (1, or 1/n for the mean reduction): the fused kernels sum unweighted
+        # and scale once, so that the sum and the mean are the same function up to that factor
+        w = self.weights
+        self._cache["uniform"] = float(w[0]) if w.ndim == 1 and w.size and bool(np.all(w == w[0])) else None
         # a law's fused Huber value and gradient (one pass), and value, gradient and Hessian
         # (e.g. Chinchilla's), in the law's FIT_COORDINATES: usable when those are the free
         # parameters' fit coordinates and the coefficients are the plain weights (no penalty)
@@ -163,12 +166,12 @@ class Objective:
             w2 = np.ndim(self.weights) == 2
             for i in range(0, k, rows):
                 f[i : i + rows] = self._fused(t2[i : i + rows], self.weights[i : i + rows] if w2 else self.weights,
-                                              self._cache["unit_weights"], gradient=False)[0]
+                                              self._cache["uniform"], gradient=False)[0]
             with np.errstate(invalid="ignore"):
                 f[~np.isfinite(f)] = np.inf
         return float(f[0]) if theta.ndim == 1 else f
 
-    def _fused(self, theta, weights, unit, gradient=True):
+    def _fused(self, theta, weights, uniform, gradient=True):
         """The law's fused Huber pass on one block of rows: ``(f, g)`` in fit coordinates
         (``g`` None without ``gradient``), or None where the law declines (then the
         general path runs)."""
@@ -180,7 +183,7 @@ class Objective:
         logs = {p.name: theta[:, j : j + 1] for j, p in enumerate(self.free) if p.log}
         params.update({name: float(v) for name, v in self.fixed.items()})
         fused, idx = self._cache["fused"]
-        out = fused(params, self._run_inputs, self.log_loss, None if unit else weights, self.delta,
+        out = fused(params, self._run_inputs, self.log_loss, None if uniform is not None else weights, self.delta,
                     workspace=self._workspace(), logs=logs, gradient=gradient)
         if out is None:
             if gradient:
@@ -189,7 +192,12 @@ class Objective:
                 r = self._log_pred(theta) - self.log_loss
                 return np.sum(self._coef_w(r, weights) * huber(r, self.delta), axis=-1), None
         f, g = out
-        return (f, None) if not gradient else (f, g[:, idx])
+        g = g[:, idx] if gradient else None
+        if uniform is not None and uniform != 1.0:
+            f = f * uniform
+            if g is not None:
+                g *= uniform
+        return f, g
 
     def value_and_grad(self, theta, weights=None):
         """Objective and its gradient in fit coordinates: (starts,), (starts, free).
@@ -209,27 +217,27 @@ class Objective:
         t2 = np.atleast_2d(theta)
         k = t2.shape[0]
         if weights is None:
-            weights, unit = self.weights, self._cache["unit_weights"]
+            weights, uniform = self.weights, self._cache["uniform"]
         else:
-            weights, unit = np.asarray(weights, dtype=float), False
+            weights, uniform = np.asarray(weights, dtype=float), None
         rows = max(1, self.block_elements // max(1, self.log_loss.shape[0]))
         if k <= rows:
-            f, g = self._value_and_grad(t2, weights, unit)
+            f, g = self._value_and_grad(t2, weights, uniform)
         else:
             f, g = np.empty(k), np.empty((k, self.n_free))
             w2 = np.ndim(weights) == 2
             for i in range(0, k, rows):
                 f[i : i + rows], g[i : i + rows] = self._value_and_grad(
-                    t2[i : i + rows], weights[i : i + rows] if w2 else weights, unit)
+                    t2[i : i + rows], weights[i : i + rows] if w2 else weights, uniform)
         if single:
             return float(f[0]), g[0]
         return f, g
 
-    def _value_and_grad(self, theta: np.ndarray, weights: np.ndarray, unit: bool = False):
+    def _value_and_grad(self, theta: np.ndarray, weights: np.ndarray, uniform: float | None = None):
         k = theta.shape[0]
         n = self.log_loss.shape[0]
         if self._cache["fused"] is not None:
-            out = self._fused(theta, weights, unit)
+            out = self._fused(theta, weights, uniform)
             if out is not None:
                 return _finite(*out)
         with np.errstate(all="ignore"):
@@ -279,8 +287,10 @@ class Objective:
         hess, idx = self._cache["hessian"]
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         k, m = theta.shape[0], self.n_free
+        scale = None
         if weights is None:
-            weights = None if self._cache["unit_weights"] else self.weights
+            scale = self._cache["uniform"]
+            weights = None if scale is not None else self.weights
         else:
             weights = np.asarray(weights, dtype=float)
         w2 = weights is not None and weights.ndim == 2
@@ -299,12 +309,14 @@ class Objective:
             out = hess(params, self._run_inputs, self.log_loss, weights[i : i + rows] if w2 else weights,
                        self.delta, logs=logs)
             if out is None:  # outside the float range: value and gradient by the general path
-                fb, gb = self.value_and_grad(t, None if weights is None else (weights[i : i + rows] if w2 else weights))
+                fb, gb = self.value_and_grad(t, self.weights if weights is None else
+                                             weights[i : i + rows] if w2 else weights)
                 f[i : i + rows], g[i : i + rows], H[i : i + rows] = fb, gb, np.nan
                 continue
-            f[i : i + rows] = out[0]
-            g[i : i + rows] = out[1][:, idx]
-            H[i : i + rows] = out[2][:, idx[:, None], idx[None, :]]
+            c = 1.0 if scale is None else scale  # equal weights: summed unweighted, scaled once
+            f[i : i + rows] = out[0] * c
+            g[i : i + rows] = out[1][:, idx] * c
+            H[i : i + rows] = out[2][:, idx[:, None], idx[None, :]] * c
         with np.errstate(invalid="ignore", over="ignore"):
             if not np.isfinite(np.add.reduce(f) + np.add.reduce(g, axis=None) + np.add.reduce(H, axis=None)):
                 bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))

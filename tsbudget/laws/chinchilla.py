@@ -280,8 +280,10 @@ class Chinchilla(Law):
             if weights is not None:
                 weights = np.asarray(weights, dtype=float)
                 h *= weights
+            # the value by the same row sum with or without the gradient (bit-identical values)
+            f = np.add.reduce(h, axis=1)
             if not gradient:
-                return np.add.reduce(h, axis=1), None
+                return f, None
             c /= total
             if weights is not None:
                 c *= weights
@@ -294,7 +296,7 @@ class Chinchilla(Law):
             g[:, 2] = sums[3, :, 0]
             np.negative(sums[2, :, 1], out=g[:, 3])
             np.negative(sums[3, :, 2], out=g[:, 4])
-        return sums[0, :, 0], g
+        return f, g
 
     #: the coordinates of :meth:`huber_value_and_grad` and :meth:`huber_value_grad_hess`: log E,
     #: log A, log B, α, β (name, whether in log), those of the fit

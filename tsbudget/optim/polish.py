@@ -54,11 +54,16 @@ class _OneBlasThread:
 
 _ONE_BLAS_THREAD = _OneBlasThread()
 
+# a relative decrease below this is rounding, not progress: a sum over runs carries an error of a
+# few ulps per term (Higham 2002, Accuracy and Stability of Numerical Algorithms, §4.2)
+_NOISE = 64 * np.finfo(float).eps
+
 
 def polish(objective, theta0, bounds):
     """scipy L-BFGS-B from ``theta0`` on ``objective / objective(theta0)``, then
     :func:`levenberg_marquardt` when it lowers the objective; ``fun`` of the returned
-    ``OptimizeResult`` is unscaled. ``bounds``: scipy's ``(low, high)`` pairs, ``None`` for open.
+    ``OptimizeResult`` is unscaled. A result that does not lower the objective by more than its
+    rounding (64 ulps relative) returns ``theta0`` itself. ``bounds``: scipy's ``(low, high)`` pairs, ``None`` for open.
     BLAS runs on one thread meanwhile (see :class:`_OneBlasThread`)."""
     with _ONE_BLAS_THREAD:
         f0 = float(objective(theta0))
@@ -75,6 +80,10 @@ def polish(objective, theta0, bounds):
         x, fun, nfev = levenberg_marquardt(objective, res.x, float(res.fun), bounds)
         if fun < res.fun:
             res.x, res.fun, res.nfev = x, fun, int(res.nfev) + nfev
+        if math.isfinite(f0) and not res.fun < f0 - _NOISE * abs(f0):
+            # no decrease beyond the objective's rounding: theta0 was already the optimum (a
+            # warm start at an optimum stays there instead of drifting along a flat valley)
+            res.x, res.fun = np.array(theta0, dtype=float), f0
         return res
 
 

@@ -50,7 +50,9 @@ class Racing(Stopping):
     """Multistart stopping: convergence, merging of coinciding starts, successive halving.
 
     A start converges when it moved and its objective fell by at most ``ftol`` relative
-    (scipy's ``factr`` criterion) or its projected gradient max-norm is at most ``gtol``; a
+    (scipy's ``factr`` criterion) or its projected gradient max-norm is at most ``gtol`` times
+    the objective's scale (the median |f| of the starts, so that the rule does not change when
+    the objective is multiplied by a constant: a sum and a mean race alike); a
     start that cannot step is done (converged if its gradient is small). Starts whose points
     round to the same cell of size ``merge_tol`` as another active start, or as a finished
     one, merge into it (the survivor's count says how many starts it stands for).
@@ -73,11 +75,16 @@ class Racing(Stopping):
         self.salt = np.random.default_rng(12345).integers(1, 2**62, size=n_params)
         self.cells: dict[int, int] = {}  # hashed cell of a finished start -> its survivor index
         self.screen = bool(screen)
+        self.scale = 1.0  # the objective's scale, from the starts (start())
         self.screens = self.screen and keep_fraction < 1.0
 
     def start(self, batch) -> None:
         """With ``screen``, a round of zero iterations: only the best ``keep_fraction`` of the
-        starts by their objective at the start point (at least ``min_keep``) take a step."""
+        starts by their objective at the start point (at least ``min_keep``) take a step.
+        Records the objective's scale for ``gtol``: the median |f| of the finite starts."""
+        finite = np.abs(batch.f[np.isfinite(batch.f)])
+        if finite.size and np.median(finite) > 0:
+            self.scale = float(np.median(finite))
         if self.screen and self.keep_fraction < 1.0:
             self._prune(batch)
 
@@ -94,7 +101,7 @@ class Racing(Stopping):
     def update(self, batch, f_old, stalled, pg) -> None:
         moved = ~stalled
         rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), np.finfo(float).tiny)
-        small_g = np.max(np.abs(pg), axis=1) <= self.gtol
+        small_g = np.max(np.abs(pg), axis=1) <= self.gtol * self.scale
         converged = moved & (rel | small_g)
         finished = converged | stalled
         if np.any(finished):
