@@ -215,7 +215,7 @@ def test_the_prompts_of_a_batch_are_prefilled_together():
 def test_a_request_target_waits_for_the_batch_prefill():
     # a request's first position comes after its batch's prefill: B·prefill + G·step <= target
     cm = Dense(n_layer=32, n_ctx=4096, d_model=4096)
-    w = Workload(context=900, generate=100, request_latency_ms=3000.0)
+    w = Workload(context=900, generate=100, request_latency_ms=3000.0, step_tokens=math.inf)  # whole batch
     r = serving_roofline(cm, 7e9, "h200", w)
     assert r.feasible and r.batch_limit == "latency" and float(r.batch) > 1
     total = float(r.prefill_latency_seconds) + 100 * float(r.decode_seconds)
@@ -226,6 +226,27 @@ def test_a_request_target_waits_for_the_batch_prefill():
     # prompts prefilled alone wait only for their own: a larger batch meets the same target
     alone = serving_roofline(cm, 7e9, "h200", attrs.evolve(w, prefill_batch=1))
     assert alone.feasible and float(alone.batch) > float(r.batch)
+
+
+def test_prefills_are_batched_up_to_the_engine_step_budget():
+    # one forward pass takes step_tokens positions (TensorRT-LLM's max_num_tokens, 8,192 by
+    # default): 9 prompts of 900 positions; a decode batch above 9 prefills 9 at a time
+    cm, hw = MixtureOfExperts(), get_hardware("h100-sxm")
+    w = Workload(context=900, generate=100, latency_ms=20.0)
+    assert w.prompts_per_prefill == 9.0 and Workload(context=900, step_tokens=4000).prompts_per_prefill == 4.0
+    assert Workload(context=9000).prompts_per_prefill == 1.0 and Workload(generate=8).prompts_per_prefill is None
+    r = serving_roofline(cm, 8e9, hw, w, experts=64)
+    assert float(r.batch) > 9
+    k = float(r.devices)
+    share = float(cm.weight_params_touched(8e9, 9 * 900, experts=64)) * 2 / 9 / (k * hw.memory_bandwidth)
+    compute = 900 * float(cm.inference_flops_per_position(8e9, experts=64)) / (k * hw.peak("bf16") * hw.serve_utilization)
+    assert float(r.prefill_seconds) == pytest.approx(max(share, compute), rel=1e-12)
+    assert float(r.prefill_latency_seconds) == pytest.approx(9 * float(r.prefill_seconds), rel=1e-12)
+    # no step limit: the whole decode batch together, never dearer per request
+    whole = serving_roofline(cm, 8e9, hw, attrs.evolve(w, step_tokens=math.inf), experts=64)
+    assert float(whole.gpu_seconds_per_request) <= float(r.gpu_seconds_per_request)
+    with pytest.raises(InputError, match="Workload.step_tokens"):
+        Workload(step_tokens=0.5)
 
 
 def test_a_prompt_under_one_position_searches_the_prefill_crossover_too():

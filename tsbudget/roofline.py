@@ -292,9 +292,12 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         compute, memory = decode_parts(batch, touched_at(batch))
         return compute < memory
 
+    most_prompts = w.prompts_per_prefill  # None: the whole decode batch
+
     def prompts(batch):
-        """Prompts prefilled together when ``batch`` sequences decode together."""
-        return batch if w.prefill_batch is None else float(w.prefill_batch)
+        """Prompts prefilled together when ``batch`` sequences decode together: the batch's, up
+        to what one forward pass takes (``Workload.prompts_per_prefill``)."""
+        return batch if most_prompts is None else np.minimum(batch, most_prompts)
 
     def prefill_parts(batch, touched):
         """Compute and memory time per request of prefilling ``prompts(batch)`` prompts together
@@ -344,7 +347,7 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         # still bandwidth-bound up to here (the largest integer below the real crossover)
         below = largest_true(bandwidth_bound, hi, np.ceil(low) - 1.0, np.ceil(up) - 1.0)
         saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
-        if 0 < C < 1 and w.prefill_batch is None:  # the batch's prefill may stay bandwidth-bound longer
+        if 0 < C < 1:  # the batch's prefill (up to the step's prompts) may stay bandwidth-bound longer
             slope_p = C * (flops / rate - cache / bw)
 
             def crossover_p(touched):
@@ -355,6 +358,8 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
 
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 hi_p = np.minimum(np.minimum(max_batch, np.ceil(crossover_p(prompts_at(MAX_BATCH)))), MAX_BATCH)
+                if most_prompts is not None:  # beyond it the prefill share no longer changes
+                    hi_p = np.minimum(hi_p, most_prompts)
                 low, up = bracket(crossover_p, prompts_at, hi_p, rising=True, rounds=rounds)
             below = largest_true(lambda B: np.less(*prefill_parts(B, prompts_at(B))), hi_p,
                                  np.ceil(low) - 1.0, np.ceil(up) - 1.0)
@@ -372,10 +377,10 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
                     caps.append(line_cap(w.latency_ms * (1 + 1e-12) / 1e3, lines))
                 if w.request_latency_ms is not None:  # the batch's prefill, then G steps
                     first = [(0.0, 0.0)]
-                    if by_request and w.prefill_batch is None:
+                    if by_request and most_prompts is None:
                         first = [(0.0, C * flops / kr), (pair[1] * b / kw, C * cache / kw)]
-                    elif by_request:  # a fixed number of prompts: the same prefill at every batch
-                        first = [(w.prefill_batch * np.maximum(*prefill_parts(1.0, pair[1])), 0.0)]
+                    elif by_request:  # at most a fixed number of prompts: bounded by its prefill
+                        first = [(most_prompts * np.maximum(*prefill_parts(most_prompts, pair[1])), 0.0)]
                     caps.append(line_cap(w.request_latency_ms * (1 + 1e-12) / 1e3,
                                          [(p0 + G * c0, p1 + G * c1) for p0, p1 in first for c0, c1 in lines]))
                 return np.minimum.reduce(caps)

@@ -11,7 +11,12 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.hardware import bytes_per_param
 
-__all__ = ["Workload"]
+__all__ = ["STEP_TOKENS", "Workload"]
+
+#: Positions one forward pass of a serving engine processes by default: TensorRT-LLM's
+#: ``max_num_tokens`` default (8,192; "prompt length 16384 should not exceed max_num_tokens
+#: 8192" is its refusal of a longer prompt). Prefills are batched up to it.
+STEP_TOKENS = 8192.0
 
 
 def _nonnegative(instance, attribute, value):
@@ -46,6 +51,11 @@ def _devices(instance, attribute, value):
                          f"got {value!r}")
 
 
+def _step_tokens(instance, attribute, value):
+    if math.isnan(value) or value < 1:
+        raise InputError(f"Workload.step_tokens must be >= 1 (inf: no limit), got {value!r}")
+
+
 def _precision(instance, attribute, value):
     bytes_per_param(value)
 
@@ -63,8 +73,13 @@ class Workload:
     ``devices``: devices per replica (``None``: the fewest whose memory holds the weights
     and the caches); a replica given too few is infeasible, with capacity binding.
     ``prefill_batch``: prompts prefilled together, reading the weights they touch once
-    (``None``: the decode batch's; ``1``: each prompt alone, as a server that does not
-    batch prefills).
+    (``1``: each prompt alone, as a server that does not batch prefills). ``None``: as many
+    of the decode batch's prompts as one forward pass takes, ``step_tokens`` positions
+    (:attr:`prompts_per_prefill`); with ``step_tokens=inf`` the whole decode batch's.
+    ``step_tokens``: positions one forward pass processes at most, the serving engine's
+    token budget per step (TensorRT-LLM's ``max_num_tokens``, 8,192 by default, which
+    rejects longer prompts with "prompt length ... should not exceed max_num_tokens 8192";
+    vLLM's ``max_num_batched_tokens``); default :data:`STEP_TOKENS`; ``inf``: no limit.
     """
 
     context: float = attrs.field(default=0.0, validator=_nonnegative)
@@ -75,6 +90,18 @@ class Workload:
     request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
     devices: int | None = attrs.field(default=None, validator=_devices)
     prefill_batch: int | None = attrs.field(default=None, validator=_batch)
+    step_tokens: float = attrs.field(default=STEP_TOKENS, converter=float, validator=_step_tokens)
+
+    @property
+    def prompts_per_prefill(self) -> float | None:
+        """Prompts prefilled together at most: :attr:`prefill_batch` when given, else the
+        prompts one step of :attr:`step_tokens` positions holds, at least one; ``None`` (the
+        whole decode batch) when ``step_tokens`` is ``inf``."""
+        if self.prefill_batch is not None:
+            return float(self.prefill_batch)
+        if math.isinf(self.step_tokens) or self.context <= 0:
+            return None
+        return float(max(1, math.floor(self.step_tokens / self.context)))
 
     def __attrs_post_init__(self):
         if self.context + self.generate <= 0:

@@ -77,3 +77,13 @@ def test_bad_input_is_one_line_exit_2(args, needle, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_step_tokens_bounds_the_prompts_prefilled_together():
+    # 900-position prompts, 8,192 positions per forward pass: 9 prompts at a time; no limit: the batch's
+    default = _json("--n", "7e9", "--context", "900", "--generate", "100")
+    unlimited = _json("--n", "7e9", "--context", "900", "--generate", "100", "--step-tokens", "inf")
+    assert default["batch"] > 9
+    assert default["prefill_latency_seconds"] == pytest.approx(9 * default["prefill_seconds"], rel=1e-9)
+    assert unlimited["prefill_latency_seconds"] == pytest.approx(
+        unlimited["batch"] * unlimited["prefill_seconds"], rel=1e-9)

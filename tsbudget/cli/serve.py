@@ -64,11 +64,14 @@ def _scalar(x):
               help="Latency target for a whole request (prefill + decode), in ms.")
 @click.option("--devices", type=_Batch(), default=None,
               help="Devices per replica [default: the fewest whose memory holds the weights and caches].")
+@click.option("--step-tokens", type=click.FloatRange(min=1.0), default=8192.0, show_default=True,
+              help="Positions one forward pass takes (the engine's max_num_tokens / max_num_batched_tokens); "
+                   "prompts are prefilled together up to it; inf for no limit.")
 @click.option("--requests", type=NONNEGATIVE, default=None, help="Requests served: also print their GPU-hours.")
 @click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation of peak in (0, 1].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a report.")
 def command(n, cost_model, cost_settings, variables, hardware, precision, batch, context, generate, latency_ms,
-            request_latency_ms, devices, requests, serve_utilization, as_json):
+            request_latency_ms, devices, step_tokens, requests, serve_utilization, as_json):
     """Serving cost of a model on given hardware: devices, latency, throughput, GPU-hours, with what limits each."""
     from tsbudget.hardware import get_hardware
     from tsbudget.registry import costmodels
@@ -81,7 +84,8 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
     if context + generate <= 0:
         raise InputError("--context and --generate are both 0: a request must have positions to serve")
     workload = Workload(context=context, generate=generate, precision=precision.lower(), batch=batch,
-                        latency_ms=latency_ms, request_latency_ms=request_latency_ms, devices=devices)
+                        latency_ms=latency_ms, request_latency_ms=request_latency_ms, devices=devices,
+                        step_tokens=step_tokens)
     r = serving_roofline(cm, n, hw, workload, **resolved)
     out = {
         "n": n,
@@ -100,7 +104,8 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
     for key, field, limit in _LIMITED:
         out[key] = _scalar(getattr(r, field))
     out["limits"] = {key: _scalar(getattr(r, limit)) for key, _, limit in _LIMITED}
-    for key in ("max_batch", "decode_seconds", "gpu_seconds_per_request", "flops_only_gpu_seconds_per_request",
+    for key in ("max_batch", "decode_seconds", "prefill_latency_seconds", "gpu_seconds_per_request",
+                "flops_only_gpu_seconds_per_request",
                 "weight_bytes", "cache_bytes_per_sequence", "feasible", "shortfall", "latency_limit"):
         out[key] = _scalar(getattr(r, key))
     out["flops_only_gpu_hours_per_million_requests"] = out["flops_only_gpu_seconds_per_request"] * 1e6 / 3600.0
