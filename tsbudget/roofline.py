@@ -24,18 +24,20 @@ parameters touched per decode step at batch ``B`` and ``κ`` cache bytes per con
     prefill(B) = max( C·F / (k·P·u),  (T(B·C)·b / B + C·κ) / (k·W) )   per request (its share)
     step(B)  = max( B·F / (k·P·u),  (T(B)·b + B·c̄·κ) / (k·W) ),  c̄ = C + (G − 1)/2
     latency  = step(B)                                              per generated position
-    request  = B · prefill(B) + G · step(B)           per request: the batch's prefill, G steps
+    request  = p · prefill(B) + G · step(B)           per request: its prefill group, G steps
     GPU-s    = k · (prefill(B) + G · step(B) / B)                                per request
     throughput = 1 / (prefill(B) + G · step(B) / B)                  requests/s per replica
     k        = ⌈(N_total·b + B·(C + G)·κ) / M⌉                            capacity sets k
 
-The ``B`` requests decoded together are prefilled together: the weights their prompts touch
-are read once for all of them, ``T(B·C)·b`` bytes, a share ``T(B·C)·b/B`` per request (at
-``B = 1`` one request's read, ``T(C)·b``), and a request waits for the whole batch's prefill
-before its first generated position. ``Workload.prefill_batch`` sets another number of
-prompts prefilled together (``1``: each alone, as before prefills were batched). Schedulers
-that split prompts into chunks run with the decode steps are not modelled (smaller chunks
-can read the weights more often).
+The requests decoded together are prefilled together, as many as one forward pass takes
+(``Workload.step_tokens`` positions, the engine's token budget per step: TensorRT-LLM's
+``max_num_tokens``, 8,192 by default), ``p = min(B, ⌊step_tokens / C⌋)`` prompts: the weights
+their prompts touch are read once for all of them, ``T(p·C)·b`` bytes, a share
+``T(p·C)·b/p`` per request (the formula above with ``B`` read as ``p``), and a request waits
+for its group's prefill, ``p·prefill``, before its first generated position.
+``Workload.prefill_batch`` fixes ``p`` (``1``: each prompt alone); ``step_tokens=inf`` lets
+the whole decode batch prefill at once. Chunked prefills run with the decode steps are not
+modelled.
 ``c̄`` is the mean cache length over the ``G`` decode steps of a request (the cache grows by
 one position per step). The decode FLOPs per position ``F`` is the cost model's
 ``inference_flops_per_position``, so with an infinite bandwidth the GPU-seconds per request
