@@ -208,3 +208,22 @@ def test_serving_on_other_hardware_needs_both_prices():
 
     rf = serving_roofline("dense", p.N, "l4", workload(1e12).in_unit(units.resolve("tokens")).workload())
     assert p.serve_gpu_hours == pytest.approx(1e9 * float(rf.gpu_seconds_per_request) / 3600, rel=1e-12)
+
+
+def test_step_tokens_passes_to_the_workload_and_sets_the_prefill_group():
+    """Serving.step_tokens reaches the roofline: 900-position prompts, 8,192 positions per forward
+    pass (the default) prefill 9 at a time; no limit prefills the whole decode batch together."""
+    from tsbudget.planning.serving import Serving
+    from units.tokens import Tokens
+
+    def served(**kw):
+        return Serving(requests=1e9, context=900, generate=100, latency_ms=20, **kw)
+
+    assert served().in_unit(Tokens()).workload().prompts_per_prefill == 9.0
+    assert served(step_tokens=math.inf).in_unit(Tokens()).workload().prompts_per_prefill is None
+    default = plan(1e22, serving=served()).diagnostics
+    whole = plan(1e22, serving=served(step_tokens=math.inf)).diagnostics
+    assert default["prefill_latency_ms"] == pytest.approx(9 * default["prefill_ms"], rel=1e-9)
+    assert whole["prefill_latency_ms"] == pytest.approx(whole["batch"] * whole["prefill_ms"], rel=1e-9)
+    with pytest.raises(InputError, match="step_tokens"):
+        served(step_tokens=0.5)

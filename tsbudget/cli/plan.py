@@ -63,6 +63,9 @@ def planning_options(func):
                      help="Serving precision of weights and cache: bf16 (default), fp8, int8, fp4, ... (workloads only)."),
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Sequences decoded together (default: the largest memory and latency allow; workloads only)."),
+        click.option("--step-tokens", type=click.FloatRange(min=1.0), default=None,
+                     help="Positions one forward pass of the serving engine takes (max_num_tokens; default 8192); "
+                          "prompts are prefilled together up to it; inf for no limit (workloads only)."),
         click.option("--price-per-gpu-hour", type=POSITIVE, default=None,
                      help="Price of one GPU-hour (training and serving): reports the lifetime cost in money."),
         click.option("--serve-hardware", default=None, metavar="PROFILE",
@@ -104,8 +107,8 @@ def serving_from_options(o: dict, requests_optional: bool = False):
     if o["serve"] is not None and o["serve_positions"] is not None:
         raise InputError("give --serve AMOUNT (in the plan's unit) or --serve-positions POSITIONS, not both")
     flops_only = o["serve"] is not None or o["serve_positions"] is not None
-    workload = {k: o[k] for k in ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch")
-                if o[k] is not None}
+    workload = {k: o[k] for k in ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch",
+                                  "step_tokens") if o.get(k) is not None}
     if o.get("serve_hardware") is not None:
         workload["hardware"] = o["serve_hardware"]
     common = {"utilization": o["serve_utilization"], "variables": parse_fix(o["serve_vars"]),

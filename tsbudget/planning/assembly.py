@@ -125,7 +125,8 @@ def serving_diagnostics(p, hardware, N, variables, q, cost) -> dict:
             "serving_precision": serving.precision or "bf16",
             "devices_per_replica": int(rq["devices_per_replica"]),
             "batch": int(rq["batch"]) if np.isfinite(rq["batch"]) else float(rq["batch"]),
-            "prefill_ms": float(rq["prefill_seconds"]) * 1e3,
+            "prefill_ms": float(rq["prefill_seconds"]) * 1e3,  # per request: its share of its group's prefill
+            "prefill_latency_ms": float(rq["prefill_latency_seconds"]) * 1e3,  # a request waits this long
             "decode_latency_ms": float(rq["decode_latency_ms"]),
             "throughput_requests_per_s": float(rq["throughput"]),
             "gpu_seconds_per_request": float(rq["gpu_seconds_per_request"]),

@@ -70,7 +70,7 @@ def lifetime_cost(problem, N, D, variables) -> np.ndarray:
 #: Per-plan numbers of a roofline serving workload (one replica serving one request), in the
 #: order results report them; ``*_limit`` name the bound that sets each.
 SERVING_QUANTITIES = (
-    "devices_per_replica", "batch", "prefill_seconds", "decode_latency_ms", "throughput",
+    "devices_per_replica", "batch", "prefill_seconds", "prefill_latency_seconds", "decode_latency_ms", "throughput",
     "gpu_seconds_per_request", "prefill_limit", "decode_limit", "devices_limit", "batch_limit", "latency_limit",
     "feasible", "shortfall",
 )

@@ -18,6 +18,11 @@ def _optional_positive(instance, attribute, value):
         raise InputError(f"Serving.{attribute.name} must be finite and > 0, got {value!r}")
 
 
+def _optional_step_tokens(instance, attribute, value):
+    if value is not None and not value >= 1:  # inf allowed: no limit
+        raise InputError(f"Serving.step_tokens must be >= 1 (inf: no limit), got {value!r}")
+
+
 def _optional_nonnegative(instance, attribute, value):
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise InputError(f"Serving.{attribute.name} must be finite and >= 0, got {value!r}")
@@ -44,7 +49,8 @@ def _optional_hardware(instance, attribute, value):
 
 
 #: The workload fields: any of them makes serving a roofline workload.
-_WORKLOAD = ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch", "hardware")
+_WORKLOAD = ("context", "generate", "latency_ms", "request_latency_ms", "precision", "batch", "step_tokens",
+             "hardware")
 
 
 @attrs.frozen
@@ -111,6 +117,9 @@ class Serving:
                                                    validator=_optional_positive)
     precision: str | None = attrs.field(default=None, validator=_optional_precision)
     batch: int | None = attrs.field(default=None, validator=_optional_batch)
+    #: model positions one forward pass of the serving engine takes (None: Workload's default,
+    #: :data:`tsbudget.workload.STEP_TOKENS`); prompts are prefilled together up to it
+    step_tokens: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_step_tokens)
     price_per_gpu_hour: float | None = attrs.field(default=None, converter=_optional_float,
                                                    validator=_optional_positive)
     #: the serving device of a workload (None: the plan's hardware) and the price of its hour
@@ -213,7 +222,8 @@ class Serving:
         ppu = self.positions_per_unit
         return Workload(context=(self.context or 0.0) * ppu, generate=(self.generate or 0.0) * ppu,
                         precision=self.precision or "bf16", batch=self.batch, latency_ms=self.latency_ms,
-                        request_latency_ms=self.request_latency_ms)
+                        request_latency_ms=self.request_latency_ms,
+                        **({} if self.step_tokens is None else {"step_tokens": self.step_tokens}))
 
     def serving_hardware(self, hardware):
         """The serving device (:attr:`hardware`, else the plan's ``hardware``) with this load's
@@ -292,6 +302,7 @@ class Serving:
             "request_latency_ms": self.request_latency_ms,
             "precision": (self.precision or "bf16") if self.roofline else None,
             "batch": self.batch,
+            "step_tokens": self.step_tokens,
             "price_per_gpu_hour": self.price_per_gpu_hour,
             "hardware": self.hardware if self.hardware is None or isinstance(self.hardware, str)
             else self.hardware.name,
