@@ -179,6 +179,18 @@ def test_batched_matches_one_refit_per_draw(golden):
     np.testing.assert_allclose(fast.draws["tokens_per_param"], slow.draws["tokens_per_param"], rtol=5e-3)
 
 
+def test_chinchilla_draws_are_refitted_by_batched_newton_in_few_evaluations(golden, golden_draws):
+    # the Chinchilla objective has an analytic Hessian: damped Newton from the point estimate,
+    # ~10 evaluations per draw (scipy's L-BFGS-B needs ~70 from the same start, benchmarks/README.md)
+    ds = golden_draws.draws
+    assert ds.attrs["refit"].startswith("batched Newton")
+    assert 0 < ds.attrs["n_evaluations"] <= 20 * ds.attrs["n_draws"]
+    assert ds.attrs["n_failed"] == 0 and ds.attrs["n_unconverged"] == 0
+    # a draw's refit does not depend on the chunk it was solved in
+    chunked = bootstrap(golden, 24, seed=7, budgets=[5.88e23], chunk_size=5)
+    np.testing.assert_array_equal(chunked.draws["alpha"].values, ds["alpha"].values)
+
+
 def test_draws_round_trip_netcdf(golden, tmp_path):
     r = bootstrap(golden, 4, seed=0, budgets=[1e21, 1e22])
     path = tmp_path / "draws.nc"
