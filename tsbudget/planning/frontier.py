@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tsbudget.errors import InputError
-from tsbudget.percentiles import percentile_interval
+from tsbudget.percentiles import percentile_summary
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import fast_deadweight, vectorised_deadweight
 from tsbudget.planning.extrapolation import WARN_FACTOR, extrapolation_arrays
@@ -191,8 +191,8 @@ def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
     for name, arr in drawn.items():
         arr = np.asarray(arr, float)
         ds[f"{name}_draw"] = (("draw", "budget"), arr)
-        lower, upper = percentile_interval(arr, level, axis=0)
-        ds[f"{name}_median"] = ("budget", np.nanquantile(arr, 0.5, axis=0))
+        median, lower, upper = percentile_summary(arr, level, axis=0)  # one selection for all three
+        ds[f"{name}_median"] = ("budget", median)
         ds[f"{name}_lower"] = ("budget", lower)
         ds[f"{name}_upper"] = ("budget", upper)
     ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))

@@ -378,7 +378,7 @@ def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: in
     :data:`~tsbudget.percentiles.MIN_VALID_DRAWS` finite draws is an InputError; with ``partial``
     (arrays over budgets) only where every budget has too few, the others reading NaN.
     """
-    from tsbudget.percentiles import MIN_VALID_DRAWS, percentile_interval
+    from tsbudget.percentiles import MIN_VALID_DRAWS, percentile_summary
 
     v = np.moveaxis(np.asarray(dcl, dtype=float), axis, 0)
     finite = np.isfinite(v)
@@ -398,8 +398,7 @@ def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: in
 
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN budget gives NaN, counted above
-            med = np.nanmedian(x, axis=0) if not finite.all() else np.median(x, axis=0)
-            lo, hi = percentile_interval(x, level, axis=0)
+            med, lo, hi = percentile_summary(x, level, axis=0)  # one selection for all three
         return tuple(float(a) if np.ndim(a) == 0 else np.asarray(a) for a in (med, lo, hi))
 
     out = {"flops": triple(v), "percent": triple(100.0 * v / budget), "level": level,
