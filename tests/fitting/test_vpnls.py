@@ -97,3 +97,17 @@ def test_huber_is_the_multistart_by_another_name():
     grid = {"E": [0.5], "A": [6.0], "B": [6.0], "alpha": [0.3], "beta": [0.3]}
     a, b = fit(runs, "chinchilla", method="huber", grid=grid), fit(runs, "chinchilla", grid=grid)
     assert a.options["method"] == "batched" and a.objective == b.objective
+
+
+def test_bootstrap_of_a_vpnls_fit_refits_with_vpnls():
+    """bootstrap()'s default batched solve minimises the Huber objective; a vpnls fit's draws must
+    come from vpnls refits, so they centre on the vpnls estimate (β 0.428 on the Besiroglu runs),
+    not on the Huber one (β 0.367)."""
+    import tsbudget as tb
+    from tsbudget.datasets.chinchilla import load_chinchilla_runs
+
+    result = tb.fit(load_chinchilla_runs(), "chinchilla", drop_highest_loss=5, method="vpnls")
+    draws = tb.bootstrap(result, n_draws=12, seed=0).draws
+    beta = result.parameters["beta"]
+    assert abs(float(np.median(draws["beta"])) - beta) < 0.02
+    assert abs(float(np.median(draws["beta"])) - 0.367) > 0.04

@@ -322,6 +322,8 @@ def bootstrap(
             raise InputError(f"max_draws must be an integer >= n_draws ({n_draws}), got {max_draws!r}")
     if method not in ("batched", "refit"):
         raise InputError(f"method must be 'batched' or 'refit', got {method!r}")
+    if method == "batched" and result.options.get("method") == "vpnls":
+        method = "refit"  # the batched solve minimises the Huber objective; a vpnls fit refits its own way
     work = _batched_chunk if method == "batched" else _refit_chunk
     given = indices is not None
     labels = None
