@@ -101,3 +101,22 @@ def test_pairs_that_do_not_curve_are_flagged():
     assert f.notes and "edge of its search range" in f.notes[0] and "edge of its search range" in repr(f)
     # still close to the pairs (within 1e-3 of a metric spanning 0.32): the curvature left at the edge
     np.testing.assert_allclose(f.predict(LOSS), 0.1 + 0.2 * LOSS, atol=1e-3)
+
+
+@pytest.mark.parametrize("eps, k, target", [(0.78, 3.0, 0.55), (0.25, -3.0, 0.48)])
+def test_the_safe_loss_reaches_the_target_under_the_stated_share_of_draws(eps, k, target):
+    """Error (k > 0) and accuracy (k < 0) alike: a loss reaches the target under a draw when it is at
+    most the loss that draw needs, so the safe loss is the low end; its coverage over the draws is at
+    least (1 + level)/2 (it was the high end for accuracies, reaching the target under ~2.5%)."""
+
+
+    rng = np.random.default_rng(7)
+    loss = np.linspace(2.0, 3.2, 16)
+    metric = eps - k * np.exp(-1.1 * loss) + rng.normal(0, 0.004, loss.size)
+    fit = fit_capability(pl.DataFrame({"loss": loss, "metric": metric}), n_bootstrap=400, seed=1)
+    t = fit.loss_for(target)
+    d = {name: np.asarray(v, float) for name, v in fit.draws.items()}
+    reached = gadre_metric(t["safe"], d["epsilon"], d["k"], d["gamma"])
+    reached = reached <= target if k > 0 else reached >= target
+    assert np.mean(reached) >= (1 + 0.95) / 2 - 1e-9
+    assert t["safe"] <= t["loss"]

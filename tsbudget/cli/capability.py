@@ -70,10 +70,12 @@ def command(pairs_path, loss_column, metric_column, target_metric, plan_path, n_
                 f"{100 * target['reachable']:.3g}% of draws reach the metric at all)" if target["lower"] is not None
                 else "")
         click.echo(f"  target {metric_column} {target['metric']:g}: loss target {target['loss']:.4g}{band}")
-        if target["lower"] is not None:
-            safe = target["lower"] if result.k > 0 else target["upper"]
-            click.echo(f"  to reach it under {100 * (1 + level) / 2:.3g}% of the link's draws, plan for loss {safe:.4g} "
-                       f"(tsbudget plan ... --target-loss {safe:.4g})")
+        share = f"{100 * (1 + level) / 2:.3g}% of the link's draws"
+        if target["safe"] is not None:
+            safe = target["safe"]
+            click.echo(f"  to reach it under {share}, plan for loss {safe:.4g} (tsbudget plan ... --target-loss {safe:.4g})")
+        elif target["lower"] is not None:
+            click.echo(f"  no loss reaches it under {share}: too many draws cannot reach the metric at all")
         if target["note"]:
             click.echo(f"  note: {target['note']}")
     if mapped is not None:

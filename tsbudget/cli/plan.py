@@ -300,5 +300,8 @@ def _print_capability(mapped: dict, metric: str) -> None:
     click.echo(f"  target {metric} {target['metric']:g} -> loss target {target['loss']:.4g}{band}")
     band = f" [{mapped['lower']:.4g}, {mapped['upper']:.4g}] ({mapped['sources']})" if mapped["lower"] is not None else ""
     click.echo(f"  planned loss {mapped['loss']:.4g} -> {metric} {mapped['metric']:.4g}{band}")
+    if target.get("safe") is not None:
+        click.echo(f"  planned for the link's point estimate; to reach the target under {100 * (1 + target['level']) / 2:.3g}% "
+                   f"of its draws, plan --target-loss {target['safe']:.4g}")
     if target.get("note"):
         click.echo(f"  note: {target['note']}")

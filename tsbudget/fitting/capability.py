@@ -205,8 +205,13 @@ class CapabilityFit(Report):
     def loss_for(self, metric: float, level: float | None = None) -> dict:
         """The loss target a metric target needs, with its interval over draws.
 
-        ``{"metric", "loss", "lower", "upper", "reachable", "extrapolates", "note"}``:
+        ``{"metric", "loss", "lower", "upper", "safe", "reachable", "extrapolates", "note"}``:
         ``reachable`` is the fraction of draws under which the target can be reached at all;
+        ``safe`` the loss that reaches the target under ``(1 + level)/2`` of the draws. Whatever
+        the sign of ``k``, a loss ``L`` reaches the target under a draw exactly when ``L`` is at
+        most the loss that draw needs, so ``safe`` is the ``(1 − level)/2`` quantile of the
+        needed losses, a draw that cannot reach the target at all counting as needing −∞
+        (``None`` when more than that share of draws cannot reach it);
         ``extrapolates`` says the loss target lies outside the losses of the pairs.
         Raises :class:`~tsbudget.errors.InputError` when the point fit cannot reach the target."""
         metric = _finite(metric, "target metric")
@@ -214,16 +219,25 @@ class CapabilityFit(Report):
         point = float(gadre_loss(metric, self.epsilon, self.k, self.gamma))
         if not math.isfinite(point):
             side = "below" if self.k > 0 else "above"
-            raise InputError(f"target metric {metric:g} is out of the link's reach: the metric {self.direction} "
+            grows = "rises" if self.k > 0 else "falls"  # the opposite of what it does as the loss falls
+            raise InputError(f"target metric {metric:g} is out of the link's reach: the metric {grows} "
                              f"towards ε = {self.epsilon:.4g} as the loss grows and never crosses it; give a target "
                              f"{side} {self.epsilon:.4g}")
-        out = {"metric": metric, "loss": point, "lower": None, "upper": None, "reachable": None, "level": level}
+        if point <= 0:
+            raise InputError(f"target metric {metric:g} needs a loss of {point:.4g} under the link: a loss is > 0, "
+                             f"so no model reaches it; give a target the pairs' losses can reach")
+        out = {"metric": metric, "loss": point, "lower": None, "upper": None, "safe": None, "reachable": None,
+               "level": level}
         arrays = self._draw_arrays()
         if arrays is not None:
             losses = gadre_loss(metric, *arrays)
             ok = np.isfinite(arrays[0])
             out["reachable"] = float(np.mean(np.isfinite(losses[ok]))) if ok.any() else None
             out["lower"], out["upper"] = _interval(losses, level)
+            needed = np.where(np.isfinite(losses), losses, -np.inf)[ok]
+            if needed.size >= 3:
+                safe = float(np.quantile(needed, (1 - level) / 2, method="lower"))
+                out["safe"] = safe if math.isfinite(safe) else None
         lo, hi = float(self.loss_values.min()), float(self.loss_values.max())
         out["extrapolates"] = not (lo <= point <= hi)
         out["note"] = (f"the loss target {point:.4g} lies outside the losses of the pairs ({lo:.4g}..{hi:.4g}): "
