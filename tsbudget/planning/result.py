@@ -69,7 +69,8 @@ class Plan(Report):
 
     @property
     def total_flops(self) -> float:
-        """Lifetime FLOPs: training plus serving."""
+        """FLOPs executed over the lifetime: training plus serving. With a roofline workload the
+        budget counts serving by its GPU time instead (``diagnostics["lifetime_cost_flops"]``)."""
         return self.train_flops + self.inference_flops
 
     @property
@@ -155,6 +156,10 @@ class Plan(Report):
                 f"serving FLOPs      {self.inference_flops:.4g}  ({self.serve_gpu_hours:.4g} GPU-hours; served "
                 f"{self.served_units:.4g} {self.unit} = {self.served_positions:.4g} positions)"
             )
+        lifetime = self.diagnostics.get("lifetime_cost_flops")
+        if lifetime is not None:  # a roofline workload: the budget counts serving by its GPU time
+            lines.append(f"lifetime cost      {lifetime:.4g} FLOPs of training time  (training + serving GPU time "
+                         f"at the training throughput: what the budget or target counts)")
         for name, (med, lo, hi) in self.intervals.items():
             lines.append(f"{name:<18} median {med:.4g}  [{lo:.4g}, {hi:.4g}] over draws")
         return lines
