@@ -100,3 +100,16 @@ def test_bad_simulate_options(capsys, argv, message):
     code, out, err = run([*BASE, *argv], capsys)
     assert code == 2 and message in err and not out
     assert len(err.strip().splitlines()) == 1
+
+
+def test_simulate_refuses_a_non_dense_sweep(capsys):
+    """Simulated refits score allocations at C = 6·N·D; a mixture-of-experts sweep is refused, not
+    scored as if it were dense."""
+    from tsbudget.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "--preset", "chinchilla2022", "--budgets", "1e18:1e20:3", "--cost-model", "moe", "--simulate",
+              "--truth", "epoch2024", "--target-budget", "1e22", "--simulations", "5"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "cost model is 'moe'" in err and len(err.strip().splitlines()) == 1

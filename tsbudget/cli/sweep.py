@@ -158,6 +158,9 @@ def _simulate(result, law, truth, truth_sets, truth_draws, methods, target_budge
     from tsbudget.sweeps.noise import NOISE_WITHOUT_FIT, noise_from_fit
     from tsbudget.sweeps.simulated_fits import simulate_fits
 
+    if result.options.get("cost_model", "dense") != "dense":  # simulate_fits scores at C = 6·N·D
+        raise InputError(f"--simulate scores allocations at C = 6·N·D (a dense model); this sweep's cost model is "
+                         f"{result.options['cost_model']!r}: simulate the dense sweep of the same law instead")
     source = truth if truth else law
     if truth_sets:
         from tsbudget.planning.request import resolve_law

@@ -264,6 +264,10 @@ def simulate_fits(plan, truth="chinchilla2022", *, target_budget: float, methods
 
     t0 = time.perf_counter()
     target = positive_number(target_budget, "target_budget")
+    cost_model = getattr(plan, "options", {}).get("cost_model", "dense")
+    if cost_model != "dense":  # every allocation here is scored at C = 6·N·D
+        raise InputError(f"simulating a sweep scores allocations at C = 6·N·D (a dense model); this sweep's cost model "
+                         f"is {cost_model!r}: simulate the dense sweep of the same law instead")
     law, params, label = _truths(truth, per_draw)
     df = _plan_table(plan)
     if df.height == 0:
