@@ -30,6 +30,7 @@ STAGES = {
     "tsbudget.percentiles": CORE, "tsbudget.resampling": CORE,
     "tsbudget.plugin_calls": CORE,
     "tsbudget.roofline": CORE, "tsbudget.batch_search": CORE, "tsbudget.workload": CORE,
+    "tsbudget.roofline_report": CORE,
     "units": 1, "costmodels": 1,  # plugins: they see only the core
     "tsbudget.datasets": 2, "tsbudget.timeseries": 2,
     "tsbudget.laws": 3,
