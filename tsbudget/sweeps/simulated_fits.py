@@ -53,6 +53,7 @@ import polars as pl
 from tsbudget.errors import FidelityWarning, InputError, SchemaError, TsbudgetError
 from tsbudget.report import Report, fmt, jsonable
 from tsbudget.sweeps.simulate import _plan_table
+from tsbudget.sweeps.noise import NOISE_WITHOUT_FIT
 
 __all__ = ["FitSimulation", "METHODS", "simulate_fits"]
 
@@ -242,7 +243,7 @@ def _share(x) -> str:
 
 
 def simulate_fits(plan, truth="chinchilla2022", *, target_budget: float, methods=("huber", "approach2"),
-                  n_sims: int = 200, noise: float = 0.005, seed: int = 0, per_draw: bool = False,
+                  n_sims: int = 200, noise: float = NOISE_WITHOUT_FIT, seed: int = 0, per_draw: bool = False,
                   starts: str = "local", level: float = 0.95, hardware="h100-sxm",
                   fit_options: dict | None = None, approach2_options: dict | None = None) -> FitSimulation:
     """Simulate the runs of ``plan`` from ``truth`` ``n_sims`` times, refit each with every
