@@ -105,7 +105,7 @@ def cut_budgets(b: np.ndarray, cuts=None, min_train_budgets: int = 3, max_cuts: 
     out = []
     for c in np.atleast_1d(np.asarray(cuts, dtype=float)):
         if not math.isfinite(c) or c <= 0:
-            raise InputError(f"cut {c!r} must be a finite budget > 0")
+            raise InputError(f"cut {float(c)!r} must be a finite budget > 0")
         if not np.any(b < c) or not np.any(b >= c):
             raise InputError(f"cut {c:.4g}: no runs {'below' if not np.any(b < c) else 'at or above'} it; "
                              f"the budgets span {distinct[0]:.4g} .. {distinct[-1]:.4g}")

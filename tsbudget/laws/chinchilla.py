@@ -111,9 +111,10 @@ def chinchilla_optimum(E, A, B, alpha, beta, flops, k=6.0) -> tuple[np.ndarray, 
     k = as_positive_array(k, "flops_per_param_position")
     A, B, alpha, beta = (np.asarray(x, dtype=float) for x in (A, B, alpha, beta))
     if np.any(A <= 0) or np.any(B <= 0) or np.any(alpha <= 0) or np.any(beta <= 0):
-        raise InputError(
-            f"the closed-form optimum needs A, B, alpha, beta > 0; got A={A}, B={B}, alpha={alpha}, beta={beta}"
-        )
+        bad = [f"{name}={float(np.min(v)):.4g}" for name, v in (("A", A), ("B", B), ("alpha", alpha), ("beta", beta))
+               if np.any(v <= 0)]
+        raise InputError(f"the closed-form optimum needs A, B, alpha, beta > 0; got {', '.join(bad)}"
+                         + (" (the smallest over the draws)" if max(np.size(A), np.size(alpha)) > 1 else ""))
     s = alpha + beta
     # In logs, so that large budgets and extreme coefficients neither overflow nor underflow.
     log_g = (np.log(alpha) + np.log(A) - np.log(beta) - np.log(B)) / s
