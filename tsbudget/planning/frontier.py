@@ -29,7 +29,12 @@ from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["MAX_BUDGETS", "frontier", "frontier_table", "interpolated_deadweight", "parse_budgets"]
+#: Budgets per decade below which the interpolated deadweight compute (serving or free variables)
+#: is flagged: at 5 per decade C_eq was within 2e-4 of the budget of the exact value; 1 per decade
+#: read the median 7% low (a coarse grid's cubic through few optima).
+DCL_BUDGETS_PER_DECADE = 5
+
+__all__ = ["DCL_BUDGETS_PER_DECADE", "MAX_BUDGETS", "frontier", "frontier_table", "interpolated_deadweight", "parse_budgets"]
 
 
 def parse_budgets(text: str) -> np.ndarray:
@@ -218,6 +223,11 @@ def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
         dcl = interpolated_deadweight(ds, request, params)
         ds.attrs["dcl_method"] = ("interpolated: C_eq read off each draw's own frontier (monotone cubic in log C "
                                   "through its per-budget optima); NaN below the smallest budget")
+        per_decade = (budgets.size - 1) / max(np.log10(budgets.max() / budgets.min()), 1e-300)
+        if per_decade < DCL_BUDGETS_PER_DECADE:  # the interpolation's error grows as the grid coarsens
+            ds.attrs["dcl_method"] += (f"; WARNING: {per_decade:.2g} budgets per decade, fewer than the "
+                                       f"{DCL_BUDGETS_PER_DECADE} this interpolation needs (a 4-budget grid over "
+                                       "three decades read the median 7% low): give a denser grid")
     else:
         ds.attrs["dcl_note"] = "deadweight compute needs the draws' own frontiers here (max_draws > 0)"
         return ds
