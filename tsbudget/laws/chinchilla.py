@@ -212,6 +212,14 @@ class Chinchilla(Law):
                 "beta": np.multiply(w_b, -log_d, out=w_b),
             }
 
+
+    def _fused_kernels_apply(self) -> bool:
+        """The fused Huber kernels hard-code this form: a subclass that changes how the loss or its
+        gradient is computed gets the generic path instead."""
+        cls = type(self)
+        return (cls.log_evaluate is Chinchilla.log_evaluate and cls._lse is Chinchilla._lse
+                and cls.log_value_and_gradient is Chinchilla.log_value_and_gradient
+                and cls.log_gradient is Law.log_gradient)
     def huber_value_and_grad(self, params, inputs, log_loss, weights, delta: float, *, workspace=None, logs=None,
                              gradient: bool = True):
         """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row and its gradient in
@@ -230,10 +238,7 @@ class Chinchilla(Law):
         ``logs`` may carry ``log A``, ``log B`` already taken (fit coordinates). With
         ``gradient=False`` only ``(f, None)``, at about half the cost.
         """
-        cls = type(self)
-        if (cls.log_evaluate is not Chinchilla.log_evaluate or cls._lse is not Chinchilla._lse
-                or cls.log_value_and_gradient is not Chinchilla.log_value_and_gradient
-                or cls.log_gradient is not Law.log_gradient):
+        if not self._fused_kernels_apply():
             return None
         p = {k: np.asarray(params[k], dtype=float) for k in _NAMES}
         logs = logs or {}
@@ -320,10 +325,7 @@ class Chinchilla(Law):
         ``params`` hold (rows, 1) columns or scalars; ``weights`` (runs,), (rows, runs) or
         None for all ones; ``logs`` may carry ``log E``, ``log A``, ``log B`` already taken.
         """
-        cls = type(self)
-        if (cls.log_evaluate is not Chinchilla.log_evaluate or cls._lse is not Chinchilla._lse
-                or cls.log_value_and_gradient is not Chinchilla.log_value_and_gradient
-                or cls.log_gradient is not Law.log_gradient):
+        if not self._fused_kernels_apply():
             return None
         p = {k: np.asarray(params[k], dtype=float) for k in _NAMES}
         logs = logs or {}
