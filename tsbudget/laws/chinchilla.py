@@ -212,7 +212,6 @@ class Chinchilla(Law):
                 "beta": np.multiply(w_b, -log_d, out=w_b),
             }
 
-
     def _fused_kernels_apply(self) -> bool:
         """The fused Huber kernels hard-code this form: a subclass that changes how the loss or its
         gradient is computed gets the generic path instead."""
@@ -220,6 +219,7 @@ class Chinchilla(Law):
         return (cls.log_evaluate is Chinchilla.log_evaluate and cls._lse is Chinchilla._lse
                 and cls.log_value_and_gradient is Chinchilla.log_value_and_gradient
                 and cls.log_gradient is Law.log_gradient)
+
     def huber_value_and_grad(self, params, inputs, log_loss, weights, delta: float, *, workspace=None, logs=None,
                              gradient: bool = True):
         """The fit's objective ``Σ_i w_i·Huber_δ(log L̂_i − log L_i)`` per row and its gradient in
