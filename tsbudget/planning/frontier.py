@@ -179,12 +179,10 @@ def frontier(
 def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
     """The frontier from closed-form optima ``N``, ``D`` over budgets, with the draws'
     optima when ``drawn = (parameter columns, N, D)`` over ``(draw, budget)``."""
-    import xarray as xr
-
     p = request.problem
     fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
     data = plan_quantities(p, request.hardware, N, D, fixed)
-    ds = xr.Dataset({name: ("budget", np.asarray(v, float)) for name, v in data.items()}, coords={"budget": budgets})
+    ds = _budget_dataset(request, budgets, {name: ("budget", np.asarray(v, float)) for name, v in data.items()})
     if drawn is not None:
         col, Nd, Dd = drawn
         Ld = p.loss(Nd, Dd, fixed, params=col)
@@ -193,15 +191,15 @@ def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
 
 
 def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
+    added = {}
     for name, arr in drawn.items():
         arr = np.asarray(arr, float)
-        ds[f"{name}_draw"] = (("draw", "budget"), arr)
+        added[f"{name}_draw"] = (("draw", "budget"), arr)
         median, lower, upper = percentile_summary(arr, level, axis=0)  # one selection for all three
-        ds[f"{name}_median"] = ("budget", median)
-        ds[f"{name}_lower"] = ("budget", lower)
-        ds[f"{name}_upper"] = ("budget", upper)
-    ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
-    return ds
+        added.update({f"{name}_median": ("budget", median), f"{name}_lower": ("budget", lower),
+                      f"{name}_upper": ("budget", upper)})
+    ds = ds.assign(added)  # one merge, not four per quantity
+    return ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
 
 
 def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
@@ -286,13 +284,25 @@ def interpolated_deadweight(ds, request, params) -> np.ndarray:
 
 def _plans_dataset(request, budgets, plans) -> xr.Dataset:
     """The point plans (a :class:`~tsbudget.planning.solve.BudgetTable`) over ``budget``."""
-    import xarray as xr
-
     data = {n: ("budget", plans.columns[n]) for n in QUANTITIES}
     for v in request.problem.ints + request.problem.reals:
         data[v.name] = ("budget", plans.columns[v.name])
     data["binding"] = ("budget", np.array(["; ".join(b) for b in plans.binding], dtype=object))
-    return xr.Dataset(data, coords={"budget": budgets})
+    return _budget_dataset(request, budgets, data)
+
+
+def _budget_dataset(request, budgets, data: dict) -> xr.Dataset:
+    """The point plans' ``data`` (name -> (dims, values)) over ``budget`` with the extrapolation
+    variables (:func:`_extrapolation`), built by one constructor (each later addition is a merge)."""
+    import xarray as xr
+
+    def values(name):
+        return np.asarray(data[name][1], float)
+
+    added, attrs = _extrapolation(request, values("train_flops"), values("N"), values("effective_data"), budgets)
+    ds = xr.Dataset({**data, **added}, coords={"budget": budgets})
+    ds.attrs.update(attrs)
+    return ds
 
 
 def _general_draws(ds, request, budgets, params, take) -> xr.Dataset:
@@ -321,7 +331,7 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
             if name.endswith(suffix):
                 base = name[: -len(suffix)]
         if base in units:
-            ds[name].attrs["units"] = units[base]
+            ds.variables[name].attrs["units"] = units[base]
     ds.attrs.update(
         {
             "law": request.label,
@@ -338,35 +348,31 @@ def _finish(ds, request, budgets, method) -> xr.Dataset:
     )
     ds.attrs.setdefault("draws_used", 0)
     ds.attrs.setdefault("draws_available", 0)
-    return _add_extrapolation(ds, request)
+    return ds
 
 
-def _add_extrapolation(ds, request) -> xr.Dataset:
-    """Per budget, the factor by which the plan's training FLOPs, ``N`` and the data the law reads
-    lie outside the law's fitted ranges (``extrapolation_budget``/``_n``/``_d``, 1 inside;
-    :mod:`tsbudget.planning.extrapolation`), ``extrapolated`` where any passes
+def _extrapolation(request, train_flops, N, effective_data, budgets) -> tuple[dict, dict]:
+    """``(variables, attrs)``: per budget, the factor by which the plan's training FLOPs, ``N`` and
+    the data the law reads lie outside the law's fitted ranges (``extrapolation_budget``/``_n``/``_d``,
+    1 inside; :mod:`tsbudget.planning.extrapolation`), ``extrapolated`` where any passes
     :data:`~tsbudget.planning.extrapolation.WARN_FACTOR`, and ``attrs["extrapolation_warning"]``
     naming the budgets that do."""
-    p = request.problem
-    extra = extrapolation_arrays(request.ranges, ds["train_flops"].values, ds["N"].values,
-                                 ds["effective_data"].values * p.law_scale)
+    extra = extrapolation_arrays(request.ranges, train_flops, N, effective_data * request.problem.law_scale)
     if not extra:
-        ds.attrs["extrapolation_note"] = "the law carries no fitted ranges: how far the frontier extrapolates is unknown"
-        return ds
+        return {}, {"extrapolation_note": "the law carries no fitted ranges: how far the frontier extrapolates is unknown"}
     unit = {"units": "factor outside the fitted range (1 inside)"}
     added = {f"extrapolation_{key}": ("budget", extra[key], unit) for key in ("budget", "n", "d") if key in extra}
     added["extrapolated"] = ("budget", extra["beyond"])
-    ds = ds.assign(added)  # one merge, not one per variable
-    ds.attrs["extrapolation_factor"] = WARN_FACTOR
     known = {k: getattr(request.ranges, k) for k in ("budget", "n", "d") if getattr(request.ranges, k) is not None}
-    ds.attrs["fit_ranges"] = ", ".join(f"{k} {lo:.3g}..{hi:.3g}" for k, (lo, hi) in known.items())
+    attrs = {"extrapolation_factor": WARN_FACTOR,
+             "fit_ranges": ", ".join(f"{k} {lo:.3g}..{hi:.3g}" for k, (lo, hi) in known.items())}
     if extra["beyond"].any():
-        out = ds["budget"].values[extra["beyond"]]
-        ds.attrs["extrapolation_warning"] = (
-            f"warning: extrapolation: {out.size} of {ds.sizes['budget']} budgets ({out.min():.3g} to {out.max():.3g} "
-            f"FLOPs) plan more than {WARN_FACTOR:g}x outside the runs the law was fitted on ({ds.attrs['fit_ranges']}); "
+        out = np.asarray(budgets, float)[extra["beyond"]]
+        attrs["extrapolation_warning"] = (
+            f"warning: extrapolation: {out.size} of {np.size(budgets)} budgets ({out.min():.3g} to {out.max():.3g} "
+            f"FLOPs) plan more than {WARN_FACTOR:g}x outside the runs the law was fitted on ({attrs['fit_ranges']}); "
             f"beyond any held-out check, a projection")
-    return ds
+    return added, attrs
 
 
 def frontier_table(ds: xr.Dataset):
