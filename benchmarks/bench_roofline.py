@@ -7,7 +7,8 @@ Workload (the planner's example of issue 13): H100 SXM, bf16, 900 prompt and 100
 positions per request, 20 ms per generated position, the batch free. Dense: a 70B-like shape
 (80 layers, d_model 8192, grouped-query cache of d_kv 1024) at every size, so the cache counts;
 mixture of experts: no shape (no cache), ``experts`` 8 for one size and spread over 1..4096 for
-1,000 (what the planner asks for). Times are the median over ``--repeat`` runs of a loop long
+1,000 (what the planner asks for); ``*_search`` rows search the replica size
+(``Workload.devices="search"``, up to 8 devices). Times are the median over ``--repeat`` runs of a loop long
 enough to take ~0.2 s, one BLAS thread.
 
 The reference (:func:`dense_reference`) uses none of tsbudget: the roofline of the module
@@ -76,6 +77,8 @@ def dense_reference(n, peak, utilization, bandwidth, capacity, prefill_batched=T
 
 
 def bench(repeat: int) -> dict:
+    import attrs
+
     from costmodels.dense import Dense
     from costmodels.moe import MixtureOfExperts
     from tsbudget.hardware import get_hardware
@@ -101,6 +104,14 @@ def bench(repeat: int) -> dict:
         }
         out[f"moe_{size}"] = {
             "roofline_ms": _time(lambda: serving_roofline(moe, n, hw, w, experts=experts), repeat) * 1e3,
+        }
+        # the replica size searched (Workload.devices="search", up to 8 devices: all solved at once)
+        searched = attrs.evolve(w, devices="search")
+        out[f"dense_search_{size}"] = {
+            "roofline_ms": _time(lambda: serving_roofline(dense, n, hw, searched), repeat) * 1e3,
+        }
+        out[f"moe_search_{size}"] = {
+            "roofline_ms": _time(lambda: serving_roofline(moe, n, hw, searched, experts=experts), repeat) * 1e3,
         }
     return out
 

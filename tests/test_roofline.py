@@ -259,3 +259,65 @@ def test_a_prompt_under_one_position_searches_the_prefill_crossover_too():
     below = serving_roofline(Dense(), 7e9, hw, Workload(context=0.5, generate=64, batch=590))
     assert below.prefill_limit == "bandwidth"
     assert float(below.gpu_seconds_per_request) > float(r.gpu_seconds_per_request)
+
+
+# -- the replica size searched (Workload.devices="search") ----------------------------------------
+SHAPED_70B = Dense(n_layer=80, n_ctx=4096, d_model=8192)
+
+
+def test_device_search_takes_the_cheapest_replica_not_the_fewest_devices():
+    # 70e9 dense with its multi-head cache, 4000 + 96 positions on H100 SXM: the fewest devices
+    # (2) leave room for one sequence's cache, batch 1; 4 and 8 devices hold 16 and 46 sequences
+    w = Workload(context=4000, generate=96)
+    hours = {k: float(serving_roofline(SHAPED_70B, 70e9, "h100-sxm", attrs.evolve(w, devices=k))
+                      .gpu_hours_per_million_requests) for k in (2, 4, 8)}
+    assert hours[2] > 2 * hours[4] > 2 * hours[8]
+    assert hours == pytest.approx({2: 1851.9, 4: 807.1, 8: 761.7}, abs=0.05)
+    fewest = serving_roofline(SHAPED_70B, 70e9, "h100-sxm", w)
+    assert int(fewest.devices) == 2 and fewest.devices_limit == "capacity" and int(fewest.batch) == 1
+    r = serving_roofline(SHAPED_70B, 70e9, "h100-sxm", attrs.evolve(w, devices="search"))
+    # decode never turns compute-bound (each cache read outlasts its FLOPs): the cap (8) binds
+    assert int(r.devices) == 8 and r.devices_limit == "cost" and int(r.batch) == 46
+    assert float(r.gpu_seconds_per_request) == float(serving_roofline(
+        SHAPED_70B, 70e9, "h100-sxm", attrs.evolve(w, devices=8)).gpu_seconds_per_request)
+    capped = serving_roofline(SHAPED_70B, 70e9, "h100-sxm", attrs.evolve(w, devices="search", max_devices=4))
+    assert int(capped.devices) == 4 and float(capped.gpu_hours_per_million_requests) == pytest.approx(hours[4])
+
+
+def test_device_search_meets_a_latency_target_the_fewest_devices_miss():
+    # 140e9 B over 2 devices' 6.7e12 B/s: 20.9 ms per position at batch 1, 1.39x a 15 ms target
+    w = Workload(latency_ms=15)
+    fewest = serving_roofline(Dense(), 70e9, "h100-sxm", w)
+    assert not fewest.feasible and fewest.latency_limit == "bandwidth"
+    assert float(fewest.shortfall) == pytest.approx(140e9 / (2 * 3.35e12) / 15e-3, rel=1e-12)
+    r = serving_roofline(Dense(), 70e9, "h100-sxm", attrs.evolve(w, devices="search"))
+    assert r.feasible and int(r.devices) == 3 and r.devices_limit == "latency"
+    assert float(r.decode_latency_ms) == pytest.approx(13.96, abs=0.005)
+    # 3 devices reach the compute crossover: more cost the same (FLOPs only), the fewest kept
+    assert float(r.gpu_seconds_per_request) == pytest.approx(float(r.flops_only_gpu_seconds_per_request), rel=1e-12)
+    # none of the searched sizes meets 1 ms: the most searched is reported, latency binding
+    tight = serving_roofline(Dense(), 70e9, "h100-sxm", Workload(latency_ms=1, devices="search"))
+    assert not tight.feasible and int(tight.devices) == 8 and tight.devices_limit == "latency"
+    assert float(tight.shortfall) == pytest.approx(140e9 / (8 * 3.35e12) / 1e-3, rel=1e-12)
+
+
+def test_device_search_keeps_the_fewest_under_infinite_bandwidth_and_past_the_cap():
+    hw = attrs.evolve(HARDWARE["h200"], memory_bandwidth=math.inf)
+    w = Workload(context=512, generate=64, devices="search")
+    n = np.array([1e9, 7e10, 3e11])
+    r = serving_roofline(SHAPED_70B, n, hw, w)
+    flops = SHAPED_70B.inference_flops(n, 576)
+    np.testing.assert_allclose(r.gpu_seconds_per_request, flops / (hw.peak("bf16") * hw.serve_utilization), rtol=1e-12)
+    fewest = serving_roofline(SHAPED_70B, n, hw, attrs.evolve(w, devices=None))
+    np.testing.assert_array_equal(r.devices, fewest.devices)
+    assert list(r.devices_limit) == ["capacity"] * 3
+    # a model needing more than max_devices keeps its fewest: 4e12 bf16 bytes need 50 H100s
+    big = serving_roofline(Dense(), 2e12, "h100-sxm", Workload(devices="search"))
+    assert int(big.devices) == 50 and big.devices_limit == "capacity"
+
+
+@pytest.mark.parametrize("field,value", [("devices", "wide"), ("devices", 0), ("max_devices", 0),
+                                         ("max_devices", 2.5), ("max_devices", None)])
+def test_workload_devices_and_max_devices_are_checked(field, value):
+    with pytest.raises(InputError, match=f"Workload.{field}"):
+        Workload(**{field: value})

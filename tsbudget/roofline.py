@@ -27,7 +27,7 @@ parameters touched per decode step at batch ``B`` and ``κ`` cache bytes per con
     request  = p · prefill(B) + G · step(B)           per request: its prefill group, G steps
     GPU-s    = k · (prefill(B) + G · step(B) / B)                                per request
     throughput = 1 / (prefill(B) + G · step(B) / B)                  requests/s per replica
-    k        = ⌈(N_total·b + B·(C + G)·κ) / M⌉                            capacity sets k
+    k_min    = ⌈(N_total·b + B·(C + G)·κ) / M⌉              the fewest devices that hold it
 
 The requests decoded together are prefilled together, as many as one forward pass takes
 (``Workload.step_tokens`` positions, the engine's token budget per step: TensorRT-LLM's
@@ -48,12 +48,29 @@ compute-bound at the crossover batch ``B* = P·b / (2·W)`` (at ``u = 1``; the r
 
 When the batch is not given it is the smallest that reaches the lowest cost the memory and
 the latency target allow: the largest batch whose caches fit next to the weights (the
-memory left after the weights, on the fewest devices that hold the weights and one
-sequence), capped by the latency target(s), and no larger than the batch at which decode
+memory left after the weights on the replica's devices), capped by the latency target(s), and no larger than the batch at which decode
 turns compute-bound (beyond it the cost per request no longer falls and only latency grows).
 The batch's prefill is compute-bound by then when ``C >= 1`` and ``T(x)/x`` does not rise
 (as for every built-in family): its ``B·C >= B`` positions carry at least the decode's FLOPs
 per touched byte. With ``0 < C < 1`` the prefill's own crossover is searched too.
+
+The replica has ``k_min`` devices (``Workload.devices=None``), a given number, or, with
+``Workload.devices="search"``, the cheapest per request among ``k_min .. max(k_min,
+max_devices)`` that meets the latency targets (ties: the fewest), all candidates solved at once.
+Per request ``k·prefill`` and ``k·step/B`` depend on ``k`` only through the batch (each phase's
+time is its FLOPs or bytes over ``k`` devices' rate), so GPU-seconds per request is a
+non-increasing function of the batch, and the batch (memory room ``k·M − N_total·b``, latency
+cap) grows with ``k`` while the crossover ``B*`` does not depend on it: nothing gets cheaper
+beyond ``k ≥ max(⌈(N_total·b + B*·(C + G)·κ)/M⌉, ⌈step₁(B*)/X⌉)`` (``step₁``: the step on one
+device, ``X``: the latency target per position). When decode never turns compute-bound
+(``F/(P·u) <= c̄·κ/W``: each sequence's cache read outlasts its FLOPs) ``B*`` is infinite and
+the cost keeps falling toward ``G·c̄·κ/W`` per request as devices are added; ``max_devices``
+(default 8, one server node) bounds the search. With an infinite bandwidth every ``k`` costs
+``(C + G)·F/(P·u)`` and the fewest is kept. The interconnect is not charged (below), so the
+search favours wide replicas; it is therefore opt-in: under the planner a mixture of experts'
+serving cost would jump where ``k_min`` passes ``max_devices`` (a cap, not physics), and the
+Ludziejewski-law expert optimum of ``tests/planning/test_serving_moe.py`` then moved
+394 → 64 → 91 (1e11, 3e11, 1e12 positions) instead of falling (394 → 253 → 162 with ``k_min``).
 
 Not charged (the roofline is a lower bound on time): the interconnect between the devices of
 a replica (``Hardware.interconnect_bandwidth`` is recorded, but tensor-parallel all-reduces
@@ -65,10 +82,6 @@ other sequences, cache fragmentation, and utilisation below peak bandwidth.
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
-
-import attrs
 import numpy as np
 
 from tsbudget.batch_search import bracket, largest_true, line_cap
@@ -76,14 +89,10 @@ from tsbudget.cost_model import CostModel
 from tsbudget.errors import InputError
 from tsbudget.hardware import Hardware, bytes_per_param, get_hardware
 from tsbudget.plugin_calls import check_finite
-from tsbudget.report import Report, fmt
+from tsbudget.roofline_report import LIMITS, Roofline
 from tsbudget.workload import Workload
 
 __all__ = ["LIMITS", "MAX_BATCH", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
-
-#: What can bound a phase, a batch or a replica (``given``: a batch the workload fixes;
-#: ``none``: a phase that does not run, or a latency target that is met).
-LIMITS = ("compute", "bandwidth", "capacity", "latency", "given", "none")
 
 #: Upper end of the batch search (a bisection range, not a hardware number): 2**40 sequences,
 #: far beyond any batch whose caches fit a device; a batch that reaches it is unbounded.
@@ -108,131 +117,6 @@ def _check_memory(hw: Hardware) -> None:
             )
 
 
-def _array_fields():
-    return attrs.field(converter=np.asarray)
-
-
-@attrs.frozen(eq=False, repr=False)
-class Roofline(Report):
-    """Serving cost of one model on one replica (arrays broadcast over ``n`` and the variables).
-
-    ``devices`` per replica (capacity), ``batch`` (sequences decoded together) and
-    ``max_batch`` (the most whose caches fit, ``inf`` without a cache), ``prefill_seconds``
-    per request (its share of the batch's prefill) and ``prefill_latency_seconds`` (the
-    batch's prefill, before its first generated positions), ``decode_seconds`` per decode
-    step, ``decode_latency_ms`` per generated
-    position, ``gpu_seconds_per_request``, ``throughput`` (requests/s per replica). The
-    ``*_limit`` arrays name what binds each (one of :data:`LIMITS`); ``feasible`` says the
-    latency targets are met (and a given replica holds the model) and ``shortfall`` by what
-    factor the binding limit, ``latency_limit``, misses them (at batch 1 when the batch is
-    free; 1 when feasible). ``flops_only_gpu_seconds_per_request`` is the FLOPs-only
-    cost ``(C + G)·F / (P·u)`` for comparison; ``weight_bytes`` the weights at the precision,
-    ``cache_bytes_per_sequence`` the cache one finished request holds. See the module
-    docstring for the formulas.
-    """
-
-    captions: ClassVar[bool] = True
-
-    devices: np.ndarray = _array_fields()
-    batch: np.ndarray = _array_fields()
-    max_batch: np.ndarray = _array_fields()
-    prefill_seconds: np.ndarray = _array_fields()
-    prefill_latency_seconds: np.ndarray = _array_fields()
-    decode_seconds: np.ndarray = _array_fields()
-    decode_latency_ms: np.ndarray = _array_fields()
-    gpu_seconds_per_request: np.ndarray = _array_fields()
-    throughput: np.ndarray = _array_fields()
-    prefill_limit: np.ndarray = _array_fields()
-    decode_limit: np.ndarray = _array_fields()
-    devices_limit: np.ndarray = _array_fields()
-    batch_limit: np.ndarray = _array_fields()
-    throughput_limit: np.ndarray = _array_fields()
-    latency_limit: np.ndarray = _array_fields()
-    feasible: np.ndarray = _array_fields()
-    shortfall: np.ndarray = _array_fields()
-    flops_only_gpu_seconds_per_request: np.ndarray = _array_fields()
-    weight_bytes: np.ndarray = _array_fields()
-    cache_bytes_per_sequence: np.ndarray = _array_fields()
-    workload: Workload = attrs.field(factory=Workload)
-    hardware: str = ""
-
-    @property
-    def gpu_hours_per_million_requests(self) -> np.ndarray:
-        return self.gpu_seconds_per_request * 1e6 / 3600.0
-
-    def gpu_hours(self, requests) -> np.ndarray:
-        """GPU-hours to serve ``requests`` requests."""
-        return self.gpu_seconds_per_request * np.asarray(requests, dtype=float) / 3600.0
-
-    # -- Report ------------------------------------------------------------------------------
-    @property
-    def success(self) -> bool:
-        return bool(np.all(self.feasible))
-
-    @property
-    def message(self) -> str:
-        if self.success:
-            return "meets the latency target" if self._targeted else "no latency target"
-        if self.feasible.ndim:
-            return f"{int(np.sum(~self.feasible))} of {self.feasible.size} settings miss the latency target"
-        if self.latency_limit == "capacity":
-            return (f"{fmt(float(self.devices))} devices cannot hold the weights and caches: "
-                    f"{fmt(float(self.shortfall))}x as much memory is needed (capacity binds)")
-        target = self.workload.latency_ms if self.workload.latency_ms is not None else self.workload.request_latency_ms
-        what = "per position" if self.workload.latency_ms is not None else "per request"
-        return (f"latency target {fmt(target)} ms {what} missed by a factor {fmt(float(self.shortfall))} "
-                f"at batch {fmt(float(self.batch))} ({self.latency_limit} binds)")
-
-    @property
-    def _targeted(self) -> bool:
-        return self.workload.latency_ms is not None or self.workload.request_latency_ms is not None
-
-    def title(self) -> str:
-        return f"Roofline ({self.hardware}, {self.workload.precision})"
-
-    def estimate_lines(self):
-        def v(x):
-            x = np.asarray(x)
-            return fmt(x.item()) if x.ndim == 0 else f"array{x.shape}"
-
-        return [
-            f"devices per replica   {v(self.devices)}  ({v(self.devices_limit)})",
-            f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows "
-            f"{'any' if np.all(np.isinf(self.max_batch)) else v(self.max_batch)})",
-            f"decode latency        {v(self.decode_latency_ms)} ms per position  ({v(self.decode_limit)})",
-            f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)}; the batch's "
-            f"prompts together take {v(self.prefill_latency_seconds)} s)",
-            f"throughput            {v(self.throughput)} requests/s per replica  ({v(self.throughput_limit)})",
-            f"GPU-hours / 1e6 req   {v(self.gpu_hours_per_million_requests)}",
-        ]
-
-    def diagnostic_lines(self):
-        if np.ndim(self.gpu_seconds_per_request):
-            return []
-        flops_only = float(self.flops_only_gpu_seconds_per_request)
-        ratio = float(self.gpu_seconds_per_request) / flops_only if flops_only > 0 else math.nan
-        return [
-            f"FLOPs-only estimate   {fmt(flops_only * 1e6 / 3600)} GPU-hours / 1e6 req "
-            f"(the roofline costs {fmt(ratio, 3)}x that)",
-            f"weights {fmt(float(self.weight_bytes))} B; cache {fmt(float(self.cache_bytes_per_sequence))} B "
-            f"per request",
-        ]
-
-    def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in (
-            "devices", "batch", "max_batch", "prefill_seconds", "prefill_latency_seconds", "decode_seconds",
-            "decode_latency_ms",
-            "gpu_seconds_per_request", "throughput", "prefill_limit", "decode_limit", "devices_limit",
-            "batch_limit", "throughput_limit", "latency_limit", "feasible", "shortfall",
-            "flops_only_gpu_seconds_per_request", "weight_bytes", "cache_bytes_per_sequence",
-        )}
-        out["gpu_hours_per_million_requests"] = self.gpu_hours_per_million_requests
-        out = {k: (np.asarray(x).item() if np.asarray(x).ndim == 0 else np.asarray(x)) for k, x in out.items()}
-        out["workload"] = attrs.asdict(self.workload)
-        out["hardware"] = self.hardware
-        return out
-
-
 def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workload | None = None,
                      **variables) -> Roofline:
     """Serving cost of ``n`` (the parameters the law sees) under ``cost_model`` on
@@ -246,7 +130,9 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     closed form with the touched parameters frozen (exact when they do not depend on the
     batch, as for dense models; :func:`tsbudget.batch_search.bracket`) or through the
     curve's inverse (a mixture of experts' latency cap); the bounds are checked, so the
-    batch is the one a plain bisection finds."""
+    batch is the one a plain bisection finds. ``Workload.devices="search"`` solves every
+    replica size from the fewest devices to ``Workload.max_devices`` at once and keeps the
+    cheapest that meets the latency targets (the module docstring says why that is bounded)."""
     if isinstance(cost_model, str):
         from tsbudget.registry import costmodels
 
@@ -273,188 +159,227 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     C, G = float(w.context), float(w.generate)
     mean_cache = C + max(G - 1.0, 0.0) / 2.0
     per_sequence = (C + G) * cache  # cache one sequence holds at its end
-
-    def touched_at(batch):
-        batch = np.asarray(batch, dtype=float)
-        return curve(batch if batch.shape == shape else np.broadcast_to(batch, shape))
-
+    model = (flops, weights, cache, per_sequence)
     # devices: the weights and the batch's caches (one sequence when the batch is free) must fit
     fixed = w.batch is not None
     first = float(w.batch) if fixed else 1.0
     needed = np.maximum(np.ceil((weights + first * per_sequence) / cap), 1.0)
-    devices = needed if w.devices is None else np.full(shape, float(w.devices))
-    fits = needed <= devices
-    kr, kw = devices * rate, devices * bw  # FLOP/s and bytes/s of the replica
 
-    def decode_parts(batch, touched):
-        """Compute and memory time of a decode step of ``batch`` sequences."""
-        return batch * flops / kr, (touched * b + batch * mean_cache * cache) / kw
+    def solve(devices, needed):
+        """The roofline's fields on replicas of ``devices`` devices (any shape that ``n`` and
+        the variables broadcast to; ``needed``: the fewest that hold the model)."""
+        shape = devices.shape
+        flops, weights, cache, per_sequence = (np.broadcast_to(x, shape) for x in model)
+        needed = np.broadcast_to(needed, shape)
+        fits = needed <= devices
 
-    def bandwidth_bound(batch):
-        compute, memory = decode_parts(batch, touched_at(batch))
-        return compute < memory
+        def touched_at(batch):
+            batch = np.asarray(batch, dtype=float)
+            return curve(batch if batch.shape == shape else np.broadcast_to(batch, shape))
 
-    most_prompts = w.prompts_per_prefill  # None: the whole decode batch
+        kr, kw = devices * rate, devices * bw  # FLOP/s and bytes/s of the replica
 
-    def prompts(batch):
-        """Prompts prefilled together when ``batch`` sequences decode together: the batch's, up
-        to what one forward pass takes (``Workload.prompts_per_prefill``)."""
-        return batch if most_prompts is None else np.minimum(batch, most_prompts)
+        def decode_parts(batch, touched):
+            """Compute and memory time of a decode step of ``batch`` sequences."""
+            return batch * flops / kr, (touched * b + batch * mean_cache * cache) / kw
 
-    def prefill_parts(batch, touched):
-        """Compute and memory time per request of prefilling ``prompts(batch)`` prompts together
-        (``touched``: the parameters their positions touch, read once for all of them)."""
-        return C * flops / kr, (touched * b / prompts(batch) + C * cache) / kw
+        def bandwidth_bound(batch):
+            compute, memory = decode_parts(batch, touched_at(batch))
+            return compute < memory
 
-    room = devices * cap - weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        max_batch = np.where(per_sequence > 0, np.floor(np.maximum(room, 0.0)
-                                                        / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
+        most_prompts = w.prompts_per_prefill  # None: the whole decode batch
 
-    def meets(step, request):
-        """The latency targets met, for a decode step of ``step`` seconds and a request of
-        ``request`` seconds."""
-        ok = np.ones(shape, dtype=bool)
-        if w.latency_ms is not None:
-            ok &= step * 1e3 <= w.latency_ms * (1 + 1e-12)
-        if w.request_latency_ms is not None:
-            ok &= request * 1e3 <= w.request_latency_ms * (1 + 1e-12)
-        return ok
+        def prompts(batch):
+            """Prompts prefilled together when ``batch`` sequences decode together: the batch's, up
+            to what one forward pass takes (``Workload.prompts_per_prefill``)."""
+            return batch if most_prompts is None else np.minimum(batch, most_prompts)
 
-    by_request = w.request_latency_ms is not None and C > 0  # the batch's prefill counts
+        def prefill_parts(batch, touched):
+            """Compute and memory time per request of prefilling ``prompts(batch)`` prompts together
+            (``touched``: the parameters their positions touch, read once for all of them)."""
+            return C * flops / kr, (touched * b / prompts(batch) + C * cache) / kw
 
-    def latency_ok(batch):
-        step = np.maximum(*decode_parts(batch, touched_at(batch)))
-        first = prompts(batch) * np.maximum(*prefill_parts(batch, touched_at(prompts(batch) * C))) if by_request else 0.0
-        return meets(step, first + G * step)
+        room = devices * cap - weights
+        with np.errstate(divide="ignore", invalid="ignore"):
+            max_batch = np.where(per_sequence > 0, np.floor(np.maximum(room, 0.0)
+                                                            / np.where(per_sequence > 0, per_sequence, 1.0)), np.inf)
 
-    targeted = w.latency_ms is not None or w.request_latency_ms is not None
-    if fixed:
-        batch = np.full(shape, float(w.batch))
-        batch_limit = np.full(shape, "given")
-    else:
-        rounds = 0 if curve.constant is not None else 2
-        # compute >= memory from B on where B·(F/(k·P·u) − c̄·κ/(k·W)) >= T(B)·b/(k·W); with T
-        # frozen the crossover is T·b/W over that slope, and T(∞) bounds the search
-        slope = flops / rate - mean_cache * cache / bw
-        positive = np.where(slope > 0, slope, 1.0)
+        def meets(step, request):
+            """The latency targets met, for a decode step of ``step`` seconds and a request of
+            ``request`` seconds."""
+            ok = np.ones(shape, dtype=bool)
+            if w.latency_ms is not None:
+                ok &= step * 1e3 <= w.latency_ms * (1 + 1e-12)
+            if w.request_latency_ms is not None:
+                ok &= request * 1e3 <= w.request_latency_ms * (1 + 1e-12)
+            return ok
 
-        def crossover(touched):
-            return np.where(slope > 0, touched * b / bw / positive, np.inf)
+        by_request = w.request_latency_ms is not None and C > 0  # the batch's prefill counts
 
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            bound = np.ceil(crossover(touched_at(MAX_BATCH)))
-            hi = np.minimum(np.minimum(max_batch, bound), MAX_BATCH)
-            low, up = bracket(crossover, touched_at, hi, rising=True, rounds=rounds)
-        # still bandwidth-bound up to here (the largest integer below the real crossover)
-        below = largest_true(bandwidth_bound, hi, np.ceil(low) - 1.0, np.ceil(up) - 1.0)
-        saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
-        if 0 < C < 1:  # the batch's prefill (up to the step's prompts) may stay bandwidth-bound longer
-            slope_p = C * (flops / rate - cache / bw)
+        def latency_ok(batch):
+            step = np.maximum(*decode_parts(batch, touched_at(batch)))
+            first = prompts(batch) * np.maximum(*prefill_parts(batch, touched_at(prompts(batch) * C))) if by_request else 0.0
+            return meets(step, first + G * step)
 
-            def crossover_p(touched):
-                return np.where(slope_p > 0, touched * b / bw / np.where(slope_p > 0, slope_p, 1.0), np.inf)
-
-            def prompts_at(batch):
-                return touched_at(batch * C)
-
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                hi_p = np.minimum(np.minimum(max_batch, np.ceil(crossover_p(prompts_at(MAX_BATCH)))), MAX_BATCH)
-                if most_prompts is not None:  # beyond it the prefill share no longer changes
-                    hi_p = np.minimum(hi_p, most_prompts)
-                low, up = bracket(crossover_p, prompts_at, hi_p, rising=True, rounds=rounds)
-            below = largest_true(lambda B: np.less(*prefill_parts(B, prompts_at(B))), hi_p,
-                                 np.ceil(low) - 1.0, np.ceil(up) - 1.0)
-            saturated = np.maximum(saturated, np.where(below >= MAX_BATCH, np.inf, below + 1.0))
-        # a latency cap matters only below the batch the memory and the saturation give
-        hi = np.minimum(np.minimum(max_batch, saturated), MAX_BATCH)
-        if targeted:
-            def touched_pair(batch):
-                return touched_at(batch), (touched_at(prompts(batch) * C) if by_request else None)
-
-            def latency_cap(pair):
-                lines = [(0.0, flops / kr), (pair[0] * b / kw, mean_cache * cache / kw)]
-                caps = []
-                if w.latency_ms is not None:
-                    caps.append(line_cap(w.latency_ms * (1 + 1e-12) / 1e3, lines))
-                if w.request_latency_ms is not None:  # the batch's prefill, then G steps
-                    first = [(0.0, 0.0)]
-                    if by_request and most_prompts is None:
-                        first = [(0.0, C * flops / kr), (pair[1] * b / kw, C * cache / kw)]
-                    elif by_request:  # at most a fixed number of prompts: bounded by its prefill
-                        first = [(most_prompts * np.maximum(*prefill_parts(most_prompts, pair[1])), 0.0)]
-                    caps.append(line_cap(w.request_latency_ms * (1 + 1e-12) / 1e3,
-                                         [(p0 + G * c0, p1 + G * c1) for p0, p1 in first for c0, c1 in lines]))
-                return np.minimum.reduce(caps)
-
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                inverse = curve.inverse is not None and w.request_latency_ms is None
-                low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=0 if inverse else rounds)
-                if inverse:
-                    # T(B)·b <= X·k·W − B·c̄·κ: the inverse curve at a bound of B bounds the cap
-                    # (exact without a cache); the compute line caps it too
-                    limit, per_batch = w.latency_ms * (1 + 1e-12) / 1e3, mean_cache * cache / kw
-                    compute_cap = limit * kr / flops
-                    for _ in range(3 if np.any(per_batch > 0) else 1):
-                        at_up, at_low = (np.clip(x, 0.0, np.maximum(hi, 1.0)) for x in (up, low))
-                        low = np.maximum(low, np.minimum(compute_cap, curve.inverse((limit - at_up * per_batch) * kw / b)))
-                        up = np.minimum(up, np.minimum(compute_cap, curve.inverse((limit - at_low * per_batch) * kw / b)))
-            by_latency = largest_true(latency_ok, hi, np.floor(low), np.floor(up))
+        targeted = w.latency_ms is not None or w.request_latency_ms is not None
+        if fixed:
+            batch = np.full(shape, float(w.batch))
+            batch_limit = np.full(shape, "given")
         else:
-            by_latency = np.full(shape, np.inf)
-        batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)
-        batch_limit = np.where(
-            by_latency < np.minimum(max_batch, saturated), "latency",
-            np.where(max_batch < saturated, "capacity", "compute"),
+            rounds = 0 if curve.constant is not None else 2
+            # compute >= memory from B on where B·(F/(k·P·u) − c̄·κ/(k·W)) >= T(B)·b/(k·W); with T
+            # frozen the crossover is T·b/W over that slope, and T(∞) bounds the search
+            slope = flops / rate - mean_cache * cache / bw
+            positive = np.where(slope > 0, slope, 1.0)
+
+            def crossover(touched):
+                return np.where(slope > 0, touched * b / bw / positive, np.inf)
+
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                bound = np.ceil(crossover(touched_at(MAX_BATCH)))
+                hi = np.minimum(np.minimum(max_batch, bound), MAX_BATCH)
+                low, up = bracket(crossover, touched_at, hi, rising=True, rounds=rounds)
+            # still bandwidth-bound up to here (the largest integer below the real crossover)
+            below = largest_true(bandwidth_bound, hi, np.ceil(low) - 1.0, np.ceil(up) - 1.0)
+            saturated = np.where(below >= MAX_BATCH, np.inf, below + 1.0)
+            if 0 < C < 1:  # the batch's prefill (up to the step's prompts) may stay bandwidth-bound longer
+                slope_p = C * (flops / rate - cache / bw)
+
+                def crossover_p(touched):
+                    return np.where(slope_p > 0, touched * b / bw / np.where(slope_p > 0, slope_p, 1.0), np.inf)
+
+                def prompts_at(batch):
+                    return touched_at(batch * C)
+
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    hi_p = np.minimum(np.minimum(max_batch, np.ceil(crossover_p(prompts_at(MAX_BATCH)))), MAX_BATCH)
+                    if most_prompts is not None:  # beyond it the prefill share no longer changes
+                        hi_p = np.minimum(hi_p, most_prompts)
+                    low, up = bracket(crossover_p, prompts_at, hi_p, rising=True, rounds=rounds)
+                below = largest_true(lambda B: np.less(*prefill_parts(B, prompts_at(B))), hi_p,
+                                     np.ceil(low) - 1.0, np.ceil(up) - 1.0)
+                saturated = np.maximum(saturated, np.where(below >= MAX_BATCH, np.inf, below + 1.0))
+            # a latency cap matters only below the batch the memory and the saturation give
+            hi = np.minimum(np.minimum(max_batch, saturated), MAX_BATCH)
+            if targeted:
+                def touched_pair(batch):
+                    return touched_at(batch), (touched_at(prompts(batch) * C) if by_request else None)
+
+                def latency_cap(pair):
+                    lines = [(0.0, flops / kr), (pair[0] * b / kw, mean_cache * cache / kw)]
+                    caps = []
+                    if w.latency_ms is not None:
+                        caps.append(line_cap(w.latency_ms * (1 + 1e-12) / 1e3, lines))
+                    if w.request_latency_ms is not None:  # the batch's prefill, then G steps
+                        first = [(0.0, 0.0)]
+                        if by_request and most_prompts is None:
+                            first = [(0.0, C * flops / kr), (pair[1] * b / kw, C * cache / kw)]
+                        elif by_request:  # at most a fixed number of prompts: bounded by its prefill
+                            first = [(most_prompts * np.maximum(*prefill_parts(most_prompts, pair[1])), 0.0)]
+                        caps.append(line_cap(w.request_latency_ms * (1 + 1e-12) / 1e3,
+                                             [(p0 + G * c0, p1 + G * c1) for p0, p1 in first for c0, c1 in lines]))
+                    return np.minimum.reduce(caps)
+
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    inverse = curve.inverse is not None and w.request_latency_ms is None
+                    low, up = bracket(latency_cap, touched_pair, hi, rising=False, rounds=0 if inverse else rounds)
+                    if inverse:
+                        # T(B)·b <= X·k·W − B·c̄·κ: the inverse curve at a bound of B bounds the cap
+                        # (exact without a cache); the compute line caps it too
+                        limit, per_batch = w.latency_ms * (1 + 1e-12) / 1e3, mean_cache * cache / kw
+                        compute_cap = limit * kr / flops
+                        for _ in range(3 if np.any(per_batch > 0) else 1):
+                            at_up, at_low = (np.clip(x, 0.0, np.maximum(hi, 1.0)) for x in (up, low))
+                            low = np.maximum(low, np.minimum(compute_cap, curve.inverse((limit - at_up * per_batch) * kw / b)))
+                            up = np.minimum(up, np.minimum(compute_cap, curve.inverse((limit - at_low * per_batch) * kw / b)))
+                by_latency = largest_true(latency_ok, hi, np.floor(low), np.floor(up))
+            else:
+                by_latency = np.full(shape, np.inf)
+            batch = np.maximum(np.minimum(np.minimum(max_batch, saturated), by_latency), 1.0)
+            batch_limit = np.where(
+                by_latency < np.minimum(max_batch, saturated), "latency",
+                np.where(max_batch < saturated, "capacity", "compute"),
+            )
+        # prefill: the prompts of the batch's requests together, the weights they touch read once
+        # for all of them (per request: their share), the cache written
+        touched = touched_at(batch)
+        p_touched = touched_at(prompts(batch) * C) if C > 0 else None
+        for at, value in ((batch, touched), (prompts(batch) * C, p_touched)):
+            if value is not None and not np.all(np.isfinite(value)):
+                check_finite(cm, "weight_params_touched", value, {"n": n, "batch": at, **v}, "cost model")
+        if C > 0:
+            p_compute, p_memory = prefill_parts(batch, p_touched)
+            prefill = np.maximum(p_compute, p_memory)
+            prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
+        else:
+            prefill = np.zeros(shape)
+            prefill_limit = np.full(shape, "none")
+        batch_prefill = prompts(batch) * prefill  # the prompts' prefill: their first positions come after it
+        d_compute, d_memory = decode_parts(batch, touched)
+        decode, compute_bound = np.maximum(d_compute, d_memory), d_compute >= d_memory
+        decode_limit = np.where(compute_bound, "compute", "bandwidth")
+
+        # latency targets: met at this batch? else the factor by which they are missed (at batch 1
+        # when the batch is free: no smaller batch is faster)
+        ok = meets(decode, batch_prefill + G * decode)
+        ratios = [np.ones(shape)]
+        if w.latency_ms is not None:
+            ratios.append(decode * 1e3 / w.latency_ms)
+        if w.request_latency_ms is not None:
+            ratios.append((batch_prefill + G * decode) * 1e3 / w.request_latency_ms)
+        shortfall = np.where(ok, 1.0, np.maximum.reduce(ratios))
+        # a given replica too small for the weights (and caches): capacity binds, by needed / given
+        shortfall = np.where(fits, shortfall, np.maximum(shortfall, needed / devices))
+        # what binds the latency: the decode limit, or the prefill when a request target is missed there
+        latency_limit = np.where(ok, "none", decode_limit)
+        if w.request_latency_ms is not None and C > 0:
+            prefill_binds = ~ok & (batch_prefill >= G * decode)
+            latency_limit = np.where(prefill_binds, prefill_limit, latency_limit)
+
+        latency_limit = np.where(fits, latency_limit, "capacity")
+        ok = ok & fits
+        per_request = prefill + G * decode / batch
+        decode_share = G * decode / batch
+        throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
+        return dict(
+            devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill,
+            prefill_latency_seconds=batch_prefill, decode_seconds=decode, decode_latency_ms=decode * 1e3,
+            gpu_seconds_per_request=devices * per_request, throughput=1.0 / per_request,
+            prefill_limit=prefill_limit, decode_limit=decode_limit, batch_limit=batch_limit,
+            throughput_limit=throughput_limit, latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
         )
-    # prefill: the prompts of the batch's requests together, the weights they touch read once
-    # for all of them (per request: their share), the cache written
-    touched = touched_at(batch)
-    p_touched = touched_at(prompts(batch) * C) if C > 0 else None
-    for at, value in ((batch, touched), (prompts(batch) * C, p_touched)):
-        if value is not None and not np.all(np.isfinite(value)):
-            check_finite(cm, "weight_params_touched", value, {"n": n, "batch": at, **v}, "cost model")
-    if C > 0:
-        p_compute, p_memory = prefill_parts(batch, p_touched)
-        prefill = np.maximum(p_compute, p_memory)
-        prefill_limit = np.where(p_compute >= p_memory, "compute", "bandwidth")
+
+    if w.devices == "search":
+        fields, devices_limit = _cheapest_replica(solve, needed, w.max_devices)
     else:
-        prefill = np.zeros(shape)
-        prefill_limit = np.full(shape, "none")
-    batch_prefill = prompts(batch) * prefill  # the prompts' prefill: their first positions come after it
-    d_compute, d_memory = decode_parts(batch, touched)
-    decode, compute_bound = np.maximum(d_compute, d_memory), d_compute >= d_memory
-    decode_limit = np.where(compute_bound, "compute", "bandwidth")
-
-    # latency targets: met at this batch? else the factor by which they are missed (at batch 1
-    # when the batch is free: no smaller batch is faster)
-    ok = meets(decode, batch_prefill + G * decode)
-    ratios = [np.ones(shape)]
-    if w.latency_ms is not None:
-        ratios.append(decode * 1e3 / w.latency_ms)
-    if w.request_latency_ms is not None:
-        ratios.append((batch_prefill + G * decode) * 1e3 / w.request_latency_ms)
-    shortfall = np.where(ok, 1.0, np.maximum.reduce(ratios))
-    # a given replica too small for the weights (and caches): capacity binds, by needed / given
-    shortfall = np.where(fits, shortfall, np.maximum(shortfall, needed / devices))
-    # what binds the latency: the decode limit, or the prefill when a request target is missed there
-    latency_limit = np.where(ok, "none", decode_limit)
-    if w.request_latency_ms is not None and C > 0:
-        prefill_binds = ~ok & (batch_prefill >= G * decode)
-        latency_limit = np.where(prefill_binds, prefill_limit, latency_limit)
-
-    latency_limit = np.where(fits, latency_limit, "capacity")
-    ok = ok & fits
-    per_request = prefill + G * decode / batch
-    decode_share = G * decode / batch
-    throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
+        given = w.devices is not None
+        fields = solve(np.full(shape, float(w.devices)) if given else needed, needed)
+        devices_limit = np.full(shape, "given" if given else "capacity")
     return Roofline(
-        devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill, prefill_latency_seconds=batch_prefill,
-        decode_seconds=decode,
-        decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
-        throughput=1.0 / per_request, prefill_limit=prefill_limit, decode_limit=decode_limit,
-        devices_limit=np.full(shape, "capacity" if w.devices is None else "given"), batch_limit=batch_limit,
-        throughput_limit=throughput_limit, latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
-        flops_only_gpu_seconds_per_request=(C + G) * flops / rate, weight_bytes=weights,
-        cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,
+        **fields, devices_limit=devices_limit, flops_only_gpu_seconds_per_request=(C + G) * flops / rate,
+        weight_bytes=weights, cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,
     )
+
+
+def _cheapest_replica(solve, needed, max_devices):
+    """The replica size of a free ``Workload.devices``: the cheapest (GPU-seconds per request)
+    from ``needed`` (the fewest that hold the model) to ``max(needed, max_devices)`` among
+    those that meet the latency targets, ties (within 1e-12 relative) to the fewest; when
+    none meets them, the most searched (the smallest shortfall). All candidates are solved
+    at once, stacked on a leading axis. Returns the fields of :func:`solve` and
+    ``devices_limit``: ``capacity`` (the fewest were chosen), ``latency`` (more were needed
+    for the targets), ``cost`` (more made it cheaper)."""
+    top = np.maximum(needed, float(max_devices))
+    count = int(np.max(top - needed)) + 1
+    steps = np.arange(count, dtype=float).reshape((count,) + (1,) * needed.ndim)
+    fields = solve(np.minimum(needed + steps, top), needed)
+    cost, ok = fields["gpu_seconds_per_request"], fields["feasible"]
+    with np.errstate(invalid="ignore"):
+        best = np.min(np.where(ok, cost, np.inf), axis=0)
+        cheapest = ok & (cost <= best * (1.0 + 1e-12))
+    any_ok = np.any(ok, axis=0)
+    pick = np.where(any_ok, np.argmax(cheapest, axis=0), count - 1)
+    limit = np.where(pick == 0, "capacity",
+                     np.where(~any_ok | (pick == np.argmax(ok, axis=0)), "latency", "cost"))
+    chosen = {key: np.take_along_axis(np.asarray(x), pick[None], axis=0)[0] for key, x in fields.items()}
+    return chosen, limit

@@ -11,7 +11,15 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.hardware import bytes_per_param
 
-__all__ = ["STEP_TOKENS", "Workload"]
+__all__ = ["NODE_DEVICES", "STEP_TOKENS", "Workload"]
+
+#: Devices of one server node, the default cap of the replica-size search
+#: (:attr:`Workload.max_devices`): NVIDIA's own MLPerf Inference v4.1 system description of
+#: its H200 server lists ``"accelerators_per_node": 8`` joined by "18x 4th Gen NVLink,
+#: 900GB/s" (mlcommons/inference_results_v4.1, closed/NVIDIA/systems/H200-SXM-141GBx8_TRT_MaxQ.json;
+#: the H100 SXM systems of v3.1 likewise list 8). Past a node a replica spans the slower
+#: inter-node network, which the roofline does not charge.
+NODE_DEVICES = 8
 
 #: Positions one forward pass of a serving engine processes by default: TensorRT-LLM's
 #: ``max_num_tokens`` default (8,192; "prompt length 16384 should not exceed max_num_tokens
@@ -44,11 +52,16 @@ def _batch(instance, attribute, value):
 
 
 def _devices(instance, attribute, value):
-    if value is None:
+    if value is None or (isinstance(value, str) and value == "search"):
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"Workload.devices must be an integer >= 1 (or None: the fewest that hold the model), "
-                         f"got {value!r}")
+        raise InputError(f"Workload.devices must be an integer >= 1, None (the fewest that hold the model) or "
+                         f"'search' (the cheapest replica), got {value!r}")
+
+
+def _max_devices(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"Workload.max_devices must be an integer >= 1, got {value!r}")
 
 
 def _step_tokens(instance, attribute, value):
@@ -70,8 +83,13 @@ class Workload:
     largest the memory and the latency targets allow, see :func:`serving_roofline`).
     ``latency_ms``: target time per generated position; ``request_latency_ms``: target for
     a whole request (prefill plus its ``generate`` steps); either may be ``None``.
-    ``devices``: devices per replica (``None``: the fewest whose memory holds the weights
-    and the caches); a replica given too few is infeasible, with capacity binding.
+    ``devices``: devices per replica; a replica given too few is infeasible, with capacity
+    binding. ``None``: the fewest whose memory holds the weights and one sequence's cache (a
+    given batch's caches). ``"search"``: from that fewest up to ``max_devices`` (or that
+    fewest, if more), the cheapest per request that meets the latency targets (see
+    :func:`serving_roofline`). ``max_devices``: the cap of that search, default
+    :data:`NODE_DEVICES` (8, one server node). The interconnect is not charged, so the search
+    favours wide replicas: the cap keeps them within a node.
     ``prefill_batch``: prompts prefilled together, reading the weights they touch once
     (``1``: each prompt alone, as a server that does not batch prefills). ``None``: as many
     of the decode batch's prompts as one forward pass takes, ``step_tokens`` positions
@@ -88,8 +106,9 @@ class Workload:
     batch: int | None = attrs.field(default=None, validator=_batch)
     latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
     request_latency_ms: float | None = attrs.field(default=None, validator=_optional_positive)
-    devices: int | None = attrs.field(default=None, validator=_devices)
+    devices: int | str | None = attrs.field(default=None, validator=_devices)
     prefill_batch: int | None = attrs.field(default=None, validator=_batch)
+    max_devices: int = attrs.field(default=NODE_DEVICES, validator=_max_devices)
     step_tokens: float = attrs.field(default=STEP_TOKENS, converter=float, validator=_step_tokens)
 
     @property

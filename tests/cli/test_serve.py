@@ -39,7 +39,7 @@ def test_dense_70b_decode_on_h200_and_h100():
 
 def test_latency_target_and_requests():
     out = _json("--n", "70e9", "--hardware", "h200", "--generate", "100", "--latency-ms", "10",
-                "--requests", "1e6")
+                "--requests", "1e6", "--devices", "min")
     assert out["feasible"] is False and out["latency_limit"] == "bandwidth"
     assert out["shortfall"] == pytest.approx(29.1667 / 10, rel=1e-4)
     assert out["gpu_hours"] == pytest.approx(out["gpu_hours_per_million_requests"], rel=1e-12)
@@ -87,3 +87,20 @@ def test_step_tokens_bounds_the_prompts_prefilled_together():
     assert default["prefill_latency_seconds"] == pytest.approx(9 * default["prefill_seconds"], rel=1e-9)
     assert unlimited["prefill_latency_seconds"] == pytest.approx(
         unlimited["batch"] * unlimited["prefill_seconds"], rel=1e-9)
+
+
+def test_the_replica_size_is_searched_by_default():
+    # 70e9 dense at 15 ms per position: 2 H100s (the fewest that hold it) miss it by 1.39x
+    # (bandwidth), 3 meet it at 13.96 ms; --devices min keeps the fewest
+    fewest = _json("--n", "70e9", "--latency-ms", "15", "--devices", "min")
+    assert fewest["feasible"] is False and fewest["shortfall"] == pytest.approx(1.393, abs=1e-3)
+    out = _json("--n", "70e9", "--latency-ms", "15")
+    assert out["feasible"] is True and out["devices_per_replica"] == 3
+    assert out["limits"]["devices_per_replica"] == "latency" and out["decode_latency_ms"] == pytest.approx(13.96, abs=5e-3)
+    shaped = ("--n", "70e9", "--cost-setting", "n_layer=80", "--cost-setting", "n_ctx=4096",
+              "--cost-setting", "d_model=8192", "--context", "4000", "--generate", "96")
+    wide, capped = _json(*shaped), _json(*shaped, "--max-devices", "4")
+    assert (wide["devices_per_replica"], capped["devices_per_replica"]) == (8, 4)
+    assert wide["gpu_hours_per_million_requests"] == pytest.approx(761.7, abs=0.05)
+    assert capped["gpu_hours_per_million_requests"] == pytest.approx(807.1, abs=0.05)
+    assert _json(*shaped, "--devices", "min")["gpu_hours_per_million_requests"] == pytest.approx(1851.9, abs=0.05)

@@ -37,6 +37,16 @@ class _Batch(click.ParamType):
         return int(number)
 
 
+class _Devices(_Batch):
+    name = "integer >= 1, search or min"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        if text in ("search", "min"):
+            return text
+        return super().convert(value, param, ctx)
+
+
 def _scalar(x):
     x = np.asarray(x)
     return x.item()
@@ -62,8 +72,12 @@ def _scalar(x):
 @click.option("--latency-ms", type=POSITIVE, default=None, help="Latency target per generated position, in ms.")
 @click.option("--request-latency-ms", type=POSITIVE, default=None,
               help="Latency target for a whole request (prefill + decode), in ms.")
-@click.option("--devices", type=_Batch(), default=None,
-              help="Devices per replica [default: the fewest whose memory holds the weights and caches].")
+@click.option("--devices", type=_Devices(), default="search", show_default=True,
+              help="Devices per replica: a number; min (the fewest whose memory holds the weights and caches); "
+                   "search (from that fewest up to --max-devices, the cheapest per request that meets the latency "
+                   "targets; the interconnect is not charged, so wide replicas are favoured).")
+@click.option("--max-devices", type=_Batch(), default=None,
+              help="Cap of the --devices search [default: 8, one server node].")
 @click.option("--step-tokens", type=click.FloatRange(min=1.0), default=8192.0, show_default=True,
               help="Positions one forward pass takes (the engine's max_num_tokens / max_num_batched_tokens); "
                    "prompts are prefilled together up to it; inf for no limit.")
@@ -71,7 +85,7 @@ def _scalar(x):
 @click.option("--serve-utilization", type=FRACTION, default=None, help="Serving utilisation of peak in (0, 1].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a report.")
 def command(n, cost_model, cost_settings, variables, hardware, precision, batch, context, generate, latency_ms,
-            request_latency_ms, devices, step_tokens, requests, serve_utilization, as_json):
+            request_latency_ms, devices, max_devices, step_tokens, requests, serve_utilization, as_json):
     """Serving cost of a model on given hardware: devices, latency, throughput, GPU-hours, with what limits each."""
     from tsbudget.hardware import get_hardware
     from tsbudget.registry import costmodels
@@ -84,8 +98,9 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
     if context + generate <= 0:
         raise InputError("--context and --generate are both 0: a request must have positions to serve")
     workload = Workload(context=context, generate=generate, precision=precision.lower(), batch=batch,
-                        latency_ms=latency_ms, request_latency_ms=request_latency_ms, devices=devices,
-                        step_tokens=step_tokens)
+                        latency_ms=latency_ms, request_latency_ms=request_latency_ms,
+                        devices=None if devices == "min" else devices, step_tokens=step_tokens,
+                        **({} if max_devices is None else {"max_devices": max_devices}))
     r = serving_roofline(cm, n, hw, workload, **resolved)
     out = {
         "n": n,
