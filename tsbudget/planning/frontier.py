@@ -287,7 +287,8 @@ def _plans_dataset(request, budgets, plans) -> xr.Dataset:
     data = {n: ("budget", plans.columns[n]) for n in QUANTITIES}
     for v in request.problem.ints + request.problem.reals:
         data[v.name] = ("budget", plans.columns[v.name])
-    data["binding"] = ("budget", np.array(["; ".join(b) for b in plans.binding], dtype=object))
+    # str, not object: xarray infers the type of an object array element by element
+    data["binding"] = ("budget", np.array(["; ".join(b) for b in plans.binding], dtype=str))
     return _budget_dataset(request, budgets, data)
 
 
