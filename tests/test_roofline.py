@@ -135,6 +135,16 @@ def test_given_replica_too_small_is_infeasible_with_capacity_binding():
     r = serving_roofline(Dense(), 70e9, "h100-sxm", Workload(batch=1, devices=1))
     assert not r.feasible and r.latency_limit == "capacity" and float(r.shortfall) == 2.0
     assert "capacity binds" in repr(r) and r.devices_limit == "given"
+    # it serves nothing: no batch, time, cost or throughput (NaN), and memory allows no batch
+    for field in ("batch", "decode_latency_ms", "prefill_seconds", "gpu_seconds_per_request", "throughput",
+                  "gpu_hours_per_million_requests"):
+        assert np.isnan(getattr(r, field)), field
+    assert float(r.max_batch) == 0 and "allows any" not in repr(r) and "the weights do not fit" in repr(r)
+    assert r.batch_limit == r.throughput_limit == "capacity"
+    # without a cache (max_batch inf when it fits) and with a free batch alike; arrays elementwise
+    free = serving_roofline(Dense(), np.array([7e9, 70e9]), "l4", Workload(devices=1))
+    assert list(free.feasible) == [True, False] and np.isfinite(free.gpu_seconds_per_request[0])
+    assert np.isnan(free.gpu_seconds_per_request[1]) and list(free.max_batch) == [math.inf, 0.0]
     # a larger replica than needed splits the bytes: 4 devices, a quarter of the time
     big = serving_roofline(Dense(), 70e9, "h100-sxm", Workload(batch=1, devices=4))
     assert big.feasible and float(big.decode_seconds) == pytest.approx(140e9 / (4 * 3.35e12), rel=1e-12)

@@ -341,13 +341,18 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         per_request = prefill + G * decode / batch
         decode_share = G * decode / batch
         throughput_limit = np.where(decode_share >= prefill, decode_limit, prefill_limit)
-        return dict(
-            devices=devices, batch=batch, max_batch=max_batch, prefill_seconds=prefill,
-            prefill_latency_seconds=batch_prefill, decode_seconds=decode, decode_latency_ms=decode * 1e3,
-            gpu_seconds_per_request=devices * per_request, throughput=1.0 / per_request,
-            prefill_limit=prefill_limit, decode_limit=decode_limit, batch_limit=batch_limit,
-            throughput_limit=throughput_limit, latency_limit=latency_limit, feasible=ok, shortfall=shortfall,
+        out = dict(
+            batch=batch, prefill_seconds=prefill, prefill_latency_seconds=batch_prefill, decode_seconds=decode,
+            decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
+            throughput=1.0 / per_request,
         )
+        # a replica that cannot hold the model serves nothing: no batch, time or cost (NaN)
+        out = {key: np.where(fits, x, np.nan) for key, x in out.items()}
+        limits = dict(prefill_limit=prefill_limit, decode_limit=decode_limit, batch_limit=batch_limit,
+                      throughput_limit=throughput_limit)
+        limits = {key: np.where(fits, x, "capacity") for key, x in limits.items()}
+        return dict(out, **limits, devices=devices, max_batch=np.where(fits, max_batch, 0.0),
+                    latency_limit=latency_limit, feasible=ok, shortfall=shortfall)
 
     if w.devices == "search":
         fields, devices_limit = _cheapest_replica(solve, needed, w.max_devices)

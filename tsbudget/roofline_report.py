@@ -112,13 +112,23 @@ class Roofline(Report):
         return [
             f"devices per replica   {v(self.devices)}  ({v(self.devices_limit)})",
             f"batch                 {v(self.batch)}  ({v(self.batch_limit)}; memory allows "
-            f"{'any' if np.all(np.isinf(self.max_batch)) else v(self.max_batch)})",
+            f"{self._allowed()})",
             f"decode latency        {v(self.decode_latency_ms)} ms per position  ({v(self.decode_limit)})",
             f"prefill               {v(self.prefill_seconds)} s per request  ({v(self.prefill_limit)}; the batch's "
             f"prompts together take {v(self.prefill_latency_seconds)} s)",
             f"throughput            {v(self.throughput)} requests/s per replica  ({v(self.throughput_limit)})",
             f"GPU-hours / 1e6 req   {v(self.gpu_hours_per_million_requests)}",
         ]
+
+    def _allowed(self) -> str:
+        """What batch the memory allows, in words: ``any`` (no cache), ``none`` (the weights do
+        not fit), or the number."""
+        most = np.asarray(self.max_batch)
+        if np.all(np.isinf(most)):
+            return "any"
+        if np.all(most == 0):
+            return "none: the weights do not fit"
+        return fmt(most.item()) if most.ndim == 0 else f"array{most.shape}"
 
     def diagnostic_lines(self):
         if np.ndim(self.gpu_seconds_per_request):

@@ -104,3 +104,13 @@ def test_the_replica_size_is_searched_by_default():
     assert wide["gpu_hours_per_million_requests"] == pytest.approx(761.7, abs=0.05)
     assert capped["gpu_hours_per_million_requests"] == pytest.approx(807.1, abs=0.05)
     assert _json(*shaped, "--devices", "min")["gpu_hours_per_million_requests"] == pytest.approx(1851.9, abs=0.05)
+
+
+def test_a_replica_that_cannot_hold_the_model_costs_nothing_finite():
+    # 140e9 B on one 24 GB L4: FAILED, and no batch, throughput or GPU-hours (JSON null)
+    out = _json("--n", "70e9", "--devices", "1", "--hardware", "l4")
+    assert out["feasible"] is False and out["latency_limit"] == "capacity"
+    for key in ("batch", "throughput", "gpu_hours_per_million_requests", "gpu_seconds_per_request"):
+        assert out[key] is None, key
+    text = CliRunner().invoke(cli, ["serve", "--n", "70e9", "--devices", "1", "--hardware", "l4"]).output
+    assert "FAILED" in text and "allows any" not in text
