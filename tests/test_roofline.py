@@ -87,7 +87,7 @@ def test_broadcasts_over_n_and_variables():
 def test_latency_target_caps_the_batch_and_names_the_shortfall():
     # a 7B model with its attention cache (4096 positions of 2*32*4096 values): each sequence
     # adds its cache reads to the step, so the target caps the batch below what memory holds
-    cached = Dense(n_layer=32, n_ctx=4096, d_model=4096)
+    cached = Dense(n_layer=32, n_ctx=8192, d_model=4096)  # a window that holds 4096 + 100
     w = Workload(context=4096, generate=100, latency_ms=10.0)
     r = serving_roofline(cached, 7e9, "h200", w)
     assert r.feasible and r.batch_limit == "latency" and float(r.decode_latency_ms) <= 10.0
@@ -152,8 +152,8 @@ def test_given_replica_too_small_is_infeasible_with_capacity_binding():
 
 def test_grouped_query_cache_shrinks_the_cache():
     # d_kv = 1024 of d_model 8192 (8 of 64 heads): one eighth of the multi-head cache
-    full = Dense(n_layer=80, n_ctx=4096, d_model=8192)
-    gqa = Dense(n_layer=80, n_ctx=4096, d_model=8192, d_kv=1024)
+    full = Dense(n_layer=80, n_ctx=8192, d_model=8192)
+    gqa = Dense(n_layer=80, n_ctx=8192, d_model=8192, d_kv=1024)
     assert float(gqa.cache_bytes_per_position(70e9, 2.0)) * 8 == float(full.cache_bytes_per_position(70e9, 2.0))
     w = Workload(context=4096, generate=256)
     a, b = (serving_roofline(m, 70e9, "h200", w) for m in (full, gqa))
@@ -331,3 +331,15 @@ def test_device_search_keeps_the_fewest_under_infinite_bandwidth_and_past_the_ca
 def test_workload_devices_and_max_devices_are_checked(field, value):
     with pytest.raises(InputError, match=f"Workload.{field}"):
         Workload(**{field: value})
+
+
+def test_a_request_longer_than_the_cost_models_context_is_refused():
+    # the attention FLOPs per position are counted at n_ctx (2·n_layer·n_ctx·d_model): a request
+    # of more positions would be charged as a shorter one
+    cm = Dense(n_layer=32, n_ctx=4096, d_model=4096)
+    serving_roofline(cm, 7e9, "h200", Workload(context=4000, generate=96))  # 4096: fits the window
+    for context, generate in ((4000, 97), (1e15, 1)):
+        with pytest.raises(InputError, match=r"context \+ generate = .* exceed the cost model's n_ctx = 4096"):
+            serving_roofline(cm, 7e9, "h200", Workload(context=context, generate=generate))
+    # without a shape the model has no window to exceed
+    assert serving_roofline(Dense(), 7e9, "h200", Workload(context=1e6, generate=1)).feasible

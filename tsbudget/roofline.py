@@ -146,6 +146,15 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
     _check_memory(hw)
 
     cm, w = cost_model, workload
+    n_ctx = getattr(cm, "n_ctx", None)
+    if n_ctx is not None and w.context + w.generate > n_ctx:
+        # the attention FLOPs per position are the cost model's (2·n_layer·n_ctx·d_model, Kaplan
+        # et al. 2020 Table 1): a request longer than n_ctx would be charged for a shorter one
+        raise InputError(
+            f"Workload: context + generate = {w.context:g} + {w.generate:g} = {w.context + w.generate:g} positions "
+            f"exceed the cost model's n_ctx = {n_ctx:g} (its attention FLOPs are counted at n_ctx); give a "
+            f"shorter request or a larger n_ctx (--cost-setting n_ctx=...)"
+        )
     v = cm.resolve_variables(**variables)
     b = bytes_per_param(w.precision)
     rate = hw.peak(w.precision) * hw.serve_utilization  # FLOP/s reached per device

@@ -44,7 +44,7 @@ def test_latency_target_and_requests():
     assert out["shortfall"] == pytest.approx(29.1667 / 10, rel=1e-4)
     assert out["gpu_hours"] == pytest.approx(out["gpu_hours_per_million_requests"], rel=1e-12)
     ok = _json("--n", "7e9", "--hardware", "h200", "--generate", "100", "--latency-ms", "10",
-               "--cost-setting", "n_layer=32", "--cost-setting", "n_ctx=4096", "--cost-setting", "d_model=4096",
+               "--cost-setting", "n_layer=32", "--cost-setting", "n_ctx=8192", "--cost-setting", "d_model=4096",
                "--context", "4096")
     assert ok["feasible"] is True and ok["limits"]["batch"] == "latency" and ok["decode_latency_ms"] <= 10
 
@@ -114,3 +114,11 @@ def test_a_replica_that_cannot_hold_the_model_costs_nothing_finite():
         assert out[key] is None, key
     text = CliRunner().invoke(cli, ["serve", "--n", "70e9", "--devices", "1", "--hardware", "l4"]).output
     assert "FAILED" in text and "allows any" not in text
+
+
+def test_a_request_longer_than_n_ctx_is_one_line_on_stderr(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--n", "7e9", "--cost-setting", "n_layer=32", "--cost-setting", "n_ctx=4096",
+              "--cost-setting", "d_model=4096", "--context", "1e15"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "exceed the cost model's n_ctx = 4096" in err and len(err.strip().splitlines()) == 1
