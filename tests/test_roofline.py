@@ -10,7 +10,7 @@ from costmodels.dense import Dense
 from costmodels.moe import MixtureOfExperts
 from tsbudget.errors import InputError
 from tsbudget.hardware import HARDWARE, Hardware, get_hardware
-from tsbudget.roofline import LIMITS, Roofline, Workload, crossover_batch, serving_roofline
+from tsbudget.roofline import LIMITS, NO_CACHE_NOTE, Roofline, Workload, crossover_batch, serving_roofline
 
 
 def test_decode_70b_dense_bf16_on_one_h200_is_29_ms():
@@ -343,3 +343,16 @@ def test_a_request_longer_than_the_cost_models_context_is_refused():
             serving_roofline(cm, 7e9, "h200", Workload(context=context, generate=generate))
     # without a shape the model has no window to exceed
     assert serving_roofline(Dense(), 7e9, "h200", Workload(context=1e6, generate=1)).feasible
+
+
+def test_a_cost_model_without_attention_shape_says_it_counts_no_cache():
+    # Dense() has no n_layer/d_model: its cache is 0, which the roofline says rather than hides
+    bare = serving_roofline(Dense(), 7e9, "h200", Workload(context=4000, generate=96))
+    assert float(bare.cache_bytes_per_sequence) == 0 and bare.notes == (NO_CACHE_NOTE,)
+    assert "note: no attention cache counted" in repr(bare) and bare.to_dict()["notes"] == [NO_CACHE_NOTE]
+    shaped = serving_roofline(Dense(n_layer=32, n_ctx=4096, d_model=4096), 7e9, "h200",
+                              Workload(context=4000, generate=96))
+    assert shaped.notes == () and "note:" not in repr(shaped)
+    # arrays too (a mixture of experts without shape, over several expert counts)
+    moe = serving_roofline(MixtureOfExperts(), np.array([1e9, 1e10]), "h200", Workload(), experts=np.array([8.0, 64.0]))
+    assert moe.notes == (NO_CACHE_NOTE,) and "note: no attention cache counted" in repr(moe)

@@ -92,7 +92,11 @@ from tsbudget.plugin_calls import check_finite
 from tsbudget.roofline_report import LIMITS, Roofline
 from tsbudget.workload import Workload
 
-__all__ = ["LIMITS", "MAX_BATCH", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
+__all__ = ["LIMITS", "MAX_BATCH", "NO_CACHE_NOTE", "Roofline", "Workload", "crossover_batch", "serving_roofline"]
+
+#: The note of a roofline whose cost model counts no attention cache (no attention shape):
+#: decode then reads only the weights, and the batch is not capped by the caches.
+NO_CACHE_NOTE = "no attention cache counted: give the cost model n_layer/d_model (--cost-setting)"
 
 #: Upper end of the batch search (a bisection range, not a hardware number): 2**40 sequences,
 #: far beyond any batch whose caches fit a device; a batch that reaches it is unbounded.
@@ -369,9 +373,12 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
         given = w.devices is not None
         fields = solve(np.full(shape, float(w.devices)) if given else needed, needed)
         devices_limit = np.full(shape, "given" if given else "capacity")
+    notes = ()
+    if C + G > 0 and np.any(cache == 0):  # a cost model without attention shape counts no cache
+        notes = (NO_CACHE_NOTE,)
     return Roofline(
         **fields, devices_limit=devices_limit, flops_only_gpu_seconds_per_request=(C + G) * flops / rate,
-        weight_bytes=weights, cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name,
+        weight_bytes=weights, cache_bytes_per_sequence=per_sequence, workload=w, hardware=hw.name, notes=notes,
     )
 
 

@@ -41,8 +41,9 @@ class Roofline(Report):
     factor the binding limit, ``latency_limit``, misses them (at batch 1 when the batch is
     free; 1 when feasible). ``flops_only_gpu_seconds_per_request`` is the FLOPs-only
     cost ``(C + G)·F / (P·u)`` for comparison; ``weight_bytes`` the weights at the precision,
-    ``cache_bytes_per_sequence`` the cache one finished request holds. See the module
-    docstring for the formulas.
+    ``cache_bytes_per_sequence`` the cache one finished request holds; ``notes`` what the
+    roofline left out that the reader should know (e.g. no attention cache counted). See the
+    module docstring for the formulas.
     """
 
     captions: ClassVar[bool] = True
@@ -69,6 +70,7 @@ class Roofline(Report):
     cache_bytes_per_sequence: np.ndarray = _array_fields()
     workload: Workload = attrs.field(factory=Workload)
     hardware: str = ""
+    notes: tuple = attrs.field(default=(), converter=tuple)
 
     @property
     def gpu_hours_per_million_requests(self) -> np.ndarray:
@@ -131,8 +133,9 @@ class Roofline(Report):
         return fmt(most.item()) if most.ndim == 0 else f"array{most.shape}"
 
     def diagnostic_lines(self):
+        notes = [f"note: {note}" for note in self.notes]
         if np.ndim(self.gpu_seconds_per_request):
-            return []
+            return notes
         flops_only = float(self.flops_only_gpu_seconds_per_request)
         ratio = float(self.gpu_seconds_per_request) / flops_only if flops_only > 0 else math.nan
         return [
@@ -140,7 +143,7 @@ class Roofline(Report):
             f"(the roofline costs {fmt(ratio, 3)}x that)",
             f"weights {fmt(float(self.weight_bytes))} B; cache {fmt(float(self.cache_bytes_per_sequence))} B "
             f"per request",
-        ]
+        ] + notes
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in (
@@ -154,4 +157,5 @@ class Roofline(Report):
         out = {k: (np.asarray(x).item() if np.asarray(x).ndim == 0 else np.asarray(x)) for k, x in out.items()}
         out["workload"] = attrs.asdict(self.workload)
         out["hardware"] = self.hardware
+        out["notes"] = list(self.notes)
         return out

@@ -122,3 +122,14 @@ def test_a_request_longer_than_n_ctx_is_one_line_on_stderr(capsys):
               "--cost-setting", "d_model=4096", "--context", "1e15"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "exceed the cost model's n_ctx = 4096" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_report_says_when_no_attention_cache_is_counted():
+    bare = _json("--n", "7e9", "--context", "4000")
+    assert bare["cache_bytes_per_sequence"] == 0 and bare["notes"] == [
+        "no attention cache counted: give the cost model n_layer/d_model (--cost-setting)"]
+    text = CliRunner().invoke(cli, ["serve", "--n", "7e9", "--context", "4000"]).output
+    assert "note: no attention cache counted" in text
+    shaped = _json("--n", "7e9", "--context", "4000", "--cost-setting", "n_layer=32", "--cost-setting",
+                   "n_ctx=4096", "--cost-setting", "d_model=4096")
+    assert shaped["notes"] == [] and shaped["cache_bytes_per_sequence"] > 0

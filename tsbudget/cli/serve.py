@@ -123,6 +123,7 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
                 "flops_only_gpu_seconds_per_request",
                 "weight_bytes", "cache_bytes_per_sequence", "feasible", "shortfall", "latency_limit"):
         out[key] = _scalar(getattr(r, key))
+    out["notes"] = list(r.notes)
     out["flops_only_gpu_hours_per_million_requests"] = out["flops_only_gpu_seconds_per_request"] * 1e6 / 3600.0
     if requests is not None:
         out["requests"] = requests
