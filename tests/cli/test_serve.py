@@ -133,3 +133,12 @@ def test_the_report_says_when_no_attention_cache_is_counted():
     shaped = _json("--n", "7e9", "--context", "4000", "--cost-setting", "n_layer=32", "--cost-setting",
                    "n_ctx=4096", "--cost-setting", "d_model=4096")
     assert shaped["notes"] == [] and shaped["cache_bytes_per_sequence"] > 0
+
+
+def test_json_counts_are_integers():
+    out = _json("--n", "70e9", "--latency-ms", "15")
+    assert type(out["devices_per_replica"]) is int and type(out["batch"]) is int
+    assert (out["devices_per_replica"], out["batch"]) == (3, 74)
+    # a replica that cannot hold the model has no batch: null, the devices still an integer
+    failed = _json("--n", "70e9", "--devices", "1", "--hardware", "l4")
+    assert failed["batch"] is None and type(failed["devices_per_replica"]) is int

@@ -118,6 +118,9 @@ def command(n, cost_model, cost_settings, variables, hardware, precision, batch,
     }
     for key, field, limit in _LIMITED:
         out[key] = _scalar(getattr(r, field))
+    for key in ("devices_per_replica", "batch"):  # counts: integers when finite
+        if isinstance(out[key], float) and np.isfinite(out[key]):
+            out[key] = int(out[key])
     out["limits"] = {key: _scalar(getattr(r, limit)) for key, _, limit in _LIMITED}
     for key in ("max_batch", "decode_seconds", "prefill_latency_seconds", "gpu_seconds_per_request",
                 "flops_only_gpu_seconds_per_request",
