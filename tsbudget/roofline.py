@@ -359,13 +359,14 @@ def serving_roofline(cost_model: CostModel | str, n, hardware, workload: Workloa
             decode_latency_ms=decode * 1e3, gpu_seconds_per_request=devices * per_request,
             throughput=1.0 / per_request,
         )
-        # a replica that cannot hold the model serves nothing: no batch, time or cost (NaN)
-        out = {key: np.where(fits, x, np.nan) for key, x in out.items()}
         limits = dict(prefill_limit=prefill_limit, decode_limit=decode_limit, batch_limit=batch_limit,
                       throughput_limit=throughput_limit)
-        limits = {key: np.where(fits, x, "capacity") for key, x in limits.items()}
-        return dict(out, **limits, devices=devices, max_batch=np.where(fits, max_batch, 0.0),
-                    latency_limit=latency_limit, feasible=ok, shortfall=shortfall)
+        if not np.all(fits):  # a replica that cannot hold the model serves nothing: no batch, time or cost
+            out = {key: np.where(fits, x, np.nan) for key, x in out.items()}
+            limits = {key: np.where(fits, x, "capacity") for key, x in limits.items()}
+            max_batch = np.where(fits, max_batch, 0.0)
+        return dict(out, **limits, devices=devices, max_batch=max_batch, latency_limit=latency_limit, feasible=ok,
+                    shortfall=shortfall)
 
     if w.devices == "search":
         fields, devices_limit = _cheapest_replica(solve, needed, w.max_devices)
