@@ -70,7 +70,8 @@ the cost keeps falling toward ``G·c̄·κ/W`` per request as devices are added;
 search favours wide replicas; it is therefore opt-in: under the planner a mixture of experts'
 serving cost would jump where ``k_min`` passes ``max_devices`` (a cap, not physics), and the
 Ludziejewski-law expert optimum of ``tests/planning/test_serving_moe.py`` then moved
-394 → 64 → 91 (1e11, 3e11, 1e12 positions) instead of falling (394 → 253 → 162 with ``k_min``).
+394 → 64 → 91 (1e11, 3e11, 1e12 positions) instead of falling (394 → 253 → 162 with ``k_min``;
+with a cap of 64, wide enough for the batch to reach the crossover, 261 → 164 → 164).
 
 Not charged (the roofline is a lower bound on time): the interconnect between the devices of
 a replica (``Hardware.interconnect_bandwidth`` is recorded, but tensor-parallel all-reduces
