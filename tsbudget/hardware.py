@@ -185,12 +185,12 @@ _H100_SXM = Hardware(
     interconnect_bandwidth=900e9,  # NVLink 900 GB/s per GPU (datasheet; bidirectional total)
 )
 _H100_PCIE = Hardware(
-    "h100-pcie", 756.0e12,  # datasheet: BF16 1,513 TFLOPS with sparsity (PCIe) -> 756 dense
+    "h100-pcie", 756.5e12,  # datasheet: BF16 1,513 TFLOPS with sparsity (PCIe) -> 756.5 dense
     source=(
         "NVIDIA H100 Tensor Core GPU datasheet (PCIe): BF16/FP16 1,513, TF32 756, FP8/INT8 3,026 TFLOPS with "
         "sparsity (dense = half); 80 GB HBM2e at 2,000 GB/s; NVLink bridge 600 GB/s"
     ),
-    peak_flops_by_precision={"fp16": 756.0e12, "tf32": 378.0e12, "fp8": 1513.0e12, "int8": 1513.0e12},
+    peak_flops_by_precision={"fp16": 756.5e12, "tf32": 378.0e12, "fp8": 1513.0e12, "int8": 1513.0e12},
     memory_bandwidth=2.0e12,    # 2,000 GB/s HBM2e (datasheet)
     memory_capacity=80e9,       # 80 GB (datasheet)
     interconnect_bandwidth=600e9,  # NVLink bridge 600 GB/s (datasheet)
@@ -226,8 +226,7 @@ _B200 = Hardware(
         "192 GB (8 stacks; nvidia-smi on HGX B200 reports 179 GiB, docs.vultr.com); NVLink 5 1.8 TB/s"
     ),
     peak_flops_by_precision={
-        "fp16": 2250.0e12, "tf32": 1100.0e12, "fp8": 4500.0e12, "int8": 4500.0e12, "fp6": 4500.0e12,
-        "fp4": 9000.0e12,
+        "fp16": 2250.0e12, "tf32": 1100.0e12, "fp8": 4500.0e12, "int8": 4500.0e12, "fp4": 9000.0e12,
     },
     memory_bandwidth=8.0e12,    # 8 TB/s HBM3e
     memory_capacity=192e9,      # 192 GB HBM3e
