@@ -22,8 +22,10 @@ __all__ = ["NODE_DEVICES", "STEP_TOKENS", "Workload"]
 NODE_DEVICES = 8
 
 #: Positions one forward pass of a serving engine processes by default: TensorRT-LLM's
-#: ``max_num_tokens`` default (8,192; "prompt length 16384 should not exceed max_num_tokens
-#: 8192" is its refusal of a longer prompt). Prefills are batched up to it.
+#: ``max_num_tokens`` default, 8,192 (its engine ``BuildConfig`` default, which NVIDIA's MLPerf
+#: Inference harness mirrors as ``BuildConfig.max_num_tokens: int = 8192``; a longer prompt is
+#: refused with "prompt length 16384 should not exceed max_num_tokens 8192"). vLLM's
+#: ``max_num_batched_tokens`` plays the same part. Prefills are batched up to it.
 STEP_TOKENS = 8192.0
 
 
