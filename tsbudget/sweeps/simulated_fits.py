@@ -76,8 +76,8 @@ def _truths(truth, per_draw: bool):
     law, draws, label, _ = resolve_law(truth)
     if per_draw:
         if draws is None:
-            raise InputError("per_draw=True takes each bootstrap draw of a fit as the truth: give a bootstrapped "
-                             f"fit, not {label}")
+            raise InputError("each bootstrap draw as the truth (per_draw=True, --truth-draws) needs a bootstrapped "
+                             f"fit (tsbudget fit --bootstrap N), not {label}")
         return law, parameter_arrays(law, draws), f"{label}, each bootstrap draw in turn"
     return law, {k: np.atleast_1d(np.asarray(v, float)) for k, v in law.values.items()}, label
 
