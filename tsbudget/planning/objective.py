@@ -64,7 +64,8 @@ class Objective:
         # a roofline serving cost is not affine in N: each interval is a bisection of ~100
         # roofline evaluations, remembered per variable setting (the polish revisits them)
         self._intervals = {} if problem.serving is not None and problem.serving.roofline else None
-        self._row_interval = None  # a batch without free variables: (lo, hi) per problem
+        self._row_interval = None  # a batch without free variables: (lo, hi, log(hi/lo)) per problem
+        self._fixed_vars = None  # (m, the fixed variables of m candidates)
 
     def subset(self, rows) -> "Objective":
         """The problems ``rows`` of a batch, as a batch of their own."""
@@ -87,14 +88,43 @@ class Objective:
         bound-active optimum (a data bound, the smallest model) is exact."""
         z = np.atleast_2d(z)
         m = z.shape[0]
-        reals = self.p.decode_reals(z, 1)
-        variables = self.p.variables(np.atleast_2d(k), reals, (m,))
-        lo, hi = self.bounds_of_n(variables, m, rows)
-        with np.errstate(all="ignore"):
-            w = np.log(hi / lo)
-            N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
+        if self._fixed_batch():
+            variables = self._fixed_variables(m)
+            lo, hi, w = (x[rows] for x in self._row_bounds())
+            with np.errstate(all="ignore"):
+                N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
+        else:
+            reals = self.p.decode_reals(z, 1)
+            variables = self.p.variables(np.atleast_2d(k), reals, (m,))
+            lo, hi = self.bounds_of_n(variables, m, rows)
+            with np.errstate(all="ignore"):
+                w = np.log(hi / lo)
+                N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
         N = np.where(z[:, 0] <= 0, lo, np.where(z[:, 0] >= w, hi, N))
         return N, variables
+
+    def _fixed_batch(self) -> bool:
+        """A budget-mode batch without free variables: each problem's N interval is fixed."""
+        return self.batch is not None and self.mode == "budget" and not (self.p.ints or self.p.reals)
+
+    def _fixed_variables(self, m):
+        """:meth:`Problem.variables` of ``m`` candidates without free variables (read-only
+        views of the fixed values), kept for the last ``m``."""
+        if self._fixed_vars is None or self._fixed_vars[0] != m:
+            self._fixed_vars = (m, self.p.variables(np.zeros((m, 0)), np.zeros((m, 0)), (m,)))
+        return self._fixed_vars[1]
+
+    def _row_bounds(self):
+        """``(lo, hi, log(hi/lo))`` of N per problem of a batch without free variables, as
+        :meth:`bounds_of_n` gives them (solved once for the batch)."""
+        if self._row_interval is None:
+            fixed = self.p.variables(np.zeros((1, 0)), np.zeros((1, 0)), (self.batch,))
+            lo, hi = self.n_interval(fixed, self.batch, self.lb, self.ub)
+            empty = ~(lo <= hi)
+            lo, hi = np.where(empty, self.p.n_bounds[0], lo), np.where(empty, self.p.n_bounds[0], hi)
+            with np.errstate(all="ignore"):
+                self._row_interval = (lo, hi, np.log(hi / lo))
+        return self._row_interval
 
     def bounds_of_n(self, variables, m, rows=None):
         """``(lo, hi)`` of N per candidate: the feasible interval in budget mode (an empty one
@@ -104,11 +134,9 @@ class Objective:
             return np.full(m, nlo), np.full(m, nhi)
         if self.batch is not None and not (self.p.ints or self.p.reals):
             # no free variable: each problem's interval is fixed, solved once for the batch
-            if self._row_interval is None:
-                fixed = self.p.variables(np.zeros((1, 0)), np.zeros((1, 0)), (self.batch,))
-                self._row_interval = self.n_interval(fixed, self.batch, self.lb, self.ub)
-            lo, hi = self._row_interval[0][rows], self._row_interval[1][rows]
-        elif self._intervals is None:
+            lo, hi, _ = (x[rows] for x in self._row_bounds())
+            return lo, hi
+        if self._intervals is None:
             lo, hi = self.n_interval(variables, m, *self.limits(rows))
         else:
             lo, hi = self._cached_interval(variables, m, rows)
@@ -306,7 +334,7 @@ class Objective:
             good = np.isfinite(D) & (D > 0)
             Dsafe = np.where(good, D, 1.0)
             if self.mode == "budget":
-                val = self.p.loss(N, Dsafe, variables, params=self.law_params(r))
+                val = self.p.loss(N, Dsafe, variables, params=self.law_params(r), valid_data=True)
             else:
                 cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_cost(N, variables)
                 val = cost / self.scale

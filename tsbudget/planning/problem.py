@@ -20,7 +20,7 @@ import numpy as np
 
 from tsbudget.errors import InputError, PluginError, TsbudgetError
 from tsbudget.planning.closed_form import closed_form_budget, closed_form_target, is_chinchilla_form
-from tsbudget.timeseries.effective_data import effective_data
+from tsbudget.timeseries.effective_data import effective_data, effective_data_of_valid
 
 __all__ = ["LAW_DATA_INPUTS", "Problem", "evaluate_safely"]
 
@@ -86,9 +86,11 @@ class Problem:
             reals[:, j] = np.clip(np.exp(z[:, start + j]) if v.log else z[:, start + j], v.lower, v.upper)
         return reals
 
-    def law_data(self, D):
+    def law_data(self, D, valid=False):
         """The law's data inputs for ``D`` units read: ``D`` (effective data under
-        repetition, Muennighoff et al. 2023 eq. 5, when the law has no ``U`` input) and ``U``."""
+        repetition, Muennighoff et al. 2023 eq. 5, when the law has no ``U`` input) and ``U``.
+        ``valid``: ``D`` is a float array, finite and > 0 (the optimiser's candidates), so only
+        the unique data and decay are checked, once per problem."""
         s = self.law_scale
         if "U" in self.law.required_inputs:
             return {"D": s * D, "U": s * np.broadcast_to(self.unique, np.shape(D)) if self.unique else s * D}
@@ -96,7 +98,19 @@ class Problem:
             return {"D": s * D}
         if self.regimes is not None:
             return {"D": s * self.regimes.effective(D, self.regime_mix(D))}
+        if valid:
+            return {"D": s * effective_data_of_valid(D, *self._repetition())}
         return {"D": s * effective_data(D, self.unique, self.r_star)}
+
+    def _repetition(self):
+        """``(unique, r_star)`` as float arrays, checked as :func:`effective_data` checks them
+        (raising as it does), once per problem."""
+        got = self.__dict__.get("_checked_repetition")
+        if got is None or got[0] is not self.unique or got[1] is not self.r_star:
+            effective_data(1.0, self.unique, self.r_star)
+            got = (self.unique, self.r_star, np.asarray(self.unique, float), np.asarray(self.r_star, float))
+            self._checked_repetition = got
+        return got[2], got[3]
 
     def with_params(self, params: Mapping) -> "Problem":
         """A shallow copy planning with other law parameter values (one bootstrap draw)."""
@@ -160,10 +174,11 @@ class Problem:
             return self.regimes.optimal_mix(D) if self.mix == "optimal" else self.regimes.natural_mix
         return self.mix
 
-    def loss(self, N, D, variables, params=None) -> np.ndarray:
-        """Predicted loss (``inf`` where the law is not finite), under ``params`` when given."""
+    def loss(self, N, D, variables, params=None, valid_data=False) -> np.ndarray:
+        """Predicted loss (``inf`` where the law is not finite), under ``params`` when given;
+        ``valid_data`` as :meth:`law_data`'s ``valid``."""
         self.evaluations += int(np.size(N))
-        inputs = {"N": N, **self.law_data(D), **{k: variables[k] for k in self.law_vars}}
+        inputs = {"N": N, **self.law_data(D, valid_data), **{k: variables[k] for k in self.law_vars}}
         with np.errstate(all="ignore"):
             out = self.law.predict(self.params if params is None else params, inputs)
         return np.where(np.isfinite(out), out, np.inf)

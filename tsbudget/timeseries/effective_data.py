@@ -7,7 +7,7 @@ import numpy as np
 from tsbudget.errors import InputError
 from tsbudget.variables import as_nonnegative_array, as_positive_array
 
-__all__ = ["effective_data", "repetitions", "MUENNIGHOFF_R_D", "MUENNIGHOFF_R_N"]
+__all__ = ["effective_data", "effective_data_of_valid", "repetitions", "MUENNIGHOFF_R_D", "MUENNIGHOFF_R_N"]
 
 # Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", eq. 5 fit on C4
 # (their repository's fitted decay constants).
@@ -35,6 +35,14 @@ def effective_data(total, unique, r_star=MUENNIGHOFF_R_D) -> np.ndarray:
     r_star = np.asarray(r_star, dtype=float)
     if np.any(~(r_star > 0)):  # +inf is allowed: no decay
         raise InputError(f"r_star must be > 0 (inf allowed), got {r_star!r}")
+    return effective_data_of_valid(total, unique, r_star)
+
+
+def effective_data_of_valid(total, unique, r_star) -> np.ndarray:
+    """:func:`effective_data` (Muennighoff et al. 2023, eq. 5) of inputs already checked:
+    float ``total`` finite and >= 0, ``unique`` finite and > 0, ``r_star`` > 0 (inf allowed).
+    Skips the checks, for a caller that evaluates the same validated problem many times (the
+    planner's optimiser, whose data is finite and positive by construction)."""
     rep = np.maximum(total / unique - 1.0, 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
         # -expm1(-x) is 1 - exp(-x) without cancellation; inf R* -> the limit R itself.
