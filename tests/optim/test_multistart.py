@@ -86,3 +86,44 @@ def test_race_rejects_bad_options():
         minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, first_round=0)
     with pytest.raises(InputError, match="min_keep"):
         minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, min_keep=0)
+
+
+def shifted_rosenbrock(x):
+    """Rosenbrock's function plus one (minimum 1 at (1, 1): relative tolerances apply)."""
+    f, g = rosenbrock(x)
+    return f + 1.0, g
+
+
+def test_race_settles_starts_at_the_best_and_prunes_the_rest_once_confirmed():
+    starts = np.array(list(itertools.product(np.linspace(-2, 2, 8), np.linspace(-1, 3, 8))))  # (1, 1) is no start
+    race = {"merge_tol": 0, "keep_fraction": 0.5, "min_keep": 16, "first_round": 1}
+    plain = minimize_batched(shifted_rosenbrock, starts, **race)
+    settled = minimize_batched(shifted_rosenbrock, starts, settle_tol=1e-7, settle_margin=1e-3, **race)
+    assert settled.count.sum() == 64
+    best = settled.fun[settled.best()]
+    assert best == pytest.approx(plain.fun[plain.best()], rel=1e-9)
+    assert settled.n_iterations < plain.n_iterations
+    is_settled = settled.reason == "settled"
+    assert is_settled.any() and np.all(settled.converged[is_settled])
+    # settled: within settle_tol of the lowest converged objective (never below it by more than ftol)
+    assert np.all(np.abs(settled.fun[is_settled] / best - 1) <= 1e-7)
+    # pruned after the race was won: still more than settle_margin above the best
+    won = settled.iterations[settled.converged & ~is_settled].min()  # a start first converged
+    late = settled.pruned & (settled.iterations >= won)
+    assert late.any()
+    assert np.all(settled.fun[late] > best * (1 + 1e-3))
+    assert settled.n_within(best) >= 2  # the winner was confirmed before the rest were pruned
+
+
+def test_settling_needs_a_race_and_valid_tolerances():
+    from tsbudget.errors import InputError
+
+    starts = np.array(list(itertools.product(np.linspace(-2, 2, 5), np.linspace(-1, 3, 5))))
+    full = minimize_batched(shifted_rosenbrock, starts)
+    unraced = minimize_batched(shifted_rosenbrock, starts, settle_tol=1e-3, settle_margin=1e-3)
+    np.testing.assert_array_equal(full.fun, unraced.fun)  # keep_fraction=1: every start converges as before
+    assert "settled" not in set(unraced.reason)
+    with pytest.raises(InputError, match="settle_tol"):
+        minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, settle_tol=-1.0)
+    with pytest.raises(InputError, match="settle_margin"):
+        minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, settle_tol=1e-7, settle_margin=float("nan"))

@@ -38,7 +38,7 @@ class BatchResult:
     ``x`` (survivors, free), ``fun`` and ``grad`` at ``x``, ``count`` (survivors,): the number
     of original rows each survivor stands for (it sums to ``n_starts``; rows merge only under
     a racing rule), ``converged``: whether it met a tolerance, ``reason``: what stopped it
-    (one of ``ftol``, ``gtol``, ``stall``, ``no_progress``, ``pruned``, ``max_iter``),
+    (one of ``ftol``, ``gtol``, ``settled``, ``stall``, ``no_progress``, ``pruned``, ``max_iter``),
     ``start``: the row of ``x0`` each survivor began at.
     """
 

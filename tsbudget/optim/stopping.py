@@ -59,11 +59,17 @@ class Racing(Stopping):
     ``keep_fraction < 1`` races: after rounds of ``first_round``, 2·``first_round``,
     4·``first_round``, ... iterations only the best ``keep_fraction`` of the active starts
     (at least ``min_keep``) go on; the others retire as ``pruned``, unconverged.
+    ``settle_tol > 0`` (only when racing): once a start has converged, an active start whose
+    objective is within ``settle_tol`` (relative) of the lowest converged objective retires as
+    ``settled`` (converged in value): it has reached the best found so far, and only whether
+    it did (not its last digits) decides the race; the best start is polished afterwards.
+    With ``settle_margin > 0`` as well, active starts more than ``settle_margin`` (relative)
+    above that converged objective are pruned then (see :meth:`_settle`).
     """
 
     def __init__(self, ftol: float = 1e-12, gtol: float = 1e-12, merge_tol: float = 1e-7,
                  keep_fraction: float = 1.0, min_keep: int = 16, first_round: int = 2, n_params: int = 1,
-                 screen: bool = False):
+                 screen: bool = False, settle_tol: float = 0.0, settle_margin: float = 0.0):
         if not 0.0 < keep_fraction <= 1.0:
             raise InputError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
         for name, value in (("min_keep", min_keep), ("first_round", first_round)):
@@ -77,6 +83,15 @@ class Racing(Stopping):
         self.screen = bool(screen)
         self.scale = 1.0  # the objective's scale, from the starts (start())
         self.screens = self.screen and keep_fraction < 1.0
+        if not settle_tol >= 0.0:
+            raise InputError(f"settle_tol must be >= 0, got {settle_tol!r}")
+        if not settle_margin >= 0.0:
+            raise InputError(f"settle_margin must be >= 0, got {settle_margin!r}")
+        self.settle_tol = float(settle_tol) if keep_fraction < 1.0 else 0.0
+        self.settle_margin = float(settle_margin) if self.settle_tol else 0.0
+        self.best_converged = np.inf  # lowest objective of a converged start
+        self.finished_f: list = []  # objectives and counts of the converged starts (settle_tol > 0)
+        self.finished_count: list = []
 
     def start(self, batch) -> None:
         """With ``screen``, a round of zero iterations: only the best ``keep_fraction`` of the
@@ -93,6 +108,12 @@ class Racing(Stopping):
             return
         # a pruned start stopped short of its optimum: nothing may merge into it
         cells = _cells(batch.x[mask], self.merge_tol, self.salt) if self.merge_tol > 0 and not pruned else None
+        if self.settle_tol:
+            conv = mask & np.broadcast_to(np.asarray(converged, dtype=bool), mask.shape)
+            if conv.any():
+                self.best_converged = min(self.best_converged, float(np.min(batch.f[conv])))
+                self.finished_f.append(batch.f[conv])
+                self.finished_count.append(batch.count[conv])
         survivors = batch.retire(mask, reason, converged, pruned)
         if cells is not None:
             for cell, survivor in zip(cells.tolist(), survivors.tolist()):
@@ -107,12 +128,35 @@ class Racing(Stopping):
         if np.any(finished):
             reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
             self.retire(batch, finished, reason, converged | (stalled & small_g))
+        if batch.size and self.best_converged < np.inf:
+            self._settle(batch)
         if batch.size and self.merge_tol > 0:
             self._merge(batch)
         if self.keep_fraction < 1.0 and batch.iteration == self.checkpoint:
             self.round_len *= 2
             self.checkpoint += self.round_len
             self._prune(batch)
+
+    def _settle(self, batch) -> None:
+        """Against the lowest converged objective ``b``: starts at it (from ``b`` less its ``ftol``
+        to ``b·(1 + settle_tol)``) retire as ``settled``; starts above ``b·(1 + settle_margin)``,
+        which have run as many iterations as the start that converged and are still that far
+        above it, are pruned (successive halving's bet, made once the race has a winner that
+        a second start confirmed: at least two starts converged or settled at ``b``).
+        Starts below ``b`` go on: one of them may become the best."""
+        b = self.best_converged
+        settled = (batch.f >= b - self.ftol * abs(b)) & (batch.f <= b + self.settle_tol * abs(b))
+        if settled.any():
+            self.retire(batch, settled, "settled", True)
+        if self.settle_margin and batch.size and self._n_at_best() >= 2:
+            behind = batch.f > b + self.settle_margin * abs(b)
+            if behind.any():
+                self.retire(batch, behind, "pruned", False, pruned=True)
+
+    def _n_at_best(self) -> int:
+        """Starts (counting merged ones) that converged or settled within ``settle_tol`` of the best."""
+        f, count = np.concatenate(self.finished_f), np.concatenate(self.finished_count)
+        return int(count[f <= self.best_converged + self.settle_tol * abs(self.best_converged)].sum())
 
     def _prune(self, batch) -> None:
         """Retire all but the best ``keep_fraction`` of the active starts (at least ``min_keep``)."""
