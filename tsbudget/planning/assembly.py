@@ -16,7 +16,7 @@ from tsbudget.planning.quantities import lifetime_cost, plan_quantities, serving
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
-__all__ = ["FLOPS_ONLY_NOTE", "assemble", "at_bound", "binding", "corner_note", "plan_cost", "serving_diagnostics"]
+__all__ = ["FLOPS_ONLY_NOTE", "assemble", "at_bound", "binding", "budget_bindings", "corner_note", "plan_cost", "serving_diagnostics"]
 
 #: What a plan with FLOPs-only serving says about its serving cost.
 FLOPS_ONLY_NOTE = ("serving costed by FLOPs only (memory bandwidth, memory capacity and latency ignored; give a "
@@ -205,3 +205,33 @@ def binding(s: PlanRequest, N, D, free_values, cost) -> list[str]:
     if p.unique is not None and D > p.unique:
         out.append(f"unique data ({D / p.unique:.3g} epochs)")
     return out
+
+
+def budget_bindings(p, N, D, free_values, n) -> tuple:
+    """:func:`binding` of ``n`` budget-mode plans of problem ``p`` that each spend their whole
+    budget (``lb == ub``, as :meth:`PlanRequest.at_budget` sets it): ``N``, ``D`` and each free
+    variable in ``free_values`` arrays over the plans. The same tests (within 1e-6 relative),
+    each bound tested for all plans at once; a tuple per plan."""
+    def near(x, b):
+        return np.abs(x - b) <= 1e-6 * max(abs(b), 1e-300)  # _near, over an array
+
+    N, D = (np.broadcast_to(np.asarray(x, float), (n,)) for x in (N, D))
+    flags = []  # (constraint, plans it binds), in binding()'s order
+    for name, (lo, hi), x in (("N", p.n_bounds, N), ("D", p.d_bounds, D)):
+        if lo > 0:
+            flags.append((f"{name} lower bound", near(x, lo)))
+        if math.isfinite(hi):
+            flags.append((f"{name} upper bound", near(x, hi)))
+    for v in p.ints + p.reals:
+        x = np.broadcast_to(np.asarray(free_values[v.name], float), (n,))
+        low = near(x, v.lower)
+        flags.append((f"{v.name} lower bound", low))
+        flags.append((f"{v.name} upper bound", ~low & near(x, v.upper)))
+    repeats = np.zeros(n, bool) if p.unique is None else D > p.unique
+    out = []
+    for j in range(n):
+        bound = ["budget"] + [name for name, at in flags if at[j]]
+        if repeats[j]:
+            bound.append(f"unique data ({float(D[j]) / p.unique:.3g} epochs)")
+        out.append(tuple(bound))
+    return tuple(out)

@@ -67,6 +67,10 @@ def _batch_derivatives(obj, Z, K, rows, h):
     v = obj(pts.reshape(-1, d), np.repeat(K, P, axis=0), np.repeat(rows, P)).reshape(m, P)
     ok = np.all(np.isfinite(v), axis=1)
     v = np.where(ok[:, None], v, 0.0)
+    if d == 1:  # the same arithmetic without the Hessian's assembly
+        f0, fp, fm = v[:, 0:1], v[:, 1:2], v[:, 2:3]
+        curv = (fp - 2 * f0 + fm) / h**2
+        return (fp - fm) / (2 * h) + curv * (Z - zc), curv[:, :, None], ok
     f0, fp, fm = v[:, 0], v[:, 1 : 2 * d + 1 : 2], v[:, 2 : 2 * d + 1 : 2]
     g = (fp - fm) / (2 * h)
     H = np.zeros((m, d, d))
@@ -120,33 +124,40 @@ def _newton_steps(obj, Z, F, rows, K, h=1e-4, iterations=40):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        z = Z[idx]
-        g, H, ok = _batch_derivatives(obj, z, K[idx], rows[idx], h)
+        z, k, r = Z[idx], K[idx], rows[idx]
+        g, H, ok = _batch_derivatives(obj, z, k, r, h)
         held = ((z - obj.lo <= 1e-12) & (g > 0)) | ((obj.hi - z <= 1e-12) & (g < 0))
         done = ~ok | held.all(axis=1)
-        failed[idx[~ok]] = True
-        active[idx[done]] = False
-        keep = ~done
-        idx, z, g, H, held = idx[keep], z[keep], g[keep], H[keep], held[keep]
-        if idx.size == 0:
-            break
+        if done.any():  # (filtering only then: each step's bookkeeping is on small arrays)
+            failed[idx[~ok]] = True
+            active[idx[done]] = False
+            keep = ~done
+            idx, z, g, H, held, k, r = idx[keep], z[keep], g[keep], H[keep], held[keep], k[keep], r[keep]
+            if idx.size == 0:
+                break
         step = _newton_step(g, H, held)
         trials = np.clip(z[:, None, :] + _STEPS[None, :, None] * step[:, None, :], obj.lo, obj.hi)
         n = _STEPS.size
-        vals = obj(trials.reshape(-1, d), np.repeat(K[idx], n, axis=0), np.repeat(rows[idx], n)).reshape(idx.size, n)
+        vals = obj(trials.reshape(-1, d), np.repeat(k, n, axis=0), np.repeat(r, n)).reshape(idx.size, n)
         j = np.argmin(vals, axis=1)
-        best = vals[np.arange(idx.size), j]
+        at = np.arange(idx.size)
+        best = vals[at, j]
         better = best <= F[idx]
-        new = trials[np.arange(idx.size), j]
+        new = trials[at, j]
         moved = np.max(np.abs(new - z), axis=1)
         going = better & (moved >= 1e-11)
         cycle = going & np.all(new == prev[idx], axis=1)
-        prev[idx[better]] = z[better]
-        Z[idx[better]] = new[better]
-        F[idx[better]] = best[better]
-        if (iterations - 1 - it) % 2:  # an odd number of steps left: the alternation ends on z
+        if better.all():
+            prev[idx], Z[idx], F[idx] = z, new, best
+        else:
+            prev[idx[better]] = z[better]
+            Z[idx[better]] = new[better]
+            F[idx[better]] = best[better]
+        if (iterations - 1 - it) % 2 and cycle.any():  # an odd number of steps left: the alternation ends on z
             Z[idx[cycle]] = z[cycle]
-        active[idx[~going | cycle]] = False
+        stop = ~going | cycle
+        if stop.any():
+            active[idx[stop]] = False
     return failed
 
 

@@ -228,8 +228,9 @@ class Problem:
 
 
 def evaluate_safely(fn, n: int):
-    """Run ``fn(idx)`` over all ``n`` candidates; where a batch raises a TsbudgetError
-    (a variable combination the cost model rejects), split it to isolate the bad ones (inf)."""
+    """Run ``fn(idx)`` over all ``n`` candidates (``idx`` a slice of all of them first, index
+    arrays after a failure); where a batch raises a TsbudgetError (a variable combination the
+    cost model rejects), split it to isolate the bad ones (inf)."""
 
     def run(idx):
         try:
@@ -242,5 +243,10 @@ def evaluate_safely(fn, n: int):
             half = idx.size // 2
             return np.concatenate([run(idx[:half]), run(idx[half:])])
 
-    return run(np.arange(n))
+    try:  # all at once, indexed by a slice (views, not copies): the common case
+        return fn(slice(None))
+    except PluginError:
+        raise
+    except TsbudgetError:
+        return run(np.arange(n))
 

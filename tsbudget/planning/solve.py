@@ -16,19 +16,17 @@ optimiser for the rest in one batched run (:func:`~tsbudget.planning.optimizer_b
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import attrs
 import numpy as np
 
 from tsbudget.errors import InfeasibleError, InputError
-from tsbudget.planning.assembly import assemble, binding, corner_note, plan_cost
+from tsbudget.planning.assembly import assemble, budget_bindings, corner_note, plan_cost
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan
 from tsbudget.planning.infeasible import raise_infeasible
 from tsbudget.planning.objective import Objective
 from tsbudget.planning.optimizer import optimize
 from tsbudget.planning.optimizer_batch import optimize_batch
-from tsbudget.planning.quantities import QUANTITIES, lifetime_cost, plan_quantities
+from tsbudget.planning.quantities import QUANTITIES, plan_quantities
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.result import Plan
 
@@ -192,11 +190,8 @@ def budget_table(s: PlanRequest, budgets) -> BudgetTable:
     columns = {k: np.asarray(v, float) * np.ones(budgets.shape) for k, v in
                plan_quantities(p, s.hardware, N, D, variables).items()}
     columns.update(free)
-    cost = lifetime_cost(p, N, D, variables) * np.ones(budgets.shape)
-    # binding() reads the mode, limits and problem of a request: those of s.at_budget(b)
-    at = [SimpleNamespace(mode="budget", lb=float(b), ub=float(b), problem=p) for b in budgets]
-    bound = tuple(tuple(binding(at[j], float(N[j]), float(D[j]), {n: float(x[j]) for n, x in free.items()},
-                                float(cost[j]))) for j in range(budgets.size))
+    # binding() of each s.at_budget(b): budget mode with lb == ub == b
+    bound = budget_bindings(p, N, D, free, budgets.size)
     methods = tuple("general" if g else "closed form" for g in got["general"])
     return BudgetTable(columns, bound, methods)
 
