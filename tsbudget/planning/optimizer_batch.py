@@ -117,6 +117,8 @@ def _newton_steps(obj, Z, F, rows, K, h=1e-4, iterations=40):
     alone, so it would alternate until the iteration limit: the problem stops at once, at the
     point of the two where the alternation would have ended."""
     m, d = Z.shape
+    if d == 1:
+        return _newton_steps_1d(obj, Z, F, rows, K, h, iterations)
     active = np.isfinite(F)
     failed = np.zeros(m, bool)
     prev = np.full_like(Z, np.nan)  # each problem's point before its last step
@@ -155,6 +157,67 @@ def _newton_steps(obj, Z, F, rows, K, h=1e-4, iterations=40):
             F[idx[better]] = best[better]
         if (iterations - 1 - it) % 2 and cycle.any():  # an odd number of steps left: the alternation ends on z
             Z[idx[cycle]] = z[cycle]
+        stop = ~going | cycle
+        if stop.any():
+            active[idx[stop]] = False
+    return failed
+
+
+def _newton_steps_1d(obj, Z, F, rows, K, h, iterations):
+    """:func:`_newton_steps` with one coordinate, on flat arrays: the same arithmetic (the
+    stencil and steps of :func:`_batch_derivatives` and :func:`_newton_step` with ``d = 1``),
+    step for step, with fewer array operations per iteration."""
+    m = Z.shape[0]
+    lo, hi = obj.lo[0], obj.hi[0]
+    inner = hi - lo > 2 * h  # the stencil fits between the bounds: centred inside them
+    c_lo, c_hi = lo + h, hi - h
+    offsets = h * _stencil(1)[:, 0]  # 0, +h, -h
+    n = _STEPS.size
+    z_all = Z[:, 0]  # a view: steps taken here land in Z
+    active = np.isfinite(F)
+    failed = np.zeros(m, bool)
+    prev = np.full(m, np.nan)  # each problem's point before its last step
+    for it in range(iterations):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        z, k, r = z_all[idx], K[idx], rows[idx]
+        zc = np.minimum(np.maximum(z, c_lo), c_hi) if inner else z
+        v = obj((zc[:, None] + offsets[None, :]).reshape(-1, 1), np.repeat(k, 3, axis=0), np.repeat(r, 3))
+        v = v.reshape(idx.size, 3)
+        ok = np.isfinite(v).all(axis=1)
+        if not ok.all():
+            v = np.where(ok[:, None], v, 0.0)
+        f0, fp, fm = v[:, 0], v[:, 1], v[:, 2]
+        curv = (fp - 2 * f0 + fm) / h**2
+        g = (fp - fm) / (2 * h) + curv * (z - zc)
+        done = ~ok | ((z - lo <= 1e-12) & (g > 0)) | ((hi - z <= 1e-12) & (g < 0))  # failed or held
+        if done.any():
+            failed[idx[~ok]] = True
+            active[idx[done]] = False
+            keep = ~done
+            idx, z, g, curv, k, r = idx[keep], z[keep], g[keep], curv[keep], k[keep], r[keep]
+            if idx.size == 0:
+                break
+        top = np.maximum(1.0, np.abs(curv))
+        curv = curv + np.where(curv <= 1e-12 * top, np.abs(curv) + 1e-6 * top, 0.0)
+        step = -(g / curv)
+        trials = np.minimum(np.maximum(z[:, None] + _STEPS[None, :] * step[:, None], lo), hi)
+        vals = obj(trials.reshape(-1, 1), np.repeat(k, n, axis=0), np.repeat(r, n)).reshape(idx.size, n)
+        j = np.argmin(vals, axis=1)
+        at = np.arange(idx.size)
+        best, new = vals[at, j], trials[at, j]
+        better = best <= F[idx]
+        going = better & (np.abs(new - z) >= 1e-11)
+        cycle = going & (new == prev[idx])
+        if better.all():
+            prev[idx], z_all[idx], F[idx] = z, new, best
+        else:
+            prev[idx[better]] = z[better]
+            z_all[idx[better]] = new[better]
+            F[idx[better]] = best[better]
+        if (iterations - 1 - it) % 2 and cycle.any():  # an odd number of steps left: the alternation ends on z
+            z_all[idx[cycle]] = z[cycle]
         stop = ~going | cycle
         if stop.any():
             active[idx[stop]] = False
