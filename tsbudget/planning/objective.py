@@ -49,6 +49,7 @@ class Objective:
         self.params = None if params is None else {k: np.broadcast_to(np.asarray(v, float), (self.batch,))
                                                    for k, v in params.items()}
         self.has_s = mode == "budget" and bool(np.any(np.asarray(self.lb) < np.asarray(self.ub)))
+        self._same_limits = mode == "budget" and bool(np.array_equal(self.lb, self.ub))
         self.scale = 1.0
         # z[0] in [0, W], W = log(n_hi/n_lo): log N above the lower end of the feasible
         # interval of N (budget mode, :meth:`n_interval`; clipped at its upper end) or above
@@ -92,7 +93,7 @@ class Objective:
             variables = self._fixed_variables(m)
             lo, hi, w = (x[rows] for x in self._row_bounds())
             with np.errstate(all="ignore"):
-                N = np.clip(lo * np.exp(z[:, 0]), lo, hi)
+                N = np.minimum(np.maximum(lo * np.exp(z[:, 0]), lo), hi)  # np.clip, without its overhead
         else:
             reals = self.p.decode_reals(z, 1)
             variables = self.p.variables(np.atleast_2d(k), reals, (m,))
@@ -276,17 +277,25 @@ class Objective:
         """D for each candidate (nan where infeasible)."""
         p = self.p
         per_unit = p.flops_per_unit(N, variables)
-        serve = p.serve_cost(N, variables)
         if self.mode == "budget":
-            lb, ub = self.limits(rows)
+            # without serving its cost is 0 and ``x - 0`` is ``x``: skipped
+            serve = None if p.serving is None else p.serve_cost(N, variables)
             with np.errstate(all="ignore"):
-                d_hi = np.minimum((ub - serve) / per_unit, p.d_bounds[1])
-                d_lo = np.maximum((lb - serve) / per_unit, p.d_bounds[0])
+                if self._same_limits:  # lb == ub: one spend per problem
+                    spend = self.ub if self.batch is None else self.ub[rows]
+                    spend = spend / per_unit if serve is None else (spend - serve) / per_unit
+                    d_hi, d_lo = np.minimum(spend, p.d_bounds[1]), np.maximum(spend, p.d_bounds[0])
+                else:
+                    lb, ub = self.limits(rows)
+                    if serve is not None:
+                        lb, ub = lb - serve, ub - serve
+                    d_hi = np.minimum(ub / per_unit, p.d_bounds[1])
+                    d_lo = np.maximum(lb / per_unit, p.d_bounds[0])
             # rounding at an end of the N interval: within 1e-12 of a data bound is on it
             ok = (d_hi > 0) & (d_hi >= d_lo * (1 - 1e-12))
             d_hi = np.maximum(d_hi, p.d_bounds[0])
-            d_lo = np.minimum(d_lo, d_hi)
             if self.has_s:
+                d_lo = np.minimum(d_lo, d_hi)
                 s = np.atleast_2d(z)[:, -1]
                 d_lo = np.maximum(d_lo, d_hi * 1e-9)
                 with np.errstate(all="ignore"):
@@ -333,11 +342,11 @@ class Objective:
             D = self.data(z[idx], k[idx], N, variables, r)
             good = np.isfinite(D) & (D > 0)
             Dsafe = np.where(good, D, 1.0)
-            if self.mode == "budget":
+            if self.mode == "budget":  # the loss is finite or inf already
                 val = self.p.loss(N, Dsafe, variables, params=self.law_params(r), valid_data=True)
-            else:
-                cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_cost(N, variables)
-                val = cost / self.scale
+                return np.where(good, val, np.inf)
+            cost = self.p.flops_per_unit(N, variables) * Dsafe + self.p.serve_cost(N, variables)
+            val = cost / self.scale
             return np.where(good & np.isfinite(val), val, np.inf)
 
         return evaluate_safely(batch, z.shape[0])
