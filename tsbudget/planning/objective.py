@@ -91,7 +91,7 @@ class Objective:
         m = z.shape[0]
         if self._fixed_batch():
             variables = self._fixed_variables(m)
-            lo, hi, w = (x[rows] for x in self._row_bounds())
+            lo, hi, w = self._row_bounds()[:, rows]
             with np.errstate(all="ignore"):
                 N = np.minimum(np.maximum(lo * np.exp(z[:, 0]), lo), hi)  # np.clip, without its overhead
         else:
@@ -124,7 +124,7 @@ class Objective:
             empty = ~(lo <= hi)
             lo, hi = np.where(empty, self.p.n_bounds[0], lo), np.where(empty, self.p.n_bounds[0], hi)
             with np.errstate(all="ignore"):
-                self._row_interval = (lo, hi, np.log(hi / lo))
+                self._row_interval = np.stack([lo, hi, np.log(hi / lo)])
         return self._row_interval
 
     def bounds_of_n(self, variables, m, rows=None):
@@ -135,7 +135,7 @@ class Objective:
             return np.full(m, nlo), np.full(m, nhi)
         if self.batch is not None and not (self.p.ints or self.p.reals):
             # no free variable: each problem's interval is fixed, solved once for the batch
-            lo, hi, _ = (x[rows] for x in self._row_bounds())
+            lo, hi, _ = self._row_bounds()[:, rows]
             return lo, hi
         if self._intervals is None:
             lo, hi = self.n_interval(variables, m, *self.limits(rows))
@@ -332,7 +332,9 @@ class Objective:
         """Values of candidates ``z`` with integers ``k``; in a batch, ``rows`` names each
         candidate's problem."""
         z = np.atleast_2d(z)
-        k = np.broadcast_to(np.atleast_2d(k), (z.shape[0], len(self.p.ints)))
+        k = np.atleast_2d(k)
+        if k.shape != (z.shape[0], len(self.p.ints)):
+            k = np.broadcast_to(k, (z.shape[0], len(self.p.ints)))
         if self.batch is not None and rows is None:
             raise ValueError("a batched objective needs the problem (rows) of each candidate")
 

@@ -46,5 +46,8 @@ def effective_data_of_valid(total, unique, r_star) -> np.ndarray:
     rep = np.maximum(total / unique - 1.0, 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
         # -expm1(-x) is 1 - exp(-x) without cancellation; inf R* -> the limit R itself.
-        decayed = np.where(np.isinf(r_star), rep, r_star * -np.expm1(-rep / r_star))
+        if np.ndim(r_star) == 0:  # one R*: the choice made once
+            decayed = rep if np.isinf(r_star) else r_star * -np.expm1(-rep / r_star)
+        else:
+            decayed = np.where(np.isinf(r_star), rep, r_star * -np.expm1(-rep / r_star))
     return np.where(total <= unique, total, unique + unique * decayed)
