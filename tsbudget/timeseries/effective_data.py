@@ -30,12 +30,25 @@ def effective_data(total, unique, r_star=MUENNIGHOFF_R_D) -> np.ndarray:
     ``D <= U`` there is no repetition and ``D' = D``. ``r_star = inf`` gives ``D' = D``
     (no discount). Broadcasts over all arguments.
     """
-    total = as_nonnegative_array(total, "total")
-    unique = as_positive_array(unique, "unique")
+    total = _checked(total, "total", positive=False)
+    unique = _checked(unique, "unique", positive=True)
     r_star = np.asarray(r_star, dtype=float)
-    if np.any(~(r_star > 0)):  # +inf is allowed: no decay
+    if not (r_star > 0 if r_star.ndim == 0 else np.all(r_star > 0)):  # +inf is allowed: no decay
         raise InputError(f"r_star must be > 0 (inf allowed), got {r_star!r}")
     return effective_data_of_valid(total, unique, r_star)
+
+
+def _checked(values, name, positive):
+    """``values`` as a float array, every element finite and > 0 (``positive``) or >= 0: one
+    pass for the smallest and largest element (a NaN makes both NaN), the validator of
+    :mod:`tsbudget.variables` (and its error) only when that fails."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return arr
+    lo, hi = arr.min(), arr.max()
+    if hi < np.inf and (lo > 0 if positive else lo >= 0):
+        return arr
+    return (as_positive_array if positive else as_nonnegative_array)(values, name)
 
 
 def effective_data_of_valid(total, unique, r_star) -> np.ndarray:
