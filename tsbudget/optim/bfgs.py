@@ -29,6 +29,11 @@ from contextlib import nullcontext
 import attrs
 import numpy as np
 
+try:  # np.einsum without ``optimize`` calls this directly; calling it skips a Python-level wrapper
+    from numpy._core.multiarray import c_einsum as _einsum
+except ImportError:  # pragma: no cover - other numpy layouts
+    _einsum = np.einsum
+
 __all__ = ["Batch", "BatchResult", "minimize_rows", "project", "projected_gradient"]
 
 @attrs.frozen(eq=False)
@@ -240,9 +245,9 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
     if eye is None:
         eye = _EYE[p] = np.eye(p)
         eye.setflags(write=False)
-    d = np.einsum("kij,kj->ki", H, g)
+    d = _einsum("kij,kj->ki", H, g)
     np.negative(d, out=d)
-    gd = np.einsum("ki,ki->k", g, d)
+    gd = _einsum("ki,ki->k", g, d)
     # not a descent direction (or a fresh model): steepest descent, scaled; the model restarts
     reset = ~(gd < 0) | fresh
     if reset.any():
@@ -255,10 +260,10 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
     # (the full step) is every row's
     xt = np.add(x, d)
     if boxed:
-        np.clip(xt, lo, hi, out=xt)
+        np.minimum(np.maximum(xt, lo, out=xt), hi, out=xt)
     ft, gt = fg(xt, batch.ids)
     n_eval = k
-    decrease = np.einsum("ki,ki->k", g, xt - x)
+    decrease = _einsum("ki,ki->k", g, xt - x)
     ok = (decrease < 0) & (ft <= f + c1 * decrease)  # False for a NaN or infinite ft
     if ok.all():
         x_new, f_new, g_new = xt, ft, gt
@@ -267,25 +272,31 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
         x_new, f_new, g_new = x.copy(), f.copy(), g.copy()
         x_new[ok], f_new[ok], g_new[ok] = xt[ok], ft[ok], gt[ok]
         searching = ~ok
-        t = np.where(ok, 1.0, 0.5)
+        idx = np.flatnonzero(searching)  # the rows still searching, their data gathered once
+        xi, di, gi, fi, ti = x[idx], d[idx], g[idx], f[idx], np.full(idx.size, 0.5)
         for _ in range(max_backtracks - 1):
-            idx = np.flatnonzero(searching)
-            if idx.size == 0:
-                break
-            xt = project(x[idx] + t[idx, None] * d[idx], lo, hi)
+            xt = xi + ti[:, None] * di
+            if boxed:
+                np.minimum(np.maximum(xt, lo, out=xt), hi, out=xt)
             ft, gt = fg(xt, batch.ids[idx])
             n_eval += idx.size
-            decrease = np.einsum("ki,ki->k", g[idx], xt - x[idx])
-            ok = (decrease < 0) & (ft <= f[idx] + c1 * decrease)
+            decrease = _einsum("ki,ki->k", gi, xt - xi)
+            ok = (decrease < 0) & (ft <= fi + c1 * decrease)
+            if not ok.any():
+                ti *= 0.5
+                continue
             acc = idx[ok]
             x_new[acc], f_new[acc], g_new[acc] = xt[ok], ft[ok], gt[ok]
             searching[acc] = False
-            t[idx[~ok]] *= 0.5
+            if ok.all():
+                break
+            keep = ~ok
+            idx, xi, di, gi, fi, ti = idx[keep], xi[keep], di[keep], gi[keep], fi[keep], ti[keep] * 0.5
         stalled = searching  # no acceptable step: converged as far as this model can tell
 
     s, y = x_new - x, g_new - g
-    sy, yy = np.einsum("ki,ki->k", s, y), np.einsum("ki,ki->k", y, y)
-    upd = ~stalled & (sy > 1e-12 * np.sqrt(np.einsum("ki,ki->k", s, s) * yy))
+    sy, yy = _einsum("ki,ki->k", s, y), _einsum("ki,ki->k", y, y)
+    upd = ~stalled & (sy > 1e-12 * np.sqrt(_einsum("ki,ki->k", s, s) * yy))
     if upd.all():
         _bfgs_update(H, fresh, s, y, sy, yy, eye)
         fresh[:] = False
@@ -304,8 +315,8 @@ def _bfgs_update(H, first, s, y, sy, yy, eye) -> None:
     if first.any():
         H[first] = eye * (sy[first] / yy[first])[:, None, None]
     rho = 1.0 / sy
-    Hy = np.einsum("kij,kj->ki", H, y)
-    yHy = np.einsum("ki,ki->k", y, Hy)
+    Hy = _einsum("kij,kj->ki", H, y)
+    yHy = _einsum("ki,ki->k", y, Hy)
     # H ← H + (1 + ρ yᵀHy) ρ s sᵀ − ρ (Hy sᵀ + s (Hy)ᵀ), outer products by broadcasting
     a = ((1.0 + rho * yHy) * rho)[:, None] * s - rho[:, None] * Hy
     H += a[:, :, None] * s[:, None, :]

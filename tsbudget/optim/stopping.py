@@ -24,6 +24,8 @@ from tsbudget.optim.bfgs import Batch
 
 __all__ = ["Racing", "RowConvergence", "Stopping"]
 
+_TINY = np.finfo(float).tiny
+
 
 class Stopping(ABC):
     """Base of the stopping rules: :meth:`update` retires finished rows through :meth:`retire`."""
@@ -120,14 +122,13 @@ class Racing(Stopping):
                 self.cells.setdefault(cell, survivor)
 
     def update(self, batch, f_old, stalled, pg) -> None:
-        moved = ~stalled
-        rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), np.finfo(float).tiny)
-        small_g = np.max(np.abs(pg), axis=1) <= self.gtol * self.scale
-        converged = moved & (rel | small_g)
-        finished = converged | stalled
-        if np.any(finished):
+        rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), _TINY)
+        small_g = np.abs(pg).max(axis=1) <= self.gtol * self.scale
+        done = rel | small_g
+        if done.any() or stalled.any():  # converged (moved and done) or stalled
+            converged = ~stalled & done
             reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
-            self.retire(batch, finished, reason, converged | (stalled & small_g))
+            self.retire(batch, converged | stalled, reason, converged | (stalled & small_g))
         if batch.size and self.best_converged < np.inf:
             self._settle(batch)
         if batch.size and self.merge_tol > 0:
@@ -170,8 +171,8 @@ class Racing(Stopping):
         """Fold starts that share a rounded cell into their best member, and starts that
         reached the cell of a finished start into that start (adding to its count)."""
         cells = _cells(batch.x, self.merge_tol, self.salt)
-        sorted_cells = np.sort(cells)
-        if sorted_cells.size > 1 and (sorted_cells[1:] == sorted_cells[:-1]).any():
+        listed = cells.tolist()  # a few rows: a Python set finds a shared cell sooner than a sort
+        if len(set(listed)) < len(listed):
             order = np.argsort(batch.f, kind="stable")  # keep the lowest objective of each cell
             _, first, inverse = np.unique(cells[order], return_index=True, return_inverse=True)
             keep = order[first]
@@ -179,8 +180,9 @@ class Racing(Stopping):
             np.add.at(merged, inverse.reshape(-1), batch.count[order])
             batch.keep(keep)
             batch.count, cells = merged, cells[keep]
+            listed = cells.tolist()
         if self.cells:
-            hits = [i for i, cell in enumerate(cells.tolist()) if cell in self.cells]
+            hits = [i for i, cell in enumerate(listed) if cell in self.cells]
             if hits:
                 for i in hits:
                     batch.merge_into_retired(self.cells[int(cells[i])], batch.count[i])
@@ -193,13 +195,14 @@ def _cells(x, tol, salt) -> np.ndarray:
     """One int64 hash per row of the rounded cell ``round(x / tol)`` (wrapping arithmetic;
     a collision between distinct cells has probability ~2^-64 per pair)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        cells = np.rint(np.asarray(x) / tol)
+        cells = np.asarray(x) / tol
+        np.rint(cells, out=cells)
         finite = np.isfinite(cells)
         if not finite.all():
             cells = np.where(finite, cells, 0.0)
         np.minimum(cells, 2.0**62, out=cells)
         np.maximum(cells, -(2.0**62), out=cells)
-        return (cells.astype(np.int64) * salt).sum(axis=1)
+        return cells.astype(np.int64) @ salt  # wrapping integer products summed (order-free)
 
 
 class RowConvergence(Stopping):
