@@ -126,9 +126,13 @@ class Batch:
         def pick(value):  # one value per active row, or one for all
             return np.broadcast_to(np.asarray(value), mask.shape)[idx]
 
+        if np.ndim(reason) == 0:  # one reason for all (e.g. the screen's thousands of pruned starts):
+            reasons = np.empty(idx.size, dtype=object)  # one shared str, not a str made per row
+            reasons.fill(str(reason))
+        else:
+            reasons = pick(reason).astype(object)
         self._done.append((self.x[idx], self.f[idx], self.g[idx], self.count[idx], pick(converged).astype(bool),
-                           np.full(idx.size, self.iteration), np.full(idx.size, pruned),
-                           pick(reason).astype(object), self.ids[idx]))
+                           np.full(idx.size, self.iteration), np.full(idx.size, pruned), reasons, self.ids[idx]))
         survivors = np.arange(self._n_done, self._n_done + idx.size)
         self._n_done += idx.size
         self.keep(~np.asarray(mask, dtype=bool))
@@ -267,7 +271,7 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
     ok = (decrease < 0) & (ft <= f + c1 * decrease)  # False for a NaN or infinite ft
     if ok.all():
         x_new, f_new, g_new = xt, ft, gt
-        stalled = ~ok
+        stalled, stalled_any = ~ok, False
     else:
         x_new, f_new, g_new = x.copy(), f.copy(), g.copy()
         x_new[ok], f_new[ok], g_new[ok] = xt[ok], ft[ok], gt[ok]
@@ -292,11 +296,13 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
                 break
             keep = ~ok
             idx, xi, di, gi, fi, ti = idx[keep], xi[keep], di[keep], gi[keep], fi[keep], ti[keep] * 0.5
-        stalled = searching  # no acceptable step: converged as far as this model can tell
+        stalled, stalled_any = searching, True  # no acceptable step: converged as far as this model can tell
 
     s, y = x_new - x, g_new - g
     sy, yy = _einsum("ki,ki->k", s, y), _einsum("ki,ki->k", y, y)
-    upd = ~stalled & (sy > 1e-12 * np.sqrt(_einsum("ki,ki->k", s, s) * yy))
+    upd = sy > 1e-12 * np.sqrt(_einsum("ki,ki->k", s, s) * yy)
+    if stalled_any:
+        upd &= ~stalled
     if upd.all():
         _bfgs_update(H, fresh, s, y, sy, yy, eye)
         fresh[:] = False
@@ -319,5 +325,5 @@ def _bfgs_update(H, first, s, y, sy, yy, eye) -> None:
     yHy = _einsum("ki,ki->k", y, Hy)
     # H ← H + (1 + ρ yᵀHy) ρ s sᵀ − ρ (Hy sᵀ + s (Hy)ᵀ), outer products by broadcasting
     a = ((1.0 + rho * yHy) * rho)[:, None] * s - rho[:, None] * Hy
-    H += a[:, :, None] * s[:, None, :]
-    H -= (rho[:, None] * s)[:, :, None] * Hy[:, None, :]
+    H += _einsum("ki,kj->kij", a, s)  # each entry one product, as broadcasting would give
+    H -= _einsum("ki,kj->kij", rho[:, None] * s, Hy)
