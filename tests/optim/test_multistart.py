@@ -5,7 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
+from tsbudget.optim.bfgs import Batch
 from tsbudget.optim.multistart import minimize_batched
+from tsbudget.optim.stopping import Racing
 
 
 def rosenbrock(x):
@@ -127,3 +129,17 @@ def test_settling_needs_a_race_and_valid_tolerances():
         minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, settle_tol=-1.0)
     with pytest.raises(InputError, match="settle_margin"):
         minimize_batched(rosenbrock, np.zeros((2, 2)), keep_fraction=0.5, settle_tol=1e-7, settle_margin=float("nan"))
+
+
+def test_merge_cells_agree_on_the_short_and_the_clipped_way():
+    tol = 1e-7
+    # rows 0 and 1 round to one cell (the short way: every coordinate well inside the clip range);
+    # rows 2 and 3 lie beyond 2^62 cells in the same directions, so they clip to one cell
+    x = np.array([[0.1, 2.0], [0.1 + 0.2 * tol, 2.0], [1e13, -1e14], [2e13, -3e14], [0.5, 0.5]])
+    for rows in ([0, 1, 4], [0, 1, 2, 3, 4]):
+        batch = Batch(x[rows], np.arange(len(rows), dtype=float), np.zeros((len(rows), 2)))
+        Racing(merge_tol=tol, n_params=2)._merge(batch)
+        kept = np.asarray(rows)[batch.ids]  # the lowest objective of each cell, in the order of the cells' hashes
+        order = np.argsort(kept)
+        np.testing.assert_array_equal(kept[order], [0, 4] if len(rows) == 3 else [0, 2, 4])
+        np.testing.assert_array_equal(batch.count[order], [2, 1] if len(rows) == 3 else [2, 2, 1])

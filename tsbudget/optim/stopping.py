@@ -194,8 +194,13 @@ class Racing(Stopping):
 def _cells(x, tol, salt) -> np.ndarray:
     """One int64 hash per row of the rounded cell ``round(x / tol)`` (wrapping arithmetic;
     a collision between distinct cells has probability ~2^-64 per pair)."""
+    x = np.asarray(x)
+    if x.size and np.abs(x).max() < tol * 2.0**62:  # finite, and no cell to clip: the short way
+        cells = x / tol
+        np.rint(cells, out=cells)
+        return cells.astype(np.int64) @ salt
     with np.errstate(over="ignore", invalid="ignore"):
-        cells = np.asarray(x) / tol
+        cells = x / tol
         np.rint(cells, out=cells)
         finite = np.isfinite(cells)
         if not finite.all():
