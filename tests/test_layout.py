@@ -27,7 +27,7 @@ STAGES = {
     "tsbudget.errors": CORE, "tsbudget.variables": CORE, "tsbudget.tables": CORE, "tsbudget.law": CORE,
     "tsbudget.cost_model": CORE, "tsbudget.data_unit": CORE, "tsbudget.registry": CORE,
     "tsbudget.hardware": CORE, "tsbudget.report": CORE, "tsbudget.io": CORE, "tsbudget.lazy": CORE,
-    "tsbudget.percentiles": CORE, "tsbudget.resampling": CORE,
+    "tsbudget.percentiles": CORE, "tsbudget.order_statistics": CORE, "tsbudget.resampling": CORE,
     "tsbudget.plugin_calls": CORE,
     "tsbudget.roofline": CORE, "tsbudget.batch_search": CORE, "tsbudget.workload": CORE,
     "tsbudget.roofline_report": CORE,
