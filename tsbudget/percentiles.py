@@ -19,8 +19,8 @@ import numpy as np
 
 from tsbudget.errors import InputError
 
-__all__ = ["MIN_VALID_DRAWS", "count_valid", "monte_carlo_errors", "percentile_interval", "percentile_summary",
-           "quantiles"]
+__all__ = ["MIN_VALID_DRAWS", "count_valid", "interpolate", "monte_carlo_errors", "percentile_interval",
+           "percentile_summary", "quantile_positions", "quantiles", "quantiles_by_order"]
 
 #: The fewest finite draws an interval is read from. Below three, a percentile interval is
 #: spanned by at most two values and a standard deviation has at most one degree of
@@ -33,8 +33,25 @@ _Z95 = 1.959963984540054
 
 
 # at or above this many values along an axis of a multi-dimensional array, quantiles are read
-# off one sort of a contiguous copy (measured ~25% faster than np.quantile on 1,000 × 1,000)
-_SORT_MIN = 10_000
+# off exact order statistics (:mod:`tsbudget.order_statistics`) rather than np.quantile
+_SELECT_MIN = 10_000
+
+
+def quantile_positions(n: int, q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lo, hi, t)``: the ``q`` quantile of ``n`` sorted values is ``lerp(x[lo], x[hi], t)``
+    (numpy's default linear method, Hyndman & Fan 1996 type 7: position ``(n − 1)·q``)."""
+    h = (n - 1) * np.asarray(q, dtype=float)
+    lo = np.clip(np.floor(h).astype(np.intp), 0, n - 1)
+    return lo, np.minimum(lo + 1, n - 1), h - lo
+
+
+def interpolate(a, b, t) -> np.ndarray:
+    """numpy's ``_lerp``: ``a + t·(b − a)``, from the upper end when ``t ≥ 1/2`` (exact at ``t = 1``),
+    so quantiles read off order statistics are bit-identical to ``np.quantile``'s."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    t = np.asarray(t, dtype=float)
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
 def quantiles(values, q, axis=None) -> np.ndarray:
@@ -42,27 +59,52 @@ def quantiles(values, q, axis=None) -> np.ndarray:
     new first axis, with numpy's default linear interpolation (Hyndman & Fan 1996 type 7), in
     one pass: one selection for every ``q`` together. NaN entries are left out only when there
     are any (``np.nanquantile``; a slice of only NaN gives NaN with numpy's RuntimeWarning).
-    Along an axis of a large multi-dimensional array without NaN the lanes are sorted once
-    (contiguous) and every quantile interpolated from the sorted lanes, as numpy does."""
+    Along an axis of a large multi-dimensional array without NaN, the few order statistics the
+    quantiles need are selected exactly (:func:`~tsbudget.order_statistics.order_statistics`) and
+    interpolated as numpy does: bit-identical to ``np.quantile``."""
     v = np.asarray(values, dtype=float)
     q = np.asarray(q, dtype=float)
     if np.isnan(v).any():
         return np.nanquantile(v, q, axis=axis)
-    if axis is None or v.ndim < 2 or v.size < _SORT_MIN or q.ndim != 1:
+    if axis is None or v.ndim < 2 or v.size < _SELECT_MIN or q.ndim != 1:
         return np.quantile(v, q, axis=axis)
-    lanes = np.sort(np.moveaxis(v, axis, -1), axis=-1)  # sort copies into contiguous lanes
-    n = lanes.shape[-1]
-    h = (n - 1) * q
-    lo = np.clip(np.floor(h).astype(np.intp), 0, n - 1)
-    hi = np.minimum(lo + 1, n - 1)
-    t = h - lo
-    a, b = lanes[..., lo], lanes[..., hi]
-    # numpy's _lerp: a + t·(b − a), from the upper end when t ≥ 1/2 (exact at t = 1)
-    diff = b - a
-    out = a + diff * t
-    upper = np.broadcast_to(t >= 0.5, out.shape)
-    out[upper] = (b - diff * (1 - t))[upper]
-    return np.moveaxis(out, -1, 0)
+    from tsbudget.order_statistics import order_statistics
+
+    moved = np.moveaxis(v, axis, 0)
+    n = moved.shape[0]
+    lo, hi, t = quantile_positions(n, q)
+    ranks, where = np.unique(np.r_[lo, hi], return_inverse=True)
+    stats = order_statistics(moved.reshape(n, -1), ranks)
+    out = interpolate(stats[where[: q.size]], stats[where[q.size:]], t[:, None])
+    return out.reshape((q.size,) + moved.shape[1:])
+
+
+def quantiles_by_order(key, q, decreasing=()) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(quantiles of key, [quantiles of each of decreasing])`` along axis 0 of the 2-d ``key``
+    (no NaN), where every array in ``decreasing`` falls as ``key`` rises within each column (e.g.
+    ``D = C/(k·N)`` against ``N`` at a fixed budget). Their order statistics are read off
+    ``key``'s order (rank ``r`` of a falling array is rank ``n − 1 − r`` of ``key``): one selection
+    for all. Bit-identical to :func:`quantiles` of each when the arrays are monotone in ``key`` in
+    floating point (computed from it by correctly rounded operations); otherwise near-ties may
+    swap, a difference of the order of rounding."""
+    from tsbudget.order_statistics import order_statistics
+
+    key = np.asarray(key, dtype=float)
+    q = np.asarray(q, dtype=float)
+    n = key.shape[0]
+    lo, hi, t = quantile_positions(n, q)
+    ranks, where = np.unique(np.r_[lo, hi, n - 1 - lo, n - 1 - hi], return_inverse=True)
+    stats, rows = order_statistics(key, ranks, return_index=True)
+    k = q.size
+    own = interpolate(stats[where[:k]], stats[where[k:2 * k]], t[:, None])
+    col = np.arange(key.shape[1])
+    falling = []
+    for arr in decreasing:
+        arr = np.asarray(arr, dtype=float)
+        a = arr[rows[where[2 * k:3 * k]], col]  # rank lo of arr: rank n − 1 − lo of key
+        b = arr[rows[where[3 * k:]], col]
+        falling.append(interpolate(a, b, t[:, None]))
+    return own, falling
 
 
 def percentile_interval(values, level: float, axis=None) -> tuple[np.ndarray, np.ndarray]:

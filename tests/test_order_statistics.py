@@ -1,0 +1,82 @@
+"""Exact order statistics through a band (tsbudget.order_statistics): equal to a full sort on every
+input, smooth or not, and the rows returned hold the values returned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsbudget import order_statistics as module
+from tsbudget.order_statistics import order_statistics
+from tsbudget.percentiles import quantiles, quantiles_by_order
+
+
+def smooth(n, m, seed=0):
+    """Draws × budgets like a frontier's: each draw a smooth curve in the budget index."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 1, m)
+    return rng.standard_normal((n, 1)) + rng.standard_normal((n, 1)) * x + 0.1 * rng.standard_normal((n, 1)) * x**2
+
+
+def inputs():
+    rng = np.random.default_rng(1)
+    yield "smooth", smooth(1000, 700)
+    yield "noise (no order along budgets)", rng.standard_normal((300, 200))
+    kinked = smooth(400, 300)
+    kinked[:, 150:] += 3 * rng.standard_normal((400, 1))  # a jump between two anchors
+    yield "kinked", kinked
+    ties = np.round(smooth(500, 256), 1)
+    yield "ties", ties
+    inf = smooth(300, 300)
+    inf[rng.random(inf.shape) < 0.02] = np.inf
+    inf[rng.random(inf.shape) < 0.02] = -np.inf
+    yield "infinities", inf
+    yield "small", rng.standard_normal((20, 10))
+
+
+@pytest.mark.parametrize("name, values", list(inputs()), ids=[n for n, _ in inputs()])
+def test_order_statistics_equal_a_full_sort(name, values):
+    n = values.shape[0]
+    ranks = np.array(sorted({0, 1, n // 40, n // 2 - 1, n // 2, n - 1 - n // 40, n - 1}))
+    got, rows = order_statistics(values, ranks, return_index=True)
+    np.testing.assert_array_equal(got, np.sort(values, axis=0)[ranks])
+    np.testing.assert_array_equal(np.take_along_axis(values, rows, axis=0), got)
+    np.testing.assert_array_equal(order_statistics(values, ranks[::-1]), got[::-1])  # any order of ranks
+
+
+def test_the_band_proves_smooth_columns_and_sorts_only_the_rest(monkeypatch):
+    # on smooth columns no column falls back to the full sort; on noise every column does, and
+    # the answer is exact either way (checked above)
+    sorted_columns = []
+    real = module._exact
+
+    def spy(v, ranks, cols, out, rows, return_index):
+        sorted_columns.append(int(cols.sum()))
+        return real(v, ranks, cols, out, rows, return_index)
+
+    monkeypatch.setattr(module, "_exact", spy)
+    order_statistics(smooth(1000, 1000), [24, 25, 499, 500, 974, 975])
+    assert sorted_columns == []
+    order_statistics(np.random.default_rng(2).standard_normal((1000, 200)), [499, 500])
+    assert sorted_columns and sorted_columns[0] > 50  # most guesses fail on noise
+
+
+def test_order_statistics_refuse_bad_ranks_and_shapes():
+    with pytest.raises(ValueError, match="ranks"):
+        order_statistics(np.zeros((5, 5)), [5])
+    with pytest.raises(ValueError, match="2-d"):
+        order_statistics(np.zeros(5), [1])
+
+
+def test_quantiles_of_an_array_falling_in_the_key_are_read_off_the_keys_order():
+    # D = C/(6N) at each budget falls as N rises: its quantiles come from N's order statistics
+    n_draw = np.exp(smooth(1000, 500, seed=3) + 20)
+    budget = np.geomspace(1e20, 1e23, 500)
+    d = budget / 6 / n_draw
+    per = d / n_draw
+    q = [0.5, 0.025, 0.975]
+    own, (d_q, per_q) = quantiles_by_order(n_draw, q, decreasing=(d, per))
+    np.testing.assert_array_equal(own, np.quantile(n_draw, q, axis=0))
+    np.testing.assert_array_equal(d_q, np.quantile(d, q, axis=0))
+    np.testing.assert_array_equal(per_q, np.quantile(per, q, axis=0))
+    np.testing.assert_array_equal(quantiles(d, q, axis=0), np.quantile(d, q, axis=0))
