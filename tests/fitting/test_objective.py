@@ -129,3 +129,35 @@ def test_blocked_rows_equal_one_block():
     w = np.random.default_rng(1).integers(0, 3, (300, 40)).astype(float)
     f3, _ = attrs.evolve(ob, weights=w, block_elements=40 * 7).value_and_grad(theta)
     np.testing.assert_allclose(f3, [make(weights=w[i])(theta[i]) for i in range(300)], rtol=1e-12)
+
+
+def test_fit_coordinates_pass_equals_the_named_pass():
+    """The fused pass on theta as it is (no name -> column mappings) gives the named pass's
+    values and gradients bit for bit, summed or averaged, blocked or not, with an
+    out-of-range row; a non-contiguous theta takes the named pass."""
+    law = Chinchilla()
+    theta = THETA[np.arange(30) % 2] + np.linspace(0, 0.1, 30)[:, None]
+    theta[7, 0] = 800.0  # E = e^800: beyond the float range, the general path's inf
+    for kw in ({}, {"weights": np.full(40, 1 / 40)}, {"block_elements": 40 * 4}):
+        ob = make(**kw)
+        f1, g1 = ob.value_and_grad(theta)
+        f2, g2 = ob.value_and_grad(np.asfortranarray(theta))  # not C-contiguous: the named pass
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(ob(theta), ob(np.asfortranarray(theta)))
+        ok = np.delete(theta, 7, axis=0)  # (with row 7, value and gradient come from the general path)
+        np.testing.assert_array_equal(ob(ok), ob.value_and_grad(ok)[0])
+        assert f1[7] == np.inf and np.isfinite(np.delete(f1, 7)).all()
+        f0, g0 = ob.value_and_grad(ok[3])
+        fb, gb = ob.value_and_grad(ok)
+        assert isinstance(f0, float) and f0 == pytest.approx(fb[3], rel=1e-14)
+        np.testing.assert_allclose(g0, gb[3], rtol=1e-13)
+    ob = make()
+    e = np.exp(ok)
+    params = {"E": e[:, :1], "A": e[:, 1:2], "B": e[:, 2:3], "alpha": ok[:, 3:4], "beta": ok[:, 4:5]}
+    for gradient in (True, False):
+        named = law.huber_value_and_grad(params, ob.inputs, ob.log_loss, None, 1e-3, gradient=gradient)
+        at = law.huber_value_and_grad_at(ok, ob.inputs, ob.log_loss, None, 1e-3, gradient=gradient)
+        np.testing.assert_array_equal(named[0], at[0])
+        if gradient:
+            np.testing.assert_array_equal(named[1], at[1])

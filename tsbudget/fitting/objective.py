@@ -91,6 +91,13 @@ class Objective:
         for key, attr in (("fused", "huber_value_and_grad"), ("hessian", "huber_value_grad_hess")):
             fn = getattr(self.law, attr, None)
             self._cache[key] = (fn, idx) if usable and callable(fn) else None
+        # the fused pass called with the fit coordinates as they are, when the free parameters
+        # are the law's FIT_COORDINATES in order (nothing fixed) and the weights equal: no
+        # name -> column mappings per call (the race makes ~200 calls on a few rows)
+        direct = getattr(self.law, "huber_value_and_grad_at", None)
+        in_order = usable and [p.name for p in self.free] == names
+        self._cache["direct"] = direct if in_order and callable(direct) and self._cache["uniform"] is not None else None
+        self._cache["rows"] = max(1, self.block_elements // max(1, self.log_loss.shape[0]))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -157,6 +164,11 @@ class Objective:
         fused value pass in cache-sized row blocks when it has one)."""
         theta = np.asarray(theta, dtype=float)
         t2 = np.atleast_2d(theta)
+        cache = self._cache
+        if cache["direct"] is not None and t2.flags.c_contiguous:
+            f = self._direct(t2, gradient=False)
+            if f is not None:
+                return float(f[0]) if theta.ndim == 1 else f
         if self._cache["fused"] is None:
             f = self._reduce(self.residuals(t2))
         else:
@@ -170,6 +182,39 @@ class Objective:
             with np.errstate(invalid="ignore"):
                 f[~np.isfinite(f)] = np.inf
         return float(f[0]) if theta.ndim == 1 else f
+
+    def _direct(self, theta, gradient=True):
+        """The law's ``huber_value_and_grad_at`` on ``theta`` (C-contiguous) in cache-sized row
+        blocks, equal weights: ``f`` (value alone) or ``(f, g)`` with non-finite rows marked (see
+        :func:`_finite`), or None where the law declines on a block (then the general path runs)."""
+        cache = self._cache
+        direct, rows, uniform = cache["direct"], cache["rows"], cache["uniform"]
+        work, inputs, log_loss, delta = self._workspace(), cache["inputs"], self.log_loss, self.delta
+        k = theta.shape[0]
+        if k <= rows:
+            out = direct(theta, inputs, log_loss, None, delta, workspace=work, gradient=gradient)
+            if out is None:
+                return None
+            f, g = out
+        else:
+            f = np.empty(k)
+            g = np.empty((k, self.n_free)) if gradient else None
+            for i in range(0, k, rows):
+                out = direct(theta[i : i + rows], inputs, log_loss, None, delta, workspace=work, gradient=gradient)
+                if out is None:
+                    return None
+                f[i : i + rows] = out[0]
+                if gradient:
+                    g[i : i + rows] = out[1]
+        if uniform != 1.0:
+            f = f * uniform
+            if gradient:
+                g *= uniform
+        if not gradient:
+            with np.errstate(invalid="ignore"):
+                f[~np.isfinite(f)] = np.inf
+            return f
+        return _finite(f, g)
 
     def _fused(self, theta, weights, uniform, gradient=True):
         """The law's fused Huber pass on one block of rows: ``(f, g)`` in fit coordinates
@@ -215,6 +260,10 @@ class Objective:
         theta = np.asarray(theta, dtype=float)
         single = theta.ndim == 1
         t2 = np.atleast_2d(theta)
+        if weights is None and self._cache["direct"] is not None and t2.flags.c_contiguous:
+            out = self._direct(t2)
+            if out is not None:
+                return (float(out[0][0]), out[1][0]) if single else out
         k = t2.shape[0]
         if weights is None:
             weights, uniform = self.weights, self._cache["uniform"]

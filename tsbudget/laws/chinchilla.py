@@ -247,8 +247,48 @@ class Chinchilla(Law):
         n = log_n.shape[-1]
         if log_n.ndim != 1 or log_d.shape != (n,) or np.shape(log_loss) != (n,) or k == 0 or n == 0:
             return None
-        shape = (k, n)
-        work = workspace
+        coef = np.empty((2, k, 2))
+        coef[0, :, 0] = (logs["A"] if "A" in logs else np.log(p["A"])).reshape(-1)
+        coef[0, :, 1] = p["alpha"].reshape(-1)
+        coef[1, :, 0] = (logs["B"] if "B" in logs else np.log(p["B"])).reshape(-1)
+        coef[1, :, 1] = p["beta"].reshape(-1)
+        with np.errstate(all="ignore"):
+            return self._huber_pass(coef, p["E"], log_n, log_d, log_loss, weights, delta, workspace,
+                                    np.empty((k, 5)) if gradient else None)
+
+    def huber_value_and_grad_at(self, theta, inputs, log_loss, weights, delta: float, *, workspace=None,
+                                gradient: bool = True):
+        """:meth:`huber_value_and_grad` at points given in the fit coordinates themselves:
+        ``theta`` (k, 5), C-contiguous, columns (log E, log A, log B, α, β) as in
+        :attr:`FIT_COORDINATES`; the same arithmetic, without the name -> column mappings (the
+        multistart fit calls it hundreds of times on a few rows, where building those cost
+        about as much as the pass). ``g`` is filled column by column (Fortran order)."""
+        if not self._fused_kernels_apply():
+            return None
+        cached = getattr(inputs, "logs", None)
+        if cached is not None and "N" in cached and "D" in cached:
+            log_n, log_d = cached["N"], cached["D"]
+        else:
+            log_n, log_d = input_logs(inputs, "N", "D")
+        k = theta.shape[0]
+        n = log_n.shape[-1]
+        if (theta.ndim != 2 or theta.shape[1] != 5 or log_n.ndim != 1 or log_d.shape != (n,)
+                or log_loss.shape != (n,) or k == 0 or n == 0):
+            return None
+        coef = np.empty((2, k, 2))
+        coef[0] = theta[:, 1::2]  # (log A, α)
+        coef[1] = theta[:, 2::2]  # (log B, β)
+        with np.errstate(all="ignore"):
+            e = np.exp(theta)[:, 0:1]  # E, exponentiated with its row (the same values as column by column)
+            return self._huber_pass(coef, e, log_n, log_d, log_loss, weights, delta, workspace,
+                                    np.empty((5, k)).T if gradient else None)
+
+    def _huber_pass(self, coef, e, log_n, log_d, log_loss, weights, delta, work, g):
+        """The pass of :meth:`huber_value_and_grad` (see there) from ``coef`` (2, k, 2): rows
+        (log A, α) and (log B, β), and ``e``: E as (k, 1) or a scalar; the gradient goes into
+        ``g`` (k, 5) (None: the value alone). Called inside ``np.errstate(all="ignore")``."""
+        k = coef.shape[1]
+        n = log_n.shape[0]
         # per-run constants, kept with the scratch arrays: the exponents t_A, t_B are one small
         # matrix product each of (log A, α) with (1, −ln N); the sums over runs one product with
         # (1, ln N, ln D)
@@ -260,48 +300,45 @@ class Chinchilla(Law):
             if work is not None:
                 work["chinchilla_runs"] = const
         _, _, m_a, m_b, phi = const
-        z = scratch_array(work, "rows", (4, k, n))  # Huber, q, q·e^{t_A}, q·e^{t_B}: contiguous blocks
-        coef = np.empty((2, k, 2))
-        coef[0, :, 0] = (logs["A"] if "A" in logs else np.log(p["A"])).reshape(-1)
-        coef[0, :, 1] = p["alpha"].reshape(-1)
-        coef[1, :, 0] = (logs["B"] if "B" in logs else np.log(p["B"])).reshape(-1)
-        coef[1, :, 1] = p["beta"].reshape(-1)
-        with np.errstate(all="ignore"):
-            e_a = np.matmul(coef[0], m_a, out=scratch_array(work, "e_a", shape))
-            np.exp(e_a, out=e_a)
-            e_b = np.matmul(coef[1], m_b, out=scratch_array(work, "e_b", shape))
-            np.exp(e_b, out=e_b)
-            total = np.add(e_a, e_b, out=scratch_array(work, "total", shape))
-            total += p["E"]
-            r = np.log(total, out=scratch_array(work, "r", shape))
-            if not (np.minimum.reduce(r, axis=None) >= LSE_LO and np.maximum.reduce(r, axis=None) < EXP_HI):
-                return None  # beyond the float range (or not finite): the shifted general path
-            r -= log_loss
-            c = np.maximum(r, -delta, out=z[1])
-            np.minimum(c, delta, out=c)
-            # Huber c·(r − c/2), built in z[0]; then q = w·c/L̂ in z[1]
-            h = np.multiply(c, -0.5, out=z[0])
-            h += r
-            h *= c
-            if weights is not None:
-                weights = np.asarray(weights, dtype=float)
-                h *= weights
-            # the value by the same row sum with or without the gradient (bit-identical values)
-            f = np.add.reduce(h, axis=1)
-            if not gradient:
-                return f, None
-            c /= total
-            if weights is not None:
-                c *= weights
-            np.multiply(c, e_a, out=z[2])
-            np.multiply(c, e_b, out=z[3])
-            sums = np.matmul(z.reshape(4 * k, n), phi).reshape(4, k, 3)
-            g = np.empty((k, 5))
-            np.multiply(sums[1, :, 0], np.broadcast_to(p["E"], (k, 1))[:, 0], out=g[:, 0])
-            g[:, 1] = sums[2, :, 0]
-            g[:, 2] = sums[3, :, 0]
-            np.negative(sums[2, :, 1], out=g[:, 3])
-            np.negative(sums[3, :, 2], out=g[:, 4])
+        # one scratch block: Huber, q, q·e^{t_A}, q·e^{t_B} (contiguous, summed by one product),
+        # then e^{t_A}, e^{t_B}, L̂ and r
+        block = scratch_array(work, "chinchilla_huber", (8, k, n))
+        z = block[:4]
+        e_a = np.matmul(coef[0], m_a, out=block[4])
+        np.exp(e_a, out=e_a)
+        e_b = np.matmul(coef[1], m_b, out=block[5])
+        np.exp(e_b, out=e_b)
+        total = np.add(e_a, e_b, out=block[6])
+        total += e
+        r = np.log(total, out=block[7])
+        if not (np.minimum.reduce(r, axis=None) >= LSE_LO and np.maximum.reduce(r, axis=None) < EXP_HI):
+            return None  # beyond the float range (or not finite): the shifted general path
+        r -= log_loss
+        c = np.maximum(r, -delta, out=z[1])
+        np.minimum(c, delta, out=c)
+        # Huber c·(r − c/2), built in z[0]; then q = w·c/L̂ in z[1]
+        h = np.multiply(c, -0.5, out=z[0])
+        h += r
+        h *= c
+        if weights is not None:
+            weights = np.asarray(weights, dtype=float)
+            h *= weights
+        # the value by the same row sum with or without the gradient (bit-identical values)
+        f = np.add.reduce(h, axis=1)
+        if g is None:
+            return f, None
+        c /= total
+        if weights is not None:
+            c *= weights
+        np.multiply(c, e_a, out=z[2])
+        np.multiply(c, e_b, out=z[3])
+        sums = np.matmul(z.reshape(4 * k, n), phi).reshape(4, k, 3)
+        np.multiply(sums[1, :, 0], e[:, 0] if np.ndim(e) == 2 and e.shape[0] == k else np.broadcast_to(e, (k, 1))[:, 0],
+                    out=g[:, 0])
+        g[:, 1] = sums[2, :, 0]
+        g[:, 2] = sums[3, :, 0]
+        np.negative(sums[2, :, 1], out=g[:, 3])
+        np.negative(sums[3, :, 2], out=g[:, 4])
         return f, g
 
     #: the coordinates of :meth:`huber_value_and_grad` and :meth:`huber_value_grad_hess`: log E,
