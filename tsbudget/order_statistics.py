@@ -82,57 +82,88 @@ def _groups(ranks):
 def _banded(v, ranks, out, rows) -> np.ndarray:
     """Fill ``out``/``rows`` through bands; return the mask of columns whose band failed."""
     n, m = v.shape
-    anchors = np.unique(np.r_[np.arange(0, m, STEP), m - 1])
-    reach = [(first - WIDTH, last + WIDTH) for first, last, _ in _groups(ranks)]
-    kth = sorted({r for pair in reach for r in pair if 0 <= r < n})
-    # the anchors' values at the bands' edge ranks, exact (one partition of contiguous lanes)
-    exact = np.partition(np.ascontiguousarray(v[:, anchors].T), kth, axis=1).T  # (n, anchors)
-    count_type = np.uint16 if n < 2**16 else np.int64  # the narrowest sum that cannot overflow
+    groups = _groups(ranks)
+    lo, hi, guessed = _guesses(v, groups)
+    below, upto, band = _count(v, lo, hi)
     col = np.arange(m)
-    seg = np.minimum(np.searchsorted(anchors, col, side="right") - 1, anchors.size - 2)
-    frac = (col - anchors[seg]) / (anchors[seg + 1] - anchors[seg])
     failed = np.zeros(m, bool)
-    below_mask, upto_mask = np.empty((n, m), bool), np.empty((n, m), bool)
     flat_v = v.ravel()
-    for first, last, members in _groups(ranks):
-        r_lo, r_hi = first - WIDTH, last + WIDTH
-        with np.errstate(invalid="ignore"):  # an infinite anchor value makes its guess NaN: that column fails
-            lo = (np.full(m, -np.inf) if r_lo < 0 else
-                  exact[r_lo, seg] * (1 - frac) + exact[r_lo, seg + 1] * frac)
-            hi = (np.full(m, np.inf) if r_hi >= n else
-                  exact[r_hi, seg] * (1 - frac) + exact[r_hi, seg + 1] * frac)
-        guessed = ~np.isnan(lo) & ~np.isnan(hi)
-        lo[~guessed] = hi[~guessed] = np.nan  # no value compares true: nothing counted, nothing in the band
-        np.less(v, lo, out=below_mask)
-        np.less_equal(v, hi, out=upto_mask)  # lo <= hi (the same weights on sorted anchors): below ⊂ upto
-        below = np.add.reduce(below_mask.view(np.uint8), axis=0, dtype=count_type).astype(np.intp)
-        upto = np.add.reduce(upto_mask.view(np.uint8), axis=0, dtype=count_type).astype(np.intp)
-        np.greater(upto_mask, below_mask, out=upto_mask)  # in the band: at most hi and not below lo
-        count = upto - below
-        proven = guessed & (below <= first) & (last < upto)
+    for g, (first, last, members) in enumerate(groups):
+        count = upto[g] - below[g]  # lo <= hi (the same weights on sorted anchors): below ⊂ upto
+        proven = guessed[g] & (below[g] <= first) & (last < upto[g])
         # a band far wider than its ranks (a kink between anchors) costs more than a sort: fail it
         proven &= count <= 8 * (last - first + 2 * WIDTH + 1)
         failed |= ~proven
-        flat = np.flatnonzero(upto_mask)
+        flat = np.flatnonzero(band[g])
         r_of, c_of = np.divmod(flat, m)
         keep = proven[c_of]
         flat, r_of, c_of = flat[keep], r_of[keep], c_of[keep]
         count = np.where(proven, count, 0)
-        order = np.argsort(c_of, kind="stable")  # group by column, rows kept in order
-        c_sorted = c_of[order]
-        starts = np.cumsum(count) - count
         width = int(count.max()) if count.size else 0
         if width == 0:
             continue
+        order = np.argsort(c_of, kind="stable")  # group by column, rows kept in order
+        c_sorted = c_of[order]
+        pos = np.arange(flat.size) - (np.cumsum(count) - count)[c_sorted]
         pad = np.full((m, width), np.inf)
         pad_rows = np.zeros((m, width), dtype=np.intp)
-        pos = np.arange(flat.size) - starts[c_sorted]
         pad[c_sorted, pos] = flat_v[flat[order]]
         pad_rows[c_sorted, pos] = r_of[order]
         sort = np.argsort(pad, axis=1, kind="stable")
         for i in members:
-            at = np.clip(ranks[i] - below, 0, width - 1)
-            pick = sort[col, at]
+            pick = sort[col, np.clip(ranks[i] - below[g], 0, width - 1)]
             out[i] = pad[col, pick]
             rows[i] = pad_rows[col, pick]
     return failed
+
+
+def _guesses(v, groups):
+    """``(lo, hi, guessed)``, each ``(groups, m)``: every band's edges, the anchors' exact values of
+    ranks ``first − WIDTH`` and ``last + WIDTH`` interpolated linearly in the column index (±inf
+    past the ends); NaN edges (an infinite anchor value) leave the column unguessed."""
+    n, m = v.shape
+    anchors = np.unique(np.r_[np.arange(0, m, STEP), m - 1])
+    kth = sorted({r for first, last, _ in groups for r in (first - WIDTH, last + WIDTH) if 0 <= r < n})
+    exact = np.partition(np.ascontiguousarray(v[:, anchors].T), kth, axis=1).T  # one partition of contiguous lanes
+    col = np.arange(m)
+    seg = np.minimum(np.searchsorted(anchors, col, side="right") - 1, anchors.size - 2)
+    frac = (col - anchors[seg]) / (anchors[seg + 1] - anchors[seg])
+
+    def edge(r, beyond):
+        if not 0 <= r < n:
+            return np.full(m, beyond)
+        with np.errstate(invalid="ignore"):
+            return exact[r, seg] * (1 - frac) + exact[r, seg + 1] * frac
+
+    lo = np.array([edge(first - WIDTH, -np.inf) for first, _, _ in groups])
+    hi = np.array([edge(last + WIDTH, np.inf) for _, last, _ in groups])
+    guessed = ~np.isnan(lo) & ~np.isnan(hi)
+    lo[~guessed] = hi[~guessed] = np.nan  # no value compares true: nothing counted, nothing in the band
+    return lo, hi, guessed
+
+
+# rows compared per block: a block of a 1,000-column array stays in cache across every band's
+# two comparisons, so the array is read from memory once
+BLOCK_BYTES = 1 << 18
+
+
+def _count(v, lo, hi):
+    """``(below, upto, band)``: per band and column the count of values below ``lo`` and at most
+    ``hi``, and the mask ``(bands, n, m)`` of the values in ``[lo, hi]``; row blocks at a time."""
+    n, m = v.shape
+    bands = lo.shape[0]
+    below = np.zeros((bands, m), dtype=np.intp)
+    upto = np.zeros((bands, m), dtype=np.intp)
+    band = np.empty((bands, n, m), dtype=bool)
+    step = max(1, min(n, BLOCK_BYTES // (8 * m), 2**16 - 1))  # uint16 sums of a block cannot overflow
+    low, high = np.empty((step, m), bool), np.empty((step, m), bool)
+    for r0 in range(0, n, step):
+        block = v[r0:r0 + step]
+        k = block.shape[0]
+        for g in range(bands):
+            np.less(block, lo[g], out=low[:k])
+            np.less_equal(block, hi[g], out=high[:k])
+            below[g] += np.add.reduce(low[:k].view(np.uint8), axis=0, dtype=np.uint16)
+            upto[g] += np.add.reduce(high[:k].view(np.uint8), axis=0, dtype=np.uint16)
+            np.greater(high[:k], low[:k], out=band[g, r0:r0 + k])  # at most hi and not below lo
+    return below, upto, band

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tsbudget.errors import InputError
-from tsbudget.percentiles import percentile_summary
+from tsbudget.percentiles import percentile_summary, quantiles_by_order
 from tsbudget.planning.closed_form import closed_form_coefficient, closed_form_plan, parameter_arrays
 from tsbudget.planning.draws import fast_deadweight, vectorised_deadweight
 from tsbudget.planning.extrapolation import WARN_FACTOR, extrapolation_arrays
@@ -186,16 +186,27 @@ def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
     if drawn is not None:
         col, Nd, Dd = drawn
         Ld = p.loss(Nd, Dd, fixed, params=col)
-        ds = _add_draws(ds, {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": Ld}, request.level)
+        ds = _add_draws(ds, {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": Ld}, request.level,
+                        falling_in_n=True)
     return ds
 
 
-def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
+def _add_draws(ds, drawn: dict, level, falling_in_n: bool = False) -> xr.Dataset:
+    """The draws' optima ``<q>_draw`` and their ``<q>_median/_lower/_upper``, in one merge. With
+    ``falling_in_n`` (every draw spends the budget, ``D = C/(k·N)``: the closed form), ``D`` and
+    ``D/N`` fall as ``N`` rises at each budget, so their quantiles are read off ``N``'s order
+    statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three."""
+    summaries = {}
+    arrays = {name: np.asarray(arr, float) for name, arr in drawn.items()}
+    if falling_in_n and all(np.isfinite(arrays[n]).all() for n in ("N", "D", "data_per_param")):
+        q = [0.5, (1 - level) / 2, (1 + level) / 2]
+        own, falling = quantiles_by_order(arrays["N"], q, decreasing=(arrays["D"], arrays["data_per_param"]))
+        summaries = {"N": own, "D": falling[0], "data_per_param": falling[1]}
     added = {}
-    for name, arr in drawn.items():
-        arr = np.asarray(arr, float)
+    for name, arr in arrays.items():
         added[f"{name}_draw"] = (("draw", "budget"), arr)
-        median, lower, upper = percentile_summary(arr, level, axis=0)  # one selection for all three
+        # one selection for all three
+        median, lower, upper = summaries[name] if name in summaries else percentile_summary(arr, level, axis=0)
         added.update({f"{name}_median": ("budget", median), f"{name}_lower": ("budget", lower),
                       f"{name}_upper": ("budget", upper)})
     ds = ds.assign(added)  # one merge, not four per quantity
@@ -229,20 +240,20 @@ def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
     else:
         ds.attrs["dcl_note"] = "deadweight compute needs the draws' own frontiers here (max_draws > 0)"
         return ds
-    ds["dcl_draw"] = (("draw", "budget"), dcl)
-    ds = ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
+    added = {"dcl_draw": (("draw", "budget"), dcl)}
     try:
         summary = deadweight_summary(dcl, budgets, request.level, request.hardware, partial=not fast)
     except InputError as exc:
         ds.attrs["dcl_note"] = str(exc)
-        return ds
+        return ds.assign(added).assign_coords(draw=np.arange(dcl.shape[0]))
     for key, prefix in (("flops", "dcl"), ("percent", "dcl_percent"), ("gpu_hours", "dcl_gpu_hours")):
         for part, value in zip(("median", "lower", "upper"), summary[key]):
-            ds[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
+            added[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
     if fast:  # the point plans' waste under the point law itself (0 for compute-optimal plans)
         own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in request.problem.params.items()}
-        ds["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values,
-                                                                          ds["D"].values, spent)[0] / budgets)
+        added["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values,
+                                                                             ds["D"].values, spent)[0] / budgets)
+    ds = ds.assign(added).assign_coords(draw=np.arange(dcl.shape[0]))  # one merge
     ds.attrs.update(dcl_draws=summary["draws"], dcl_failed=summary["failed"])
     return ds
 

@@ -401,7 +401,12 @@ def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: in
             med, lo, hi = percentile_summary(x, level, axis=0)  # one selection for all three
         return tuple(float(a) if np.ndim(a) == 0 else np.asarray(a) for a in (med, lo, hi))
 
-    out = {"flops": triple(v), "percent": triple(100.0 * v / budget), "level": level,
+    flops = triple(v)
+    if np.ndim(budget) < v.ndim or np.shape(budget)[0] == 1:  # one budget along the draws: scale its quantiles
+        percent = tuple(100.0 * x / budget for x in flops)
+    else:
+        percent = triple(100.0 * v / budget)
+    out = {"flops": flops, "percent": percent, "level": level,
            "draws": int(np.min(used)), "failed": int(v.shape[0] - np.min(used)), "short": int(np.sum(short))}
     if hardware is not None:
         from tsbudget.hardware import get_hardware
