@@ -295,19 +295,18 @@ class Chinchilla(Law):
         const = work.get("chinchilla_runs") if work is not None else None
         if const is None or const[0] is not log_n or const[1] is not log_d:
             ones = np.ones(n)
-            const = (log_n, log_d, np.stack([ones, -log_n]), np.stack([ones, -log_d]),
+            const = (log_n, log_d, np.stack([np.stack([ones, -log_n]), np.stack([ones, -log_d])]),
                      np.stack([ones, log_n, log_d], axis=1))
             if work is not None:
                 work["chinchilla_runs"] = const
-        _, _, m_a, m_b, phi = const
+        _, _, m, phi = const
         # one scratch block: Huber, q, q·e^{t_A}, q·e^{t_B} (contiguous, summed by one product),
-        # then e^{t_A}, e^{t_B}, L̂ and r
+        # then e^{t_A}, e^{t_B} (one stacked product, one exp), L̂ and r
         block = scratch_array(work, "chinchilla_huber", (8, k, n))
         z = block[:4]
-        e_a = np.matmul(coef[0], m_a, out=block[4])
-        np.exp(e_a, out=e_a)
-        e_b = np.matmul(coef[1], m_b, out=block[5])
-        np.exp(e_b, out=e_b)
+        e_ab = np.matmul(coef, m, out=block[4:6])
+        np.exp(e_ab, out=e_ab)
+        e_a, e_b = e_ab
         total = np.add(e_a, e_b, out=block[6])
         total += e
         r = np.log(total, out=block[7])
@@ -335,8 +334,7 @@ class Chinchilla(Law):
         sums = np.matmul(z.reshape(4 * k, n), phi).reshape(4, k, 3)
         np.multiply(sums[1, :, 0], e[:, 0] if np.ndim(e) == 2 and e.shape[0] == k else np.broadcast_to(e, (k, 1))[:, 0],
                     out=g[:, 0])
-        g[:, 1] = sums[2, :, 0]
-        g[:, 2] = sums[3, :, 0]
+        g[:, 1:3] = sums[2:4, :, 0].T
         np.negative(sums[2, :, 1], out=g[:, 3])
         np.negative(sums[3, :, 2], out=g[:, 4])
         return f, g
