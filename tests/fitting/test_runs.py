@@ -15,3 +15,16 @@ def test_tokens_from_flops_and_column_mapping():
     np.testing.assert_allclose(prepared["D"], raw["Training FLOP"] / (6 * raw["Model Size"]), rtol=1e-12)
     both = prepare_runs(load_chinchilla_runs().drop("flops"), "chinchilla")
     np.testing.assert_allclose(both["flops"], 6 * both["N"] * both["D"], rtol=1e-12)
+
+
+def test_distinct_points_counts_repeated_design_points_once():
+    from tsbudget.fitting.runs import distinct_points
+    from tsbudget.laws.chinchilla import Chinchilla
+
+    law = Chinchilla()
+    df = pl.DataFrame({"N": [1e8, 1e8, 2e8, 2e8, 2e8], "D": [1e9, 1e9, 1e9, 3e9, 1e9], "loss": [3.0] * 5})
+    assert distinct_points(df, law) == 3  # (1e8, 1e9), (2e8, 1e9), (2e8, 3e9)
+    assert distinct_points(df.with_columns(pl.col("N").cast(pl.Int64)), law) == 3  # not floats: by polars
+    assert distinct_points(df.with_columns(pl.lit(float("nan")).alias("N")), law) == 2  # NaN rows: by polars
+    runs = prepare_runs(load_chinchilla_runs(), "chinchilla")
+    assert distinct_points(runs, law) == runs.select(["N", "D"]).unique().height

@@ -203,9 +203,10 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init, given: int | None = No
     if not free:
         raise InputError(f"fixed: every parameter of {law.name!r} is fixed; nothing to fit")
     n = df.height
-    if distinct_points(df, law) < len(free):
+    n_distinct = distinct_points(df, law)
+    if n_distinct < len(free):
         raise FitError(
-            f"{n} runs at {distinct_points(df, law)} distinct design points cannot determine {len(free)} free "
+            f"{n} runs at {n_distinct} distinct design points cannot determine {len(free)} free "
             f"parameters ({', '.join(p.name for p in free)}); give more runs or fix some parameters"
         )
     if "weight" in df.columns:
@@ -275,7 +276,7 @@ def _fit(df: pl.DataFrame, law: Law, options: dict, init, given: int | None = No
     message = ("converged; " if success else "") + head + ("; " + "; ".join(notes) if notes else "")
     values = objective.to_values(theta)
     diagnostics.update(gradient_max=gmax, polish=str(res.message), elapsed_s=time.perf_counter() - t0,
-                       distinct_points=distinct_points(df, law), identifiable=not inseparable, jacobian_min_singular=smallest,
+                       distinct_points=n_distinct, identifiable=not inseparable, jacobian_min_singular=smallest,
                        n_runs_given=n if given is None else int(given))
     return FitResult(
         law=law.replace(**values),
