@@ -31,7 +31,7 @@ class Stopping(ABC):
     """Base of the stopping rules: :meth:`update` retires finished rows through :meth:`retire`."""
 
     def retire(self, batch: Batch, mask, reason, converged) -> None:
-        if np.any(mask):
+        if np.count_nonzero(mask):
             batch.retire(mask, reason, converged)
 
     #: whether :meth:`start` screens the starts by their value alone (then the gradients
@@ -106,13 +106,13 @@ class Racing(Stopping):
             self._prune(batch)
 
     def retire(self, batch, mask, reason, converged, pruned: bool = False) -> None:
-        if not np.any(mask):
+        if not np.count_nonzero(mask):
             return
         # a pruned start stopped short of its optimum: nothing may merge into it
         cells = _cells(batch.x[mask], self.merge_tol, self.salt) if self.merge_tol > 0 and not pruned else None
         if self.settle_tol:
             conv = mask & np.broadcast_to(np.asarray(converged, dtype=bool), mask.shape)
-            if conv.any():
+            if np.count_nonzero(conv):
                 self.best_converged = min(self.best_converged, float(np.min(batch.f[conv])))
                 self.finished_f.append(batch.f[conv])
                 self.finished_count.append(batch.count[conv])
@@ -123,9 +123,9 @@ class Racing(Stopping):
 
     def update(self, batch, f_old, stalled, pg) -> None:
         rel = (f_old - batch.f) <= self.ftol * np.maximum(np.abs(batch.f), _TINY)
-        small_g = np.abs(pg).max(axis=1) <= self.gtol * self.scale
+        small_g = np.maximum.reduce(np.abs(pg), axis=1) <= self.gtol * self.scale
         done = rel | small_g
-        if done.any() or stalled.any():  # converged (moved and done) or stalled
+        if np.count_nonzero(done) or np.count_nonzero(stalled):  # converged (moved and done) or stalled
             converged = ~stalled & done
             reason = np.where(stalled, "stall", np.where(small_g, "gtol", "ftol"))
             self.retire(batch, converged | stalled, reason, converged | (stalled & small_g))
@@ -147,11 +147,11 @@ class Racing(Stopping):
         Starts below ``b`` go on: one of them may become the best."""
         b = self.best_converged
         settled = (batch.f >= b - self.ftol * abs(b)) & (batch.f <= b + self.settle_tol * abs(b))
-        if settled.any():
+        if np.count_nonzero(settled):
             self.retire(batch, settled, "settled", True)
         if self.settle_margin and batch.size and self._n_at_best() >= 2:
             behind = batch.f > b + self.settle_margin * abs(b)
-            if behind.any():
+            if np.count_nonzero(behind):
                 self.retire(batch, behind, "pruned", False, pruned=True)
 
     def _n_at_best(self) -> int:
