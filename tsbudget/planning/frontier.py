@@ -143,16 +143,10 @@ def frontier(
         if valid.all() and params is not None:
             # every draw's closed-form optimum must be valid too (a draw may want more data
             # than is unique, or leave the bounds); else the general optimizer plans them
-            col = {n: v[:, None] for n, v in params.items()}
-            Nd, Dd, valid_d = closed_form_plan(p, k, col, flops=budgets[None, :])
-            drawn = (col, Nd, Dd)
-            valid = valid_d
+            drawn = _closed_form_draws(request, k, params, budgets, N, D)
+            valid = np.array(drawn is not None)
         if valid.all():
-            ds = _closed_form_dataset(request, budgets, N, D, drawn)
-            if params is not None:
-                n_draws = next(iter(params.values())).size
-                ds.attrs.update(draws_used=n_draws, draws_available=n_draws, draws_method="closed form")
-                ds = _add_deadweight(ds, request, budgets, params)
+            ds = _closed_form_dataset(request, budgets, N, D, drawn, params)
             return _finish(ds, request, budgets, "closed form")
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
@@ -176,23 +170,51 @@ def frontier(
     return _finish(ds, request, budgets, plans.method)
 
 
-def _closed_form_dataset(request, budgets, N, D, drawn) -> xr.Dataset:
-    """The frontier from closed-form optima ``N``, ``D`` over budgets, with the draws'
-    optima when ``drawn = (parameter columns, N, D)`` over ``(draw, budget)``."""
+def _closed_form_draws(request, k, params, budgets, N, D) -> dict | None:
+    """Every draw's closed-form optimum over ``(draw, budget)`` (``N``, ``D``, ``data_per_param``,
+    ``loss``, and ``dcl`` of the point plans ``N``, ``D`` where :mod:`~tsbudget.planning.frontier_draws`
+    applies), or None when a draw's optimum is not valid (then the general optimiser plans them)."""
+    from tsbudget.planning import frontier_draws
+
+    p = request.problem
+    if frontier_draws.applies(p) and request.method != "general":
+        return frontier_draws.chinchilla_draws(p, k, params, budgets, N, D)
+    col = {n: v[:, None] for n, v in params.items()}
+    Nd, Dd, valid = closed_form_plan(p, k, col, flops=budgets[None, :])
+    if not valid.all():
+        return None
+    fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
+    return {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": p.loss(Nd, Dd, fixed, params=col)}
+
+
+def _closed_form_dataset(request, budgets, N, D, drawn, params) -> xr.Dataset:
+    """The frontier from closed-form optima ``N``, ``D`` over budgets, with the draws' optima
+    ``drawn`` (:func:`_closed_form_draws`) and their deadweight compute, in one constructor."""
     p = request.problem
     fixed = {n: np.asarray(v, float) for n, v in p.fixed.items()}
-    data = plan_quantities(p, request.hardware, N, D, fixed)
-    ds = _budget_dataset(request, budgets, {name: ("budget", np.asarray(v, float)) for name, v in data.items()})
+    data = {name: ("budget", np.asarray(v, float)) for name, v in plan_quantities(p, request.hardware, N, D,
+                                                                                    fixed).items()}
+    attrs = {}
     if drawn is not None:
-        col, Nd, Dd = drawn
-        Ld = p.loss(Nd, Dd, fixed, params=col)
-        ds = _add_draws(ds, {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": Ld}, request.level,
-                        falling_in_n=True)
+        dcl = drawn.pop("dcl", None)
+        data.update(_draw_variables(drawn, request.level, falling_in_n=True))
+        added, attrs = _deadweight_variables(request, budgets, params, N, D, dcl=dcl)
+        data.update(added)
+        n_draws = next(iter(params.values())).size
+        attrs.update(draws_used=n_draws, draws_available=n_draws, draws_method="closed form")
+    ds = _budget_dataset(request, budgets, data)
+    ds.attrs.update(attrs)
     return ds
 
 
-def _add_draws(ds, drawn: dict, level, falling_in_n: bool = False) -> xr.Dataset:
-    """The draws' optima ``<q>_draw`` and their ``<q>_median/_lower/_upper``, in one merge. With
+def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
+    """``ds`` with :func:`_draw_variables` of ``drawn``, in one merge."""
+    added = _draw_variables(drawn, level)
+    return ds.assign(added).assign_coords(draw=np.arange(next(iter(drawn.values())).shape[0]))
+
+
+def _draw_variables(drawn: dict, level, falling_in_n: bool = False) -> dict:
+    """The draws' optima ``<q>_draw`` and their ``<q>_median/_lower/_upper``. With
     ``falling_in_n`` (every draw spends the budget, ``D = C/(k·N)``: the closed form), ``D`` and
     ``D/N`` fall as ``N`` rises at each budget, so their quantiles are read off ``N``'s order
     statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three."""
@@ -209,53 +231,59 @@ def _add_draws(ds, drawn: dict, level, falling_in_n: bool = False) -> xr.Dataset
         median, lower, upper = summaries[name] if name in summaries else percentile_summary(arr, level, axis=0)
         added.update({f"{name}_median": ("budget", median), f"{name}_lower": ("budget", lower),
                       f"{name}_upper": ("budget", upper)})
-    ds = ds.assign(added)  # one merge, not four per quantity
-    return ds.assign_coords(draw=np.arange(ds.sizes["draw"]))
+    return added
 
 
 def _add_deadweight(ds, request, budgets, params) -> xr.Dataset:
-    """The deadweight compute of each budget's point plan under every draw taken as the truth
-    (:func:`~tsbudget.planning.draws.vectorised_deadweight`): ``dcl_draw`` over ``(draw,
+    """``ds`` (point plans over ``budget``, with ``loss_draw`` where the draws were planned) with
+    :func:`_deadweight_variables`, in one merge. With serving or free variables (no vectorised
+    path) ``C_eq`` is read off each draw's own frontier (:func:`interpolated_deadweight`),
+    ``attrs["dcl_method"]`` says so."""
+    attrs, dcl = {}, None
+    if not fast_deadweight(request.problem):
+        if "loss_draw" not in ds:
+            ds.attrs["dcl_note"] = "deadweight compute needs the draws' own frontiers here (max_draws > 0)"
+            return ds
+        dcl = interpolated_deadweight(ds, request, params)
+        attrs["dcl_method"] = ("interpolated: C_eq read off each draw's own frontier (monotone cubic in log C "
+                               "through its per-budget optima); NaN below the smallest budget")
+        per_decade = (budgets.size - 1) / max(np.log10(budgets.max() / budgets.min()), 1e-300)
+        if per_decade < DCL_BUDGETS_PER_DECADE:  # the interpolation's error grows as the grid coarsens
+            attrs["dcl_method"] += (f"; WARNING: {per_decade:.2g} budgets per decade, fewer than the "
+                                    f"{DCL_BUDGETS_PER_DECADE} this interpolation needs (a 4-budget grid over "
+                                    "three decades read the median 7% low): give a denser grid")
+    added, more = _deadweight_variables(request, budgets, params, ds["N"].values, ds["D"].values, dcl=dcl)
+    ds = ds.assign(added).assign_coords(draw=np.arange(added["dcl_draw"][1].shape[0]))
+    ds.attrs.update({**attrs, **more})
+    return ds
+
+
+def _deadweight_variables(request, budgets, params, N, D, dcl=None) -> tuple[dict, dict]:
+    """``(variables, attrs)``: the deadweight compute of each budget's point plan ``N``, ``D``
+    under every draw taken as the truth (``dcl`` when already computed, else
+    :func:`~tsbudget.planning.draws.vectorised_deadweight`): ``dcl_draw`` over ``(draw,
     budget)`` in FLOPs, and its median and ``level`` percentile interval in FLOPs
     (``dcl_*``), percent of the budget (``dcl_percent_*``) and training GPU-hours
     (``dcl_gpu_hours_*``), and ``dcl_point_percent``, the waste under the point law itself (0
-    unless the law's allocation rule is not its loss minimum). With serving or free variables
-    (no vectorised path) ``C_eq`` is read off each draw's own frontier
-    (:func:`interpolated_deadweight`), ``attrs["dcl_method"]`` says so."""
+    unless the law's allocation rule is not its loss minimum)."""
     from tsbudget.uncertainty.wasted import deadweight_summary
 
     spent = budgets  # every point plan of a frontier spends its budget
     fast = fast_deadweight(request.problem)
-    if fast:
-        dcl = vectorised_deadweight(request, params, ds["N"].values, ds["D"].values, spent)
-    elif "loss_draw" in ds:
-        dcl = interpolated_deadweight(ds, request, params)
-        ds.attrs["dcl_method"] = ("interpolated: C_eq read off each draw's own frontier (monotone cubic in log C "
-                                  "through its per-budget optima); NaN below the smallest budget")
-        per_decade = (budgets.size - 1) / max(np.log10(budgets.max() / budgets.min()), 1e-300)
-        if per_decade < DCL_BUDGETS_PER_DECADE:  # the interpolation's error grows as the grid coarsens
-            ds.attrs["dcl_method"] += (f"; WARNING: {per_decade:.2g} budgets per decade, fewer than the "
-                                       f"{DCL_BUDGETS_PER_DECADE} this interpolation needs (a 4-budget grid over "
-                                       "three decades read the median 7% low): give a denser grid")
-    else:
-        ds.attrs["dcl_note"] = "deadweight compute needs the draws' own frontiers here (max_draws > 0)"
-        return ds
+    if dcl is None:
+        dcl = vectorised_deadweight(request, params, N, D, spent)
     added = {"dcl_draw": (("draw", "budget"), dcl)}
     try:
         summary = deadweight_summary(dcl, budgets, request.level, request.hardware, partial=not fast)
     except InputError as exc:
-        ds.attrs["dcl_note"] = str(exc)
-        return ds.assign(added).assign_coords(draw=np.arange(dcl.shape[0]))
+        return added, {"dcl_note": str(exc)}
     for key, prefix in (("flops", "dcl"), ("percent", "dcl_percent"), ("gpu_hours", "dcl_gpu_hours")):
         for part, value in zip(("median", "lower", "upper"), summary[key]):
             added[f"{prefix}_{part}"] = ("budget", np.asarray(value, float))
     if fast:  # the point plans' waste under the point law itself (0 for compute-optimal plans)
         own = {k: np.atleast_1d(np.asarray(v, float)) for k, v in request.problem.params.items()}
-        added["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, ds["N"].values,
-                                                                             ds["D"].values, spent)[0] / budgets)
-    ds = ds.assign(added).assign_coords(draw=np.arange(dcl.shape[0]))  # one merge
-    ds.attrs.update(dcl_draws=summary["draws"], dcl_failed=summary["failed"])
-    return ds
+        added["dcl_point_percent"] = ("budget", 100 * vectorised_deadweight(request, own, N, D, spent)[0] / budgets)
+    return added, {"dcl_draws": summary["draws"], "dcl_failed": summary["failed"]}
 
 
 def interpolated_deadweight(ds, request, params) -> np.ndarray:
@@ -312,7 +340,11 @@ def _budget_dataset(request, budgets, data: dict) -> xr.Dataset:
         return np.asarray(data[name][1], float)
 
     added, attrs = _extrapolation(request, values("train_flops"), values("N"), values("effective_data"), budgets)
-    ds = xr.Dataset({**data, **added}, coords={"budget": budgets})
+    coords = {"budget": budgets}
+    draws = [v[1].shape[0] for v in data.values() if v[0] == ("draw", "budget")]
+    if draws:
+        coords["draw"] = np.arange(draws[0])
+    ds = xr.Dataset({**data, **added}, coords=coords)
     ds.attrs.update(attrs)
     return ds
 

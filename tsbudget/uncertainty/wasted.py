@@ -42,6 +42,7 @@ from tsbudget.errors import InputError
 
 __all__ = [
     "deadweight_compute",
+    "closed_form_log_ratio",
     "deadweight_summary",
     "equivalent_compute",
     "optimal_loss",
@@ -263,8 +264,7 @@ def _solve(law, truth_params, n, d, budget, cost_model, unit, variables, inputs,
 
 
 def _closed_ratio(p, n, c_plan, k):
-    """``log(C_eq / C_plan)`` in closed form (module docstring): ``−log1p(q)·(α+β)/(αβ)`` with
-    ``q = (β·expm1(−αδ) + α·expm1(βδ))/(α+β)``, ``δ = log N − log N*`` (in place: few passes)."""
+    """``log(C_eq / C_plan)`` in closed form (module docstring), ``δ = log N − log N*``."""
     a, b = p["alpha"], p["beta"]
     s = a + b
     bad = ~(np.isfinite(a) & np.isfinite(b) & np.isfinite(p["A"]) & np.isfinite(p["B"]) & (a > 0) & (b > 0)
@@ -273,10 +273,25 @@ def _closed_ratio(p, n, c_plan, k):
     # δ = log n − log G − (β/s)·log(C/k)
     log_x = np.log(c_plan / k)
     shape = np.broadcast_shapes(np.shape(s), log_x.shape)
-    delta, e1 = np.empty(shape), np.empty(shape)
+    delta = np.empty(shape)
     np.multiply(b / s, log_x, out=delta)
     np.subtract(np.log(n), delta, out=delta)
     delta -= log_g
+    delta = closed_form_log_ratio(a, b, delta)
+    if bad.any():
+        delta[np.broadcast_to(bad, delta.shape)] = np.nan
+    return delta
+
+
+def closed_form_log_ratio(alpha, beta, delta) -> np.ndarray:
+    """``log(C_eq / C_plan)`` of a plan whose ``log N`` lies ``delta`` above the optimum
+    ``log N*`` at its own cost, under ``E + A/N^α + B/D^β`` with ``C = k·N·D`` (module
+    docstring): ``−log1p(q)·(α+β)/(αβ)``, ``q = (β·expm1(−αδ) + α·expm1(βδ))/(α+β)`` (Hoffmann
+    et al. 2022 App. D.2 eq. 4 substituted into the law). ``delta`` (a float array of the
+    broadcast shape) is overwritten with the result: few passes over large arrays."""
+    a, b = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
+    s = a + b
+    e1 = np.empty_like(delta)
     np.multiply(-a, delta, out=e1)
     np.expm1(e1, out=e1)
     e1 *= b / s
@@ -287,8 +302,6 @@ def _closed_ratio(p, n, c_plan, k):
     np.maximum(delta, 0.0, out=delta)  # q >= 0 (convex, 0 at δ = 0); rounding only
     np.log1p(delta, out=delta)
     delta *= -s / (a * b)
-    if bad.any():
-        delta[np.broadcast_to(bad, delta.shape)] = np.nan
     return delta
 
 

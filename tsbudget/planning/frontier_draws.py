@@ -1,0 +1,75 @@
+"""Every draw's optimum at every budget of a closed-form frontier, in a few passes over memory.
+
+For a law of the Chinchilla form ``E + A/N^α + B/D^β`` under ``C = k·N·D`` with every unit
+fresh, one ``(draws, budgets)`` array of ``log N*`` gives everything a frontier reports per draw:
+
+- ``log N* = log G + (β/(α+β))·log(C/k)``, ``G = (αA/(βB))^(1/(α+β))`` and ``D* = (C/k)/N*``
+  (Hoffmann et al. 2022, App. D.2 eq. 4), so ``D*`` and ``D*/N*`` fall as ``N*`` rises at each
+  budget (their quantiles are read off ``N*``'s order);
+- the optimal loss ``E + (A/N*^α)·(α+β)/β``: at the optimum ``αA/N*^α = βB/D*^β`` (the same
+  first-order condition), so the data term is ``α/β`` times the parameter term;
+- the deadweight compute of the point plans ``N_p`` under each draw: the plan sits
+  ``δ = log N_p − log N*`` off the draw's optimum on its own budget, and
+  ``C_eq/C = exp(closed_form_log_ratio(α, β, δ))``
+  (:func:`~tsbudget.uncertainty.wasted.closed_form_log_ratio`).
+
+Each quantity is one or two transcendental passes over the array, written in place; the
+general path (:func:`~tsbudget.planning.closed_form.closed_form_plan`, the problem's loss and
+:func:`~tsbudget.planning.draws.vectorised_deadweight`) gives the same numbers to rounding
+(tested) with several times the passes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsbudget.planning.closed_form import CHINCHILLA_PARAMETERS, closed_form_valid, is_chinchilla_form
+from tsbudget.uncertainty.wasted import closed_form_log_ratio
+
+__all__ = ["applies", "chinchilla_draws"]
+
+
+def applies(problem) -> bool:
+    """True when :func:`chinchilla_draws` gives a frontier's draws: a Chinchilla-form law without
+    unique data (every unit read at full value; the deadweight's optimum needs no search)."""
+    return is_chinchilla_form(problem.law) and problem.unique is None and "U" not in problem.law.required_inputs
+
+
+def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point) -> dict | None:
+    """``{"N", "D", "data_per_param", "loss", "dcl"}`` over ``(draws, budgets)`` (``D`` in the
+    plan's unit; ``dcl`` in FLOPs, of the point plans ``(n_point, d_point)`` spending
+    ``budgets``), or None when some draw's optimum leaves the problem's bounds (then the
+    general optimiser plans the draws). Needs :func:`applies` and cost ``k`` FLOPs per
+    parameter per plan unit."""
+    p = {name: np.asarray(params[name], dtype=float)[:, None] for name in CHINCHILLA_PARAMETERS}
+    alpha, beta = p["alpha"], p["beta"]
+    s = alpha + beta
+    budgets = np.asarray(budgets, dtype=float)
+    scale = problem.law_scale
+    log_x = np.log(budgets * scale / k)[None, :]  # C/k' with k' = k/scale FLOPs per law unit
+    log_g = (np.log(alpha) + np.log(p["A"]) - np.log(beta) - np.log(p["B"])) / s
+    log_n = np.multiply(beta / s, log_x)
+    log_n += log_g
+    n = np.exp(log_n)
+    d = np.subtract(log_x, log_n)
+    np.exp(d, out=d)
+    if scale != 1.0:
+        d /= scale
+    # N and D are monotone in the budget along each draw (exponents β/s and α/s in (0, 1)):
+    # inside the bounds at the smallest and the largest budget means inside at every one
+    ends = [0, budgets.size - 1] if np.all(np.diff(budgets) > 0) else slice(None)
+    if not closed_form_valid(problem, n[:, ends], d[:, ends], k).all():
+        return None
+    loss = np.multiply(-alpha, log_n)
+    loss += np.log(p["A"] * s / beta)
+    np.exp(loss, out=loss)
+    loss += p["E"]
+    # deadweight of the point plans: δ = log N_p − log N*, then C − C_eq = −C_plan·expm1(log(C_eq/C_plan))
+    c_plan = k * np.asarray(n_point, dtype=float) * np.asarray(d_point, dtype=float)
+    delta = np.subtract(np.log(n_point)[None, :], log_n, out=log_n)
+    dcl = np.expm1(closed_form_log_ratio(alpha, beta, delta), out=delta)
+    dcl *= -c_plan
+    unspent = budgets - c_plan
+    if np.any(np.abs(unspent) > 1e-12 * budgets):  # a plan that spends its budget up to rounding spends it all
+        dcl += np.where(np.abs(unspent) <= 1e-12 * budgets, 0.0, unspent)
+    return {"N": n, "D": d, "data_per_param": d / n, "loss": loss, "dcl": dcl}
