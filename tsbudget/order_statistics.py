@@ -50,7 +50,7 @@ def order_statistics(values, ranks, *, return_index: bool = False):
     if n < MIN_ROWS or m < MIN_COLUMNS:
         _exact(v, ranks, np.ones(m, bool), out, rows, return_index)
     else:
-        failed = _banded(v, ranks, out, rows)
+        failed = _banded(v, ranks, out, rows, return_index)
         if failed.any():
             _exact(v, ranks, failed, out, rows, return_index)
     return (out, rows) if return_index else out
@@ -79,7 +79,7 @@ def _groups(ranks):
     return groups
 
 
-def _banded(v, ranks, out, rows) -> np.ndarray:
+def _banded(v, ranks, out, rows, return_index) -> np.ndarray:
     """Fill ``out``/``rows`` through bands; return the mask of columns whose band failed."""
     n, m = v.shape
     groups = _groups(ranks)
@@ -95,25 +95,33 @@ def _banded(v, ranks, out, rows) -> np.ndarray:
         proven &= count <= 8 * (last - first + 2 * WIDTH + 1)
         failed |= ~proven
         flat = np.flatnonzero(band[g])
-        r_of, c_of = np.divmod(flat, m)
-        keep = proven[c_of]
-        flat, r_of, c_of = flat[keep], r_of[keep], c_of[keep]
-        count = np.where(proven, count, 0)
+        if not proven.all():
+            flat = flat[proven[flat % m]]
+            count = np.where(proven, count, 0)
         width = int(count.max()) if count.size else 0
         if width == 0:
             continue
-        order = np.argsort(c_of, kind="stable")  # group by column, rows kept in order
+        r_of, c_of = np.divmod(flat, m)
+        # group by column, rows kept in order (a radix sort for 16-bit column numbers)
+        order = np.argsort(c_of.astype(np.uint16) if m <= 2**16 else c_of, kind="stable")
         c_sorted = c_of[order]
-        pos = np.arange(flat.size) - (np.cumsum(count) - count)[c_sorted]
-        pad = np.full((m, width), np.inf)
-        pad_rows = np.zeros((m, width), dtype=np.intp)
-        pad[c_sorted, pos] = flat_v[flat[order]]
-        pad_rows[c_sorted, pos] = r_of[order]
-        sort = np.argsort(pad, axis=1, kind="stable")
+        at = c_sorted * width + np.arange(flat.size) - (np.cumsum(count) - count)[c_sorted]
+        pad = np.full(m * width, np.inf)
+        pad[at] = flat_v[flat[order]]
+        pad = pad.reshape(m, width)
+        if return_index:
+            pad_rows = np.zeros(m * width, dtype=np.intp)
+            pad_rows[at] = r_of[order]
+            sort = np.argsort(pad, axis=1)
+            pad = np.take_along_axis(pad, sort, axis=1)
+            pad_rows = np.take_along_axis(pad_rows.reshape(m, width), sort, axis=1)
+        else:
+            pad.sort(axis=1)
         for i in members:
-            pick = sort[col, np.clip(ranks[i] - below[g], 0, width - 1)]
+            pick = np.clip(ranks[i] - below[g], 0, width - 1)
             out[i] = pad[col, pick]
-            rows[i] = pad_rows[col, pick]
+            if return_index:
+                rows[i] = pad_rows[col, pick]
     return failed
 
 

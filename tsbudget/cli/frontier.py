@@ -28,7 +28,9 @@ __all__ = ["command"]
               help="Write the table (.csv or .parquet) or the whole Dataset (.nc needs netCDF support).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the frontier plot (e.g. f.png).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON records.")
-def command(budgets_text, max_draws, out, plot, as_json, **options):
+@click.option("--no-deadweight", "no_deadweight", is_flag=True,
+              help="Leave out the wasted compute of each plan under the draws (dcl_*): one draws x budgets array fewer.")
+def command(budgets_text, max_draws, out, plot, as_json, no_deadweight, **options):
     """Optimal N, D, loss and free variables across budgets (intervals from a fit's bootstrap draws)."""
     from tsbudget.planning.frontier import frontier, frontier_table
     from tsbudget.plotting import plot_frontier
@@ -38,7 +40,7 @@ def command(budgets_text, max_draws, out, plot, as_json, **options):
     check_output(out, "--out", TABLE_SUFFIXES)
     check_plot(plot)
     kwargs = planning_kwargs(options)
-    ds = frontier(budgets, max_draws=max_draws, **kwargs)
+    ds = frontier(budgets, max_draws=max_draws, deadweight=not no_deadweight, **kwargs)
     table = frontier_table(ds)
     if out:
         write_table(table, out)

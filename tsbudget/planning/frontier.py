@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 #: is flagged: at 5 per decade C_eq was within 2e-4 of the budget of the exact value; 1 per decade
 #: read the median 7% low (a coarse grid's cubic through few optima).
 DCL_BUDGETS_PER_DECADE = 5
+NO_DEADWEIGHT = "not computed (deadweight=False)"
 
 __all__ = ["DCL_BUDGETS_PER_DECADE", "MAX_BUDGETS", "frontier", "frontier_table", "interpolated_deadweight", "parse_budgets"]
 
@@ -106,6 +107,7 @@ def frontier(
     method: str = "auto",
     max_draws: int | None = None,
     mix="optimal",
+    deadweight: bool = True,
 ) -> xr.Dataset:
     """The plan at every budget, as a Dataset over ``budget`` (and ``draw``).
 
@@ -125,7 +127,8 @@ def frontier(
     ``attrs["draws_used"]`` and ``attrs["draws_available"]`` record
     how many draws the intervals use out of how many the law carries (both 0 without draws),
     and ``attrs["draws_method"]`` how the draws were planned (``attrs["method"]`` is the
-    point plans' method).
+    point plans' method). ``deadweight=False`` leaves out the ``dcl_*`` variables (one
+    ``(draw, budget)`` array and its summaries fewer; ``attrs["dcl_note"]`` says so).
     """
     budgets = budget_array(budgets, max_draws=max_draws)
     request = PlanRequest.build(
@@ -143,10 +146,10 @@ def frontier(
         if valid.all() and params is not None:
             # every draw's closed-form optimum must be valid too (a draw may want more data
             # than is unique, or leave the bounds); else the general optimizer plans them
-            drawn = _closed_form_draws(request, k, params, budgets, N, D)
+            drawn = _closed_form_draws(request, k, params, budgets, N, D, deadweight)
             valid = np.array(drawn is not None)
         if valid.all():
-            ds = _closed_form_dataset(request, budgets, N, D, drawn, params)
+            ds = _closed_form_dataset(request, budgets, N, D, drawn, params, deadweight)
             return _finish(ds, request, budgets, "closed form")
     if method == "closed_form":
         raise InputError("the closed form does not apply to this frontier; use method='auto' or 'general'")
@@ -160,8 +163,10 @@ def frontier(
             ds = _general_draws(ds, request, budgets, params, take)
         # the point plans may use the closed form while the draws do not
         ds.attrs.update(draws_used=take, draws_available=n_draws, draws_method="general")
-        if take > 0:
+        if take > 0 and deadweight:
             ds = _add_deadweight(ds, request, budgets, {k: np.asarray(v)[:take] for k, v in params.items()})
+        elif not deadweight:
+            ds.attrs["dcl_note"] = NO_DEADWEIGHT
         if take < n_draws:
             ds.attrs["draws_note"] = (
                 f"intervals from the first {take} of {n_draws} bootstrap draws (each re-planned by the general "
@@ -170,7 +175,7 @@ def frontier(
     return _finish(ds, request, budgets, plans.method)
 
 
-def _closed_form_draws(request, k, params, budgets, N, D) -> dict | None:
+def _closed_form_draws(request, k, params, budgets, N, D, deadweight=True) -> dict | None:
     """Every draw's closed-form optimum over ``(draw, budget)`` (``N``, ``D``, ``data_per_param``,
     ``loss``, and ``dcl`` of the point plans ``N``, ``D`` where :mod:`~tsbudget.planning.frontier_draws`
     applies), or None when a draw's optimum is not valid (then the general optimiser plans them)."""
@@ -178,7 +183,7 @@ def _closed_form_draws(request, k, params, budgets, N, D) -> dict | None:
 
     p = request.problem
     if frontier_draws.applies(p) and request.method != "general":
-        return frontier_draws.chinchilla_draws(p, k, params, budgets, N, D)
+        return frontier_draws.chinchilla_draws(p, k, params, budgets, N, D, deadweight=deadweight)
     col = {n: v[:, None] for n, v in params.items()}
     Nd, Dd, valid = closed_form_plan(p, k, col, flops=budgets[None, :])
     if not valid.all():
@@ -187,7 +192,7 @@ def _closed_form_draws(request, k, params, budgets, N, D) -> dict | None:
     return {"N": Nd, "D": Dd, "data_per_param": Dd / Nd, "loss": p.loss(Nd, Dd, fixed, params=col)}
 
 
-def _closed_form_dataset(request, budgets, N, D, drawn, params) -> xr.Dataset:
+def _closed_form_dataset(request, budgets, N, D, drawn, params, deadweight=True) -> xr.Dataset:
     """The frontier from closed-form optima ``N``, ``D`` over budgets, with the draws' optima
     ``drawn`` (:func:`_closed_form_draws`) and their deadweight compute, in one constructor."""
     p = request.problem
@@ -198,8 +203,11 @@ def _closed_form_dataset(request, budgets, N, D, drawn, params) -> xr.Dataset:
     if drawn is not None:
         dcl = drawn.pop("dcl", None)
         data.update(_draw_variables(drawn, request.level, falling_in_n=True))
-        added, attrs = _deadweight_variables(request, budgets, params, N, D, dcl=dcl)
-        data.update(added)
+        if deadweight:
+            added, attrs = _deadweight_variables(request, budgets, params, N, D, dcl=dcl)
+            data.update(added)
+        else:
+            attrs = {"dcl_note": NO_DEADWEIGHT}
         n_draws = next(iter(params.values())).size
         attrs.update(draws_used=n_draws, draws_available=n_draws, draws_method="closed form")
     ds = _budget_dataset(request, budgets, data)
@@ -220,7 +228,8 @@ def _draw_variables(drawn: dict, level, falling_in_n: bool = False) -> dict:
     statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three."""
     summaries = {}
     arrays = {name: np.asarray(arr, float) for name, arr in drawn.items()}
-    if falling_in_n and all(np.isfinite(arrays[n]).all() for n in ("N", "D", "data_per_param")):
+    # a finite sum means every value is finite (no elementwise pass over a large array)
+    if falling_in_n and all(np.isfinite(np.add.reduce(arrays[n], axis=None)) for n in ("N", "D", "data_per_param")):
         q = [0.5, (1 - level) / 2, (1 + level) / 2]
         own, falling = quantiles_by_order(arrays["N"], q, decreasing=(arrays["D"], arrays["data_per_param"]))
         summaries = {"N": own, "D": falling[0], "data_per_param": falling[1]}

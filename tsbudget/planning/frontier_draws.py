@@ -35,12 +35,13 @@ def applies(problem) -> bool:
     return is_chinchilla_form(problem.law) and problem.unique is None and "U" not in problem.law.required_inputs
 
 
-def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point) -> dict | None:
+def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point,
+                     deadweight: bool = True) -> dict | None:
     """``{"N", "D", "data_per_param", "loss", "dcl"}`` over ``(draws, budgets)`` (``D`` in the
     plan's unit; ``dcl`` in FLOPs, of the point plans ``(n_point, d_point)`` spending
-    ``budgets``), or None when some draw's optimum leaves the problem's bounds (then the
-    general optimiser plans the draws). Needs :func:`applies` and cost ``k`` FLOPs per
-    parameter per plan unit."""
+    ``budgets``; left out without ``deadweight``), or None when some draw's optimum leaves the
+    problem's bounds (then the general optimiser plans the draws). Needs :func:`applies` and
+    cost ``k`` FLOPs per parameter per plan unit."""
     p = {name: np.asarray(params[name], dtype=float)[:, None] for name in CHINCHILLA_PARAMETERS}
     alpha, beta = p["alpha"], p["beta"]
     s = alpha + beta
@@ -51,25 +52,30 @@ def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point)
     log_n = np.multiply(beta / s, log_x)
     log_n += log_g
     n = np.exp(log_n)
-    d = np.subtract(log_x, log_n)
-    np.exp(d, out=d)
-    if scale != 1.0:
-        d /= scale
+    # D = C/(k·N) in the plan's unit (the law's D* = (C/k')/N* over scale): one division, exactly
+    # falling in N at each budget, so D's quantiles read off N's order equal its own
+    d = np.divide((budgets / k)[None, :], n)
     # N and D are monotone in the budget along each draw (exponents β/s and α/s in (0, 1)):
     # inside the bounds at the smallest and the largest budget means inside at every one
     ends = [0, budgets.size - 1] if np.all(np.diff(budgets) > 0) else slice(None)
     if not closed_form_valid(problem, n[:, ends], d[:, ends], k).all():
         return None
-    loss = np.multiply(-alpha, log_n)
+    out = {"N": n, "D": d, "data_per_param": d / n}
+    if deadweight:
+        # the point plans sit δ = log N_p − log N* off each draw's optimum at their own cost:
+        # C − C_eq = −C_plan·expm1(log(C_eq/C_plan))
+        c_plan = k * np.asarray(n_point, dtype=float) * np.asarray(d_point, dtype=float)
+        dcl = np.subtract(np.log(n_point)[None, :], log_n)
+        closed_form_log_ratio(alpha, beta, dcl)
+        np.expm1(dcl, out=dcl)
+        dcl *= -c_plan
+        unspent = budgets - c_plan
+        if np.any(np.abs(unspent) > 1e-12 * budgets):  # a plan that spends its budget up to rounding spends it all
+            dcl += np.where(np.abs(unspent) <= 1e-12 * budgets, 0.0, unspent)
+        out["dcl"] = dcl
+    loss = np.multiply(-alpha, log_n, out=log_n)  # log N* is not needed any more
     loss += np.log(p["A"] * s / beta)
     np.exp(loss, out=loss)
     loss += p["E"]
-    # deadweight of the point plans: δ = log N_p − log N*, then C − C_eq = −C_plan·expm1(log(C_eq/C_plan))
-    c_plan = k * np.asarray(n_point, dtype=float) * np.asarray(d_point, dtype=float)
-    delta = np.subtract(np.log(n_point)[None, :], log_n, out=log_n)
-    dcl = np.expm1(closed_form_log_ratio(alpha, beta, delta), out=delta)
-    dcl *= -c_plan
-    unspent = budgets - c_plan
-    if np.any(np.abs(unspent) > 1e-12 * budgets):  # a plan that spends its budget up to rounding spends it all
-        dcl += np.where(np.abs(unspent) <= 1e-12 * budgets, 0.0, unspent)
-    return {"N": n, "D": d, "data_per_param": d / n, "loss": loss, "dcl": dcl}
+    out["loss"] = loss
+    return out

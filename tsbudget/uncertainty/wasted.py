@@ -394,15 +394,15 @@ def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: in
     from tsbudget.percentiles import MIN_VALID_DRAWS, percentile_summary
 
     v = np.moveaxis(np.asarray(dcl, dtype=float), axis, 0)
-    finite = np.isfinite(v)
-    used = finite.sum(axis=0)
+    # a finite sum means every draw is finite (no elementwise pass over a large array)
+    used = (np.full(v.shape[1:], v.shape[0]) if np.isfinite(np.add.reduce(v, axis=None))
+            else np.isfinite(v).sum(axis=0))
     short = used < MIN_VALID_DRAWS
     if np.all(short) or (np.any(short) and not partial):
         raise InputError(f"deadweight compute: {int(np.min(used))} of {v.shape[0]} draws are finite; "
                          f"an interval needs at least {MIN_VALID_DRAWS}")
     if np.any(short):
         v = np.where(short, np.nan, v)
-        finite = np.isfinite(v)
         used = np.where(short, used.max(), used)  # the counts reported are those of the budgets kept
     budget = np.asarray(budget, dtype=float)
 
