@@ -161,3 +161,25 @@ def test_fit_coordinates_pass_equals_the_named_pass():
         np.testing.assert_array_equal(named[0], at[0])
         if gradient:
             np.testing.assert_array_equal(named[1], at[1])
+
+
+def test_grid_values_share_exponentials_bit_for_bit():
+    """A start grid's value pass takes e^{t_A}, e^{t_B} once per distinct (log A, α), (log B, β)
+    (Chinchilla.exponent_terms_at): the same values as row by row in blocks, including a last
+    block of one row, and a non-finite row (then no sharing)."""
+    from tsbudget.optim.multistart import start_grid
+
+    ob = make(block_elements=40 * 7)  # 7-row blocks
+    grid = start_grid(ob.free, None)[:1 + 7 * 40]  # 281 rows: the last block has one row
+    terms = ob.law.exponent_terms_at(grid, ob.inputs)
+    assert terms[0].shape[0] < 20 and terms[2].shape[0] < 40  # few distinct pairs
+    shared = ob(grid)
+    alone = np.concatenate([ob(grid[i : i + 7]) for i in range(0, len(grid), 7)])  # one block each: no sharing
+    np.testing.assert_array_equal(shared, alone)
+    np.testing.assert_array_equal(shared, ob.value_and_grad(grid)[0])
+    bad = grid.copy()
+    bad[3, 1] = np.nan
+    assert ob.law.exponent_terms_at(bad, ob.inputs) is None
+    f = ob(bad)
+    assert f[3] == np.inf  # (its block by the general path, equal to rounding)
+    np.testing.assert_allclose(np.delete(f, 3), np.delete(shared, 3), rtol=1e-12)

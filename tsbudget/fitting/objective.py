@@ -97,6 +97,8 @@ class Objective:
         direct = getattr(self.law, "huber_value_and_grad_at", None)
         in_order = usable and [p.name for p in self.free] == names
         self._cache["direct"] = direct if in_order and callable(direct) and self._cache["uniform"] is not None else None
+        terms = getattr(self.law, "exponent_terms_at", None)  # shared exponentials of many rows' value pass
+        self._cache["terms"] = terms if self._cache["direct"] is not None and callable(terms) else None
         self._cache["rows"] = max(1, self.block_elements // max(1, self.log_loss.shape[0]))
 
     @property
@@ -199,8 +201,16 @@ class Objective:
         else:
             f = np.empty(k)
             g = np.empty((k, self.n_free)) if gradient else None
+            # values alone over several blocks (a start grid's screen): the law's exponentials of
+            # the distinct rows, once (blocks of one row keep their own: BLAS rounds those apart)
+            terms = cache["terms"](theta, inputs, workspace=work) if not gradient and cache["terms"] else None
             for i in range(0, k, rows):
-                out = direct(theta[i : i + rows], inputs, log_loss, None, delta, workspace=work, gradient=gradient)
+                if terms is not None and min(rows, k - i) > 1:
+                    part = (terms[0], terms[1][i : i + rows], terms[2], terms[3][i : i + rows])
+                    out = direct(theta[i : i + rows], inputs, log_loss, None, delta, workspace=work, gradient=False,
+                                 terms=part)
+                else:
+                    out = direct(theta[i : i + rows], inputs, log_loss, None, delta, workspace=work, gradient=gradient)
                 if out is None:
                     return None
                 f[i : i + rows] = out[0]
