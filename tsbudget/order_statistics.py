@@ -112,16 +112,16 @@ def _banded(v, ranks, out, rows, return_index) -> np.ndarray:
         if return_index:
             pad_rows = np.zeros(m * width, dtype=np.intp)
             pad_rows[at] = r_of[order]
+            pad_rows = pad_rows.reshape(m, width)
             sort = np.argsort(pad, axis=1)
-            pad = np.take_along_axis(pad, sort, axis=1)
-            pad_rows = np.take_along_axis(pad_rows.reshape(m, width), sort, axis=1)
         else:
             pad.sort(axis=1)
         for i in members:
             pick = np.clip(ranks[i] - below[g], 0, width - 1)
-            out[i] = pad[col, pick]
             if return_index:
+                pick = sort[col, pick]
                 rows[i] = pad_rows[col, pick]
+            out[i] = pad[col, pick]
     return failed
 
 

@@ -60,19 +60,21 @@ def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point,
     ends = [0, budgets.size - 1] if np.all(np.diff(budgets) > 0) else slice(None)
     if not closed_form_valid(problem, n[:, ends], d[:, ends], k).all():
         return None
-    out = {"N": n, "D": d, "data_per_param": d / n}
+    per_param = np.empty_like(n)  # first the deadweight's scratch, then D/N
+    out = {"N": n, "D": d, "data_per_param": per_param}
     if deadweight:
         # the point plans sit δ = log N_p − log N* off each draw's optimum at their own cost:
         # C − C_eq = −C_plan·expm1(log(C_eq/C_plan))
         c_plan = k * np.asarray(n_point, dtype=float) * np.asarray(d_point, dtype=float)
         dcl = np.subtract(np.log(n_point)[None, :], log_n)
-        closed_form_log_ratio(alpha, beta, dcl)
+        closed_form_log_ratio(alpha, beta, dcl, scratch=per_param)
         np.expm1(dcl, out=dcl)
         dcl *= -c_plan
         unspent = budgets - c_plan
         if np.any(np.abs(unspent) > 1e-12 * budgets):  # a plan that spends its budget up to rounding spends it all
             dcl += np.where(np.abs(unspent) <= 1e-12 * budgets, 0.0, unspent)
         out["dcl"] = dcl
+    np.divide(d, n, out=per_param)
     loss = np.multiply(-alpha, log_n, out=log_n)  # log N* is not needed any more
     loss += np.log(p["A"] * s / beta)
     np.exp(loss, out=loss)

@@ -283,15 +283,16 @@ def _closed_ratio(p, n, c_plan, k):
     return delta
 
 
-def closed_form_log_ratio(alpha, beta, delta) -> np.ndarray:
+def closed_form_log_ratio(alpha, beta, delta, scratch=None) -> np.ndarray:
     """``log(C_eq / C_plan)`` of a plan whose ``log N`` lies ``delta`` above the optimum
     ``log N*`` at its own cost, under ``E + A/N^α + B/D^β`` with ``C = k·N·D`` (module
     docstring): ``−log1p(q)·(α+β)/(αβ)``, ``q = (β·expm1(−αδ) + α·expm1(βδ))/(α+β)`` (Hoffmann
     et al. 2022 App. D.2 eq. 4 substituted into the law). ``delta`` (a float array of the
-    broadcast shape) is overwritten with the result: few passes over large arrays."""
+    broadcast shape) is overwritten with the result: few passes over large arrays; ``scratch``, an
+    array of its shape, saves allocating one."""
     a, b = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
     s = a + b
-    e1 = np.empty_like(delta)
+    e1 = np.empty_like(delta) if scratch is None else scratch
     np.multiply(-a, delta, out=e1)
     np.expm1(e1, out=e1)
     e1 *= b / s
