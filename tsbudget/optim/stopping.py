@@ -100,8 +100,9 @@ class Racing(Stopping):
         starts by their objective at the start point (at least ``min_keep``) take a step.
         Records the objective's scale for ``gtol``: the median |f| of the finite starts."""
         finite = np.abs(batch.f[np.isfinite(batch.f)])
-        if finite.size and np.median(finite) > 0:
-            self.scale = float(np.median(finite))
+        median = float(np.median(finite)) if finite.size else 0.0
+        if median > 0:
+            self.scale = median
         if self.screen and self.keep_fraction < 1.0:
             self._prune(batch)
 
