@@ -80,3 +80,14 @@ def test_quantiles_of_an_array_falling_in_the_key_are_read_off_the_keys_order():
     np.testing.assert_array_equal(d_q, np.quantile(d, q, axis=0))
     np.testing.assert_array_equal(per_q, np.quantile(per, q, axis=0))
     np.testing.assert_array_equal(quantiles(d, q, axis=0), np.quantile(d, q, axis=0))
+
+
+def test_falling_arrays_given_as_functions_of_the_key_need_no_rows():
+    n_draw = np.exp(smooth(800, 300, seed=4) + 20)
+    per_unit = np.geomspace(1e19, 1e22, 300)[None, :] / 6
+    d = per_unit / n_draw
+    q = [0.5, 0.05, 0.95]
+    own, (by_array, by_function) = quantiles_by_order(n_draw, q, decreasing=(d, lambda v: per_unit / v))
+    np.testing.assert_array_equal(by_function, np.quantile(d, q, axis=0))
+    np.testing.assert_array_equal(by_array, by_function)
+    np.testing.assert_array_equal(own, np.quantile(n_draw, q, axis=0))

@@ -81,12 +81,15 @@ def quantiles(values, q, axis=None) -> np.ndarray:
 
 def quantiles_by_order(key, q, decreasing=()) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(quantiles of key, [quantiles of each of decreasing])`` along axis 0 of the 2-d ``key``
-    (no NaN), where every array in ``decreasing`` falls as ``key`` rises within each column (e.g.
+    (no NaN), where every entry of ``decreasing`` falls as ``key`` rises within each column (e.g.
     ``D = C/(k·N)`` against ``N`` at a fixed budget). Their order statistics are read off
     ``key``'s order (rank ``r`` of a falling array is rank ``n − 1 − r`` of ``key``): one selection
-    for all. Bit-identical to :func:`quantiles` of each when the arrays are monotone in ``key`` in
-    floating point (computed from it by correctly rounded operations); otherwise near-ties may
-    swap, a difference of the order of rounding."""
+    for all. An entry is the falling array itself (its values are read at ``key``'s rows), or a
+    function that maps values of ``key`` (order statistics, shape ``(ranks, m)``) to the values
+    the falling array holds there, computed by the same operations (then no rows are needed).
+    Bit-identical to :func:`quantiles` of each when the arrays are monotone in ``key`` in floating
+    point (computed from it by correctly rounded operations); otherwise near-ties may swap, a
+    difference of the order of rounding."""
     from tsbudget.order_statistics import order_statistics
 
     key = np.asarray(key, dtype=float)
@@ -94,15 +97,18 @@ def quantiles_by_order(key, q, decreasing=()) -> tuple[np.ndarray, list[np.ndarr
     n = key.shape[0]
     lo, hi, t = quantile_positions(n, q)
     ranks, where = np.unique(np.r_[lo, hi, n - 1 - lo, n - 1 - hi], return_inverse=True)
-    stats, rows = order_statistics(key, ranks, return_index=True)
+    arrays = [d for d in decreasing if not callable(d)]
+    stats, rows = order_statistics(key, ranks, return_index=True) if arrays else (order_statistics(key, ranks), None)
     k = q.size
     own = interpolate(stats[where[:k]], stats[where[k:2 * k]], t[:, None])
     col = np.arange(key.shape[1])
     falling = []
-    for arr in decreasing:
-        arr = np.asarray(arr, dtype=float)
-        a = arr[rows[where[2 * k:3 * k]], col]  # rank lo of arr: rank n − 1 − lo of key
-        b = arr[rows[where[3 * k:]], col]
+    for entry in decreasing:
+        if callable(entry):  # rank lo of the falling array: rank n − 1 − lo of key
+            a, b = (np.asarray(entry(stats[where[i:i + k]]), dtype=float) for i in (2 * k, 3 * k))
+        else:
+            entry = np.asarray(entry, dtype=float)
+            a, b = entry[rows[where[2 * k:3 * k]], col], entry[rows[where[3 * k:]], col]
         falling.append(interpolate(a, b, t[:, None]))
     return own, falling
 

@@ -202,7 +202,7 @@ def _closed_form_dataset(request, budgets, N, D, drawn, params, deadweight=True)
     attrs = {}
     if drawn is not None:
         dcl = drawn.pop("dcl", None)
-        data.update(_draw_variables(drawn, request.level, falling_in_n=True))
+        data.update(_draw_variables(drawn, request.level, falling_in_n=drawn.pop("falling", True)))
         if deadweight:
             added, attrs = _deadweight_variables(request, budgets, params, N, D, dcl=dcl)
             data.update(added)
@@ -221,17 +221,20 @@ def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
     return ds.assign(added).assign_coords(draw=np.arange(next(iter(drawn.values())).shape[0]))
 
 
-def _draw_variables(drawn: dict, level, falling_in_n: bool = False) -> dict:
+def _draw_variables(drawn: dict, level, falling_in_n=False) -> dict:
     """The draws' optima ``<q>_draw`` and their ``<q>_median/_lower/_upper``. With
     ``falling_in_n`` (every draw spends the budget, ``D = C/(k·N)``: the closed form), ``D`` and
     ``D/N`` fall as ``N`` rises at each budget, so their quantiles are read off ``N``'s order
-    statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three."""
+    statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three;
+    ``falling_in_n`` may map ``D`` and ``data_per_param`` to functions of ``N`` giving them."""
     summaries = {}
-    arrays = {name: np.asarray(arr, float) for name, arr in drawn.items()}
+    arrays = {name: np.asarray(arr, float) for name, arr in drawn.items() if name != "falling"}
     # a finite sum means every value is finite (no elementwise pass over a large array)
     if falling_in_n and all(np.isfinite(np.add.reduce(arrays[n], axis=None)) for n in ("N", "D", "data_per_param")):
         q = [0.5, (1 - level) / 2, (1 + level) / 2]
-        own, falling = quantiles_by_order(arrays["N"], q, decreasing=(arrays["D"], arrays["data_per_param"]))
+        by = {n: falling_in_n.get(n, arrays[n]) if isinstance(falling_in_n, dict) else arrays[n]
+              for n in ("D", "data_per_param")}
+        own, falling = quantiles_by_order(arrays["N"], q, decreasing=(by["D"], by["data_per_param"]))
         summaries = {"N": own, "D": falling[0], "data_per_param": falling[1]}
     added = {}
     for name, arr in arrays.items():

@@ -80,4 +80,8 @@ def chinchilla_draws(problem, k: float, params: dict, budgets, n_point, d_point,
     np.exp(loss, out=loss)
     loss += p["E"]
     out["loss"] = loss
+    # D and D/N as functions of N, by the very operations above: their quantiles from N's alone
+    per_unit = (budgets / k)[None, :]
+    out["falling"] = {"D": lambda v: np.divide(per_unit, v),
+                      "data_per_param": lambda v: np.divide(np.divide(per_unit, v), v)}
     return out
