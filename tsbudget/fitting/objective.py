@@ -269,7 +269,7 @@ class Objective:
         """
         theta = np.asarray(theta, dtype=float)
         single = theta.ndim == 1
-        t2 = np.atleast_2d(theta)
+        t2 = theta if theta.ndim == 2 else np.atleast_2d(theta)
         if weights is None and self._cache["direct"] is not None and t2.flags.c_contiguous:
             out = self._direct(t2)
             if out is not None:

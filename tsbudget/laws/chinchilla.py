@@ -347,8 +347,7 @@ class Chinchilla(Law):
         c /= total
         if weights is not None:
             c *= weights
-        np.multiply(c, e_a, out=z[2])
-        np.multiply(c, e_b, out=z[3])
+        np.multiply(c, e_ab, out=z[2:])  # q·e^{t_A}, q·e^{t_B}
         sums = np.matmul(z.reshape(4 * k, n), phi).reshape(4, k, 3)
         np.multiply(sums[1, :, 0], e[:, 0] if np.ndim(e) == 2 and e.shape[0] == k else np.broadcast_to(e, (k, 1))[:, 0],
                     out=g[:, 0])
