@@ -202,7 +202,8 @@ def _closed_form_dataset(request, budgets, N, D, drawn, params, deadweight=True)
     attrs = {}
     if drawn is not None:
         dcl = drawn.pop("dcl", None)
-        data.update(_draw_variables(drawn, request.level, falling_in_n=drawn.pop("falling", True)))
+        falling = drawn.pop("falling", True)  # functions of N from the one-pass draws: all finite there
+        data.update(_draw_variables(drawn, request.level, falling_in_n=falling, finite=isinstance(falling, dict)))
         if deadweight:
             added, attrs = _deadweight_variables(request, budgets, params, N, D, dcl=dcl)
             data.update(added)
@@ -221,17 +222,21 @@ def _add_draws(ds, drawn: dict, level) -> xr.Dataset:
     return ds.assign(added).assign_coords(draw=np.arange(next(iter(drawn.values())).shape[0]))
 
 
-def _draw_variables(drawn: dict, level, falling_in_n=False) -> dict:
+def _draw_variables(drawn: dict, level, falling_in_n=False, finite: bool = False) -> dict:
     """The draws' optima ``<q>_draw`` and their ``<q>_median/_lower/_upper``. With
     ``falling_in_n`` (every draw spends the budget, ``D = C/(k·N)``: the closed form), ``D`` and
     ``D/N`` fall as ``N`` rises at each budget, so their quantiles are read off ``N``'s order
     statistics (:func:`~tsbudget.percentiles.quantiles_by_order`): one selection for all three;
-    ``falling_in_n`` may map ``D`` and ``data_per_param`` to functions of ``N`` giving them."""
-    summaries = {}
+    ``falling_in_n`` may map ``D`` and ``data_per_param`` to functions of ``N`` giving them.
+    ``finite``: every value is known finite (no NaN to look for)."""
+    q = [0.5, (1 - level) / 2, (1 + level) / 2]
     arrays = {name: np.asarray(arr, float) for name, arr in drawn.items() if name != "falling"}
-    # a finite sum means every value is finite (no elementwise pass over a large array)
-    if falling_in_n and all(np.isfinite(np.add.reduce(arrays[n], axis=None)) for n in ("N", "D", "data_per_param")):
-        q = [0.5, (1 - level) / 2, (1 + level) / 2]
+
+    def is_finite(arr):  # a finite sum means every value is finite (no elementwise pass)
+        return finite or bool(np.isfinite(np.add.reduce(arr, axis=None)))
+
+    summaries = {}
+    if falling_in_n and all(is_finite(arrays[n]) for n in ("N", "D", "data_per_param")):
         by = {n: falling_in_n.get(n, arrays[n]) if isinstance(falling_in_n, dict) else arrays[n]
               for n in ("D", "data_per_param")}
         own, falling = quantiles_by_order(arrays["N"], q, decreasing=(by["D"], by["data_per_param"]))
@@ -239,8 +244,9 @@ def _draw_variables(drawn: dict, level, falling_in_n=False) -> dict:
     added = {}
     for name, arr in arrays.items():
         added[f"{name}_draw"] = (("draw", "budget"), arr)
-        # one selection for all three
-        median, lower, upper = summaries[name] if name in summaries else percentile_summary(arr, level, axis=0)
+        if name not in summaries:  # one selection for all three
+            summaries[name] = quantiles_by_order(arr, q)[0] if finite else percentile_summary(arr, level, axis=0)
+        median, lower, upper = summaries[name]
         added.update({f"{name}_median": ("budget", median), f"{name}_lower": ("budget", lower),
                       f"{name}_upper": ("budget", upper)})
     return added
