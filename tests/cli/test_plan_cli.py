@@ -92,7 +92,14 @@ def test_plan_from_a_fit_file_with_draws(tmp_path):
     assert r.exit_code == 0, r.output
     table = pl.read_csv(csv)
     assert table.height == 5 and {"N_lower", "N_upper", "loss_median"} <= set(table.columns)
+    assert "dcl_percent_median" in table.columns
     assert png.read_bytes()[:8] == PNG_MAGIC
+    # --no-deadweight: the same intervals without the wasted-compute columns, and a note saying so
+    r = run(["frontier", "--budgets", "1e19:1e23:5", "--fit", str(path), "--no-deadweight", "--out", str(csv)])
+    assert r.exit_code == 0, r.output
+    lean = pl.read_csv(csv)
+    assert not [c for c in lean.columns if c.startswith("dcl")] and "deadweight=False" in r.output
+    assert lean["N_upper"].to_list() == table["N_upper"].to_list()
 
 
 @pytest.mark.parametrize(
