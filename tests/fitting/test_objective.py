@@ -173,7 +173,14 @@ def test_grid_values_share_exponentials_bit_for_bit():
     grid = start_grid(ob.free, None)[:1 + 7 * 40]  # 281 rows: the last block has one row
     terms = ob.law.exponent_terms_at(grid, ob.inputs)
     assert terms[0].shape[0] < 20 and terms[2].shape[0] < 40  # few distinct pairs
+    calls = []
+    share = ob._cache["terms"]
+    ob._cache["terms"] = lambda *a, **kw: calls.append(share(*a, **kw)) or calls[-1]
     shared = ob(grid)
+    assert calls and calls[0] is not None  # the screen shared them
+    ob._cache["terms"] = share
+    assert ob.law.exponent_terms_at(grid, ob.inputs, max_elements=100) is None  # tables too large
+    assert ob.law.exponent_terms_at(THETA[np.arange(40) % 2] + np.linspace(0, 1, 40)[:, None], ob.inputs) is None
     alone = np.concatenate([ob(grid[i : i + 7]) for i in range(0, len(grid), 7)])  # one block each: no sharing
     np.testing.assert_array_equal(shared, alone)
     np.testing.assert_array_equal(shared, ob.value_and_grad(grid)[0])

@@ -203,7 +203,8 @@ class Objective:
             g = np.empty((k, self.n_free)) if gradient else None
             # values alone over several blocks (a start grid's screen): the law's exponentials of
             # the distinct rows, once (blocks of one row keep their own: BLAS rounds those apart)
-            terms = cache["terms"](theta, inputs, workspace=work) if not gradient and cache["terms"] else None
+            terms = (cache["terms"](theta, inputs, workspace=work, max_elements=8 * self.block_elements)
+                     if not gradient and rows > 1 and cache["terms"] else None)
             for i in range(0, k, rows):
                 if terms is not None and min(rows, k - i) > 1:
                     part = (terms[0], terms[1][i : i + rows], terms[2], terms[3][i : i + rows])

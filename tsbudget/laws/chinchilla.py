@@ -29,17 +29,8 @@ from tsbudget.laws.logsumexp import (
 )
 from tsbudget.variables import as_positive_array
 
-__all__ = [
-    "Chinchilla",
-    "chinchilla_optimum",
-    "chinchilla_parameters",
-    "HOFFMANN_GRID",
-    "HOFFMANN_E",
-    "HOFFMANN_A",
-    "HOFFMANN_B",
-    "HOFFMANN_ALPHA",
-    "HOFFMANN_BETA",
-]
+__all__ = ["Chinchilla", "chinchilla_optimum", "chinchilla_parameters", "HOFFMANN_GRID", "HOFFMANN_E", "HOFFMANN_A",
+           "HOFFMANN_B", "HOFFMANN_ALPHA", "HOFFMANN_BETA"]
 
 # Hoffmann et al. 2022, App. D.2: the L-BFGS starts, in fit coordinates (e = log E,
 # a = log A, b = log B): 5 · 5 · 5 · 6 · 6 = 4,500 starts; the same grid as Besiroglu
@@ -287,25 +278,30 @@ class Chinchilla(Law):
             return self._huber_pass(coef, e, log_n, log_d, log_loss, weights, delta, workspace,
                                     np.empty((5, k)).T if gradient else None, terms)
 
-    def exponent_terms_at(self, theta, inputs, *, workspace=None):
+    def exponent_terms_at(self, theta, inputs, *, workspace=None, max_elements: int = 1 << 18):
         """``e^{t_A}`` of each distinct (log A, α) among the rows of ``theta`` (k, 5, fit
         coordinates) and ``e^{t_B}`` of each distinct (log B, β), each with every row's index
         into it: ``(e_a, rows_a, e_b, rows_b)``, the ``terms`` of :meth:`huber_value_and_grad_at`;
-        None for rows that are not all finite. A grid of starts repeats each pair: Hoffmann's
-        4,500 have 30 of each, so a value pass over them takes 60 rows of exponentials, not
-        9,000. The distinct rows go through the same matrix product (at least two rows at a
-        time: BLAS's one-row path rounds differently) and exp as a block's rows, so the values
-        are the same bit for bit."""
-        if theta.ndim != 2 or theta.shape[1] != 5 or not np.isfinite(theta).all():
+        None for rows that are not all finite, or when the two tables would hold more than
+        ``max_elements`` (distinct pairs × runs) or the pairs hardly repeat (more than k/2).
+        A grid of starts repeats each pair: Hoffmann's 4,500 have 30 of each, so a value pass
+        over them takes 60 rows of exponentials, not 9,000. The distinct rows go through the
+        same matrix product (at least two rows at a time: BLAS's one-row path rounds
+        differently) and exp as a block's rows, so the values are the same bit for bit."""
+        if theta.ndim != 2 or theta.shape[1] != 5 or not self._fused_kernels_apply() or not np.isfinite(theta).all():
             return None
-        m, _ = _run_constants(workspace, *_run_logs(inputs))
-        out = []
-        for b, cols in enumerate((slice(1, None, 2), slice(2, None, 2))):  # (log A, α), (log B, β)
+        log_n, log_d = _run_logs(inputs)
+        found = []
+        for cols in (slice(1, None, 2), slice(2, None, 2)):  # (log A, α), (log B, β)
             pairs = np.ascontiguousarray(theta[:, cols])
             _, first, inverse = np.unique(pairs.view(np.complex128)[:, 0], return_index=True, return_inverse=True)
-            with np.errstate(all="ignore"):
-                out += [np.exp(pairs[np.repeat(first, 2) if first.size == 1 else first] @ m[b]), inverse.reshape(-1)]
-        return tuple(out)
+            found.append((pairs[np.repeat(first, 2) if first.size == 1 else first], inverse.reshape(-1)))
+        distinct = found[0][0].shape[0] + found[1][0].shape[0]
+        if distinct > theta.shape[0] / 2 or distinct * log_n.shape[0] > max_elements:
+            return None
+        m, _ = _run_constants(workspace, log_n, log_d)
+        with np.errstate(all="ignore"):
+            return np.exp(found[0][0] @ m[0]), found[0][1], np.exp(found[1][0] @ m[1]), found[1][1]
 
     def _huber_pass(self, coef, e, log_n, log_d, log_loss, weights, delta, work, g, terms=None):
         """The pass of :meth:`huber_value_and_grad` (see there) from ``coef`` (2, k, 2): rows
