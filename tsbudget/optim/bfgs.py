@@ -299,11 +299,13 @@ def _iterate(batch: Batch, fg, lo, hi, c1, max_backtracks, first_step, boxed=Tru
             if not n_ok:
                 ti *= 0.5
                 continue
+            if n_ok == ok.size:  # every row still searching accepts: no subsets to gather
+                x_new[idx], f_new[idx], g_new[idx] = xt, ft, gt
+                searching[idx] = False
+                break
             acc = idx[ok]
             x_new[acc], f_new[acc], g_new[acc] = xt[ok], ft[ok], gt[ok]
             searching[acc] = False
-            if n_ok == ok.size:
-                break
             keep = ~ok
             idx, xi, di, gi, fi, ti = idx[keep], xi[keep], di[keep], gi[keep], fi[keep], ti[keep] * 0.5
         stalled, stalled_any = searching, True  # no acceptable step: converged as far as this model can tell
@@ -335,6 +337,7 @@ def _bfgs_update(H, first, s, y, sy, yy, eye) -> None:
     Hy = _einsum("kij,kj->ki", H, y)
     yHy = _einsum("ki,ki->k", y, Hy)
     # H ← H + (1 + ρ yᵀHy) ρ s sᵀ − ρ (Hy sᵀ + s (Hy)ᵀ), outer products by broadcasting
-    a = ((1.0 + rho * yHy) * rho)[:, None] * s - rho[:, None] * Hy
+    rho_col = rho[:, None]
+    a = ((1.0 + rho * yHy) * rho)[:, None] * s - rho_col * Hy
     H += _einsum("ki,kj->kij", a, s)  # each entry one product, as broadcasting would give
-    H -= _einsum("ki,kj->kij", rho[:, None] * s, Hy)
+    H -= _einsum("ki,kj->kij", rho_col * s, Hy)

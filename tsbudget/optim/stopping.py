@@ -196,7 +196,7 @@ def _cells(x, tol, salt) -> np.ndarray:
     """One int64 hash per row of the rounded cell ``round(x / tol)`` (wrapping arithmetic;
     a collision between distinct cells has probability ~2^-64 per pair)."""
     x = np.asarray(x)
-    if x.size and np.abs(x).max() < tol * 2.0**62:  # finite, and no cell to clip: the short way
+    if x.size and np.maximum.reduce(np.abs(x), axis=None) < tol * 2.0**62:  # finite, no cell to clip: the short way
         cells = x / tol
         np.rint(cells, out=cells)
         return cells.astype(np.int64) @ salt
