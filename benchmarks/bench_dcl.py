@@ -24,7 +24,6 @@ Run: ``python benchmarks/bench_dcl.py [--draws 1000] [--budgets 100] [--repeat 5
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -32,6 +31,7 @@ from threadpoolctl import threadpool_limits
 import tsbudget as tb
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.uncertainty.wasted import deadweight_compute
+from timing import best_time
 
 
 def reference_dcl(p, N, D, C):
@@ -43,15 +43,6 @@ def reference_dcl(p, N, D, C):
     K = A * G ** -a + B * G ** b
     c_eq = 6.0 * (K / (loss - E)) ** (s / (a * b))
     return C - c_eq
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main():
@@ -70,15 +61,15 @@ def main():
     N, D = law.optimal_allocation(budgets)  # the frontier's point plans
 
     with threadpool_limits(1):
-        ours_t, ours = best_of(lambda: deadweight_compute(law, draws, N, D, budgets), args.repeat)
+        ours_t, ours = best_time(lambda: deadweight_compute(law, draws, N, D, budgets), args.repeat)
         col = {k: v[:, None] for k, v in draws.items()}
-        ref_t, ref = best_of(lambda: reference_dcl(col, N, D, budgets), args.repeat)
+        ref_t, ref = best_time(lambda: reference_dcl(col, N, D, budgets), args.repeat)
         big = np.full((args.draws, args.budgets), 1.5)
-        floor_t, _ = best_of(lambda: np.exp(big), args.repeat)
+        floor_t, _ = best_time(lambda: np.exp(big), args.repeat)
         tb.frontier(budgets[:2], law=law, draws=draws)  # warm the lazy imports (xarray)
-        e2e_t, ds = best_of(lambda: tb.frontier(budgets, law=law, draws=draws), args.repeat)
+        e2e_t, ds = best_time(lambda: tb.frontier(budgets, law=law, draws=draws), args.repeat)
         small = {k: v[:100] for k, v in draws.items()}
-        gen_t, gen = best_of(lambda: deadweight_compute(law, small, N, D, budgets, method="general"), 1)
+        gen_t, gen = best_time(lambda: deadweight_compute(law, small, N, D, budgets, method="general"), 1)
 
     elements = args.draws * args.budgets
     print(f"DCL of a {args.budgets}-budget frontier under {args.draws} draws ({elements:,} draw-budget pairs), "

@@ -33,7 +33,6 @@ import functools
 import math
 import os
 import tempfile
-import time
 import tracemalloc
 
 import numpy as np
@@ -43,15 +42,7 @@ from fair_reference import batched_value, element_cost, lbfgsb, value_and_grad
 from tsbudget.datasets.chinchilla import load_chinchilla_runs
 from tsbudget.fitting.fit import fit, fit_objective
 from tsbudget.optim.multistart import start_grid
-
-
-def timed(fn, repeat=1):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+from timing import best_time
 
 
 def logs(table):
@@ -89,7 +80,7 @@ def peer(df, our_objective_at):
                             loss_fn=functools.partial(log_huber, delta=1e-3), log_level=40)
         cc.database.df = pd.DataFrame({"C": df["flops"].to_numpy(), "N": df["N"].to_numpy(),
                                        "D": df["D"].to_numpy(), "loss": df["loss"].to_numpy()})
-        t, _ = timed(lambda: cc.fit(parallel=True))
+        t, _ = best_time(lambda: cc.fit(parallel=True))
         x = np.array([math.log(float(cc.E)), math.log(float(cc.A)), math.log(float(cc.B)),
                       float(cc.alpha), float(cc.beta)])
     return t, our_objective_at(x)
@@ -110,20 +101,20 @@ def main(skip_peers=False, sizes=(24_000, 100_000)):
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared)")
     runs = load_chinchilla_runs()
     with threadpool_limits(1):
-        t_race, res = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5), repeat=5)
-        t_full, full = timed(lambda: fit(runs, "chinchilla", drop_highest_loss=5, race=False))
+        t_race, res = best_time(lambda: fit(runs, "chinchilla", drop_highest_loss=5), repeat=5)
+        t_full, full = best_time(lambda: fit(runs, "chinchilla", drop_highest_loss=5, race=False))
         lN, lD, lL = logs(res.runs)
         starts = start_grid(res.law.parameters, None)  # (log E, log A, log B, α, β), the Hoffmann grid
         objective = fit_objective(res.runs, res.law, res.options, {}, np.ones(res.n_runs))
-        t_screen, _ = timed(lambda: objective(starts), repeat=5)  # the race's screen: values of every start
-        t_loop, funs = timed(lambda: fair_loop(starts, lN, lD, lL))
+        t_screen, _ = best_time(lambda: objective(starts), repeat=5)  # the race's screen: values of every start
+        t_loop, funs = best_time(lambda: fair_loop(starts, lN, lD, lL))
         per_element = element_cost(starts, lN, lD, lL, block=32)
         per_value = element_cost(starts, lN, lD, lL, block=32, kernel=batched_value)
-        t_call, _ = timed(lambda: [value_and_grad(starts[0], lN, lD, lL) for _ in range(2000)], repeat=3)
+        t_call, _ = best_time(lambda: [value_and_grad(starts[0], lN, lD, lL) for _ in range(2000)], repeat=3)
         big = {}
         for n_big in sizes:
             data, sigma = synthetic_runs(res, n_big)
-            t_big, big_res = timed(lambda: fit(data, "chinchilla"))
+            t_big, big_res = best_time(lambda: fit(data, "chinchilla"))
             bN, bD, bL = (np.log(data[k]) for k in ("N", "D", "loss"))
             sub = starts[::18]  # 250 starts, one per block
             costs = (element_cost(sub, bN, bD, bL, block=1, repeat=2),
@@ -131,7 +122,7 @@ def main(skip_peers=False, sizes=(24_000, 100_000)):
             big[n_big] = (data, sigma, t_big, big_res, costs)
 
     n_small = sizes[0]
-    t_big_default, _ = timed(lambda: fit(big[n_small][0], "chinchilla"))  # BLAS and tsbudget threads as they ship
+    t_big_default, _ = best_time(lambda: fit(big[n_small][0], "chinchilla"))  # BLAS and tsbudget threads as they ship
     memory = {n: peak_memory(lambda: fit(big[n][0], "chinchilla")) for n in sizes}
     n_runs = lN.size
     n_starts = len(starts)

@@ -32,17 +32,9 @@ from scipy.optimize import minimize_scalar
 from tsbudget.laws.presets import get_preset
 from tsbudget.planning.frontier import frontier
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
+from timing import best_time
 
 LEVEL = 0.95
-
-
-def best_time(fn, repeat):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def closed_form(E, A, B, alpha, beta, C):

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -49,19 +48,11 @@ from tsbudget.planning.draws import solve_draw
 from tsbudget.planning.request import PlanRequest
 from tsbudget.planning.solve import solve, solve_allocations
 from tsbudget.timeseries.effective_data import MUENNIGHOFF_R_D
+from timing import best_time
 
 UNIQUE = 1e11
 SERVED = 1e11
 LOG_N = (math.log(1e6), math.log(1e15))
-
-
-def best_time(fn, repeat):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def interleaved(fn_a, fn_b, repeat):

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 import warnings
 
 import numpy as np
@@ -40,6 +39,7 @@ from threadpoolctl import threadpool_limits
 from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.sweeps.design import sweep
 from tsbudget.sweeps.simulated_fits import simulate_fits
+from timing import best_time
 
 TRUTH = Chinchilla(E=1.69, A=406.4, B=410.7, alpha=0.2, beta=0.4)
 TARGET, NOISE, SEED, DELTA = 1e24, 0.005, 0, 1e-3
@@ -92,12 +92,6 @@ def reference(N, D, losses, budgets):
     return np.array(n3), np.array(n2), nfev
 
 
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sims", type=int, default=200)
@@ -110,17 +104,17 @@ def main():
     N, D, budgets = (t[c].to_numpy() for c in ("N", "D", "budget"))
     with threadpool_limits(1):
         common = dict(target_budget=TARGET, n_sims=args.sims, noise=NOISE, seed=SEED)
-        t_local, local = timed(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="local", **common))
-        t_truth, one = timed(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="truth", **common))
-        t_a2, a2 = timed(lambda: simulate_fits(plan, TRUTH, methods="approach2", **common))
+        t_local, local = best_time(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="local", **common))
+        t_truth, one = best_time(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="truth", **common))
+        t_a2, a2 = best_time(lambda: simulate_fits(plan, TRUTH, methods="approach2", **common))
         z = np.random.default_rng(SEED).standard_normal((args.sims, N.size))
         losses = TRUTH.loss(N=N, D=D)[None, :] * np.exp(NOISE * z)
-        t_ref, (n3, n2, nfev) = timed(lambda: reference(N, D, losses, budgets))
+        t_ref, (n3, n2, nfev) = best_time(lambda: reference(N, D, losses, budgets))
         x0 = np.array([math.log(TRUTH.A), math.log(TRUTH.B), math.log(TRUTH.E), TRUTH.alpha, TRUTH.beta])
         reps = 2000
-        t_eval, _ = timed(lambda: [huber_objective(x0, np.log(N), np.log(D), np.log(losses[0])) for _ in range(reps)])
+        t_eval, _ = best_time(lambda: [huber_objective(x0, np.log(N), np.log(D), np.log(losses[0])) for _ in range(reps)])
         g = max(1, args.grid_sims)
-        t_grid, _ = timed(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="grid",
+        t_grid, _ = best_time(lambda: simulate_fits(plan, TRUTH, methods="huber", starts="grid",
                                                 **{**common, "n_sims": max(3, g)}))
     fits = args.sims
     ours3 = one.table["N_hat"].to_numpy()
