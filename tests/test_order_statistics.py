@@ -61,11 +61,64 @@ def test_the_band_proves_smooth_columns_and_sorts_only_the_rest(monkeypatch):
     assert sorted_columns and sorted_columns[0] > 50  # most guesses fail on noise
 
 
-def test_order_statistics_refuse_bad_ranks_and_shapes():
+def test_order_statistics_refuse_bad_ranks_shapes_and_nan():
     with pytest.raises(ValueError, match="ranks"):
         order_statistics(np.zeros((5, 5)), [5])
     with pytest.raises(ValueError, match="2-d"):
         order_statistics(np.zeros(5), [1])
+    x = smooth(200, 100)
+    x[3, 50] = np.nan  # a NaN is never read as a number
+    with pytest.raises(ValueError, match="NaN"):
+        order_statistics(x, [100])
+
+
+def test_rows_of_infinite_values_in_a_wide_band_hold_them():
+    # the review: a band wider than ~256 values whose top values are +inf sorted a padding slot
+    # (+inf, row 0) ahead of a real +inf, so the row returned did not hold the value
+    rng = np.random.default_rng(0)
+    n, m = 2000, 64
+    v = rng.standard_normal((n, m))
+    v[:, 8] += 0.8  # one column between anchors: a wide band
+    v[np.argsort(v, axis=0)[-3:], np.arange(m)] = np.inf
+    ranks = list(range(n - 400, n, 10)) + [n - 1]
+    out, rows = order_statistics(v, ranks, return_index=True)
+    np.testing.assert_array_equal(out, np.sort(v, axis=0)[ranks])
+    np.testing.assert_array_equal(v[rows, np.arange(m)], out)
+    w = np.exp(-v)  # falls as v rises
+    q = np.linspace(0, 0.2, 41)
+    with np.errstate(invalid="ignore"):
+        _, (got,) = quantiles_by_order(v, q, decreasing=(w,))
+    np.testing.assert_array_equal(got, np.quantile(w, q, axis=0))
+
+
+def test_many_quantiles_go_to_one_partition_and_an_empty_list_is_empty(monkeypatch):
+    # each group of ranks is a pass and a byte per value: 101 quantiles must not take 101 bands
+    bands = []
+    monkeypatch.setattr(module, "_count", lambda *a: bands.append(1))
+    x = smooth(2000, 100)
+    q = np.linspace(0, 1, 101)
+    np.testing.assert_array_equal(quantiles(x, q, axis=0), np.quantile(x, q, axis=0))
+    assert bands == []
+    assert quantiles(x, [], axis=0).shape == (0, 100)
+
+
+def test_quantiles_along_either_axis_and_of_infinite_values_without_warnings():
+    import warnings
+
+    x = smooth(300, 400)
+    x[::37, ::11] = np.inf
+    x[5::41, ::13] = -np.inf
+    q = [0.5, 0.025, 0.975]
+    huge = x * 1e306  # finite values whose sum (the NaN test) overflows
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.quantile(x, q, axis=0)  # numpy warns of inf − inf between infinite neighbours
+        want_huge = np.quantile(huge, q, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same values, and no warning from the NaN test
+        np.testing.assert_array_equal(quantiles(x, q, axis=0), want)
+        np.testing.assert_array_equal(quantiles(huge, q, axis=0), want_huge)
+        np.testing.assert_array_equal(quantiles(np.ascontiguousarray(x.T), q, axis=1), want)
+        np.testing.assert_array_equal(order_statistics(x.T, [7, 150], axis=1), np.sort(x, axis=0)[[7, 150]])
 
 
 def test_quantiles_of_an_array_falling_in_the_key_are_read_off_the_keys_order():

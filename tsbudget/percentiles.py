@@ -50,8 +50,9 @@ def interpolate(a, b, t) -> np.ndarray:
     so quantiles read off order statistics are bit-identical to ``np.quantile``'s."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     t = np.asarray(t, dtype=float)
-    diff = b - a
-    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    with np.errstate(invalid="ignore"):  # inf − inf between infinite neighbours: numpy's value, no warning
+        diff = b - a
+        return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
 def quantiles(values, q, axis=None) -> np.ndarray:
@@ -64,24 +65,27 @@ def quantiles(values, q, axis=None) -> np.ndarray:
     interpolated as numpy does: bit-identical to ``np.quantile``."""
     v = np.asarray(values, dtype=float)
     q = np.asarray(q, dtype=float)
-    if np.isnan(np.add.reduce(v, axis=None)):  # NaN anywhere makes the sum NaN (so may inf − inf: still correct)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN anywhere makes the sum NaN (inf − inf too: still right)
+        has_nan = bool(np.isnan(np.add.reduce(v, axis=None))) and bool(np.isnan(v).any())
+    if has_nan:
         return np.nanquantile(v, q, axis=axis)
-    if axis is None or v.ndim < 2 or v.size < _SELECT_MIN or q.ndim != 1:
+    if axis is None or v.ndim < 2 or v.size < _SELECT_MIN or q.ndim != 1 or q.size == 0:
         return np.quantile(v, q, axis=axis)
     from tsbudget.order_statistics import order_statistics
 
-    moved = np.moveaxis(v, axis, 0)
-    n = moved.shape[0]
+    moved = np.moveaxis(v, axis, -1)  # one lane per index of the other axes (contiguous when axis is last)
+    n = moved.shape[-1]
     lo, hi, t = quantile_positions(n, q)
     ranks, where = np.unique(np.r_[lo, hi], return_inverse=True)
-    stats = order_statistics(moved.reshape(n, -1), ranks)
+    stats = order_statistics(moved.reshape(-1, n), ranks, axis=1)
     out = interpolate(stats[where[: q.size]], stats[where[q.size:]], t[:, None])
-    return out.reshape((q.size,) + moved.shape[1:])
+    return out.reshape((q.size,) + moved.shape[:-1])
 
 
-def quantiles_by_order(key, q, decreasing=()) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``(quantiles of key, [quantiles of each of decreasing])`` along axis 0 of the 2-d ``key``
-    (no NaN), where every entry of ``decreasing`` falls as ``key`` rises within each column (e.g.
+def quantiles_by_order(key, q, decreasing=(), axis: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(quantiles of key, [quantiles of each of decreasing])`` along ``axis`` of the 2-d ``key``
+    (no NaN; fastest with ``axis`` the contiguous one), where every entry of ``decreasing`` (of
+    ``key``'s shape) falls as ``key`` rises within each column (e.g.
     ``D = C/(k·N)`` against ``N`` at a fixed budget). Their order statistics are read off
     ``key``'s order (rank ``r`` of a falling array is rank ``n − 1 − r`` of ``key``): one selection
     for all. An entry is the falling array itself (its values are read at ``key``'s rows), or a
@@ -94,21 +98,24 @@ def quantiles_by_order(key, q, decreasing=()) -> tuple[np.ndarray, list[np.ndarr
 
     key = np.asarray(key, dtype=float)
     q = np.asarray(q, dtype=float)
-    n = key.shape[0]
+    n = key.shape[axis]
     lo, hi, t = quantile_positions(n, q)
     ranks, where = np.unique(np.r_[lo, hi, n - 1 - lo, n - 1 - hi], return_inverse=True)
     arrays = [d for d in decreasing if not callable(d)]
-    stats, rows = order_statistics(key, ranks, return_index=True) if arrays else (order_statistics(key, ranks), None)
+    if arrays:
+        stats, rows = order_statistics(key, ranks, axis=axis, return_index=True)
+    else:
+        stats, rows = order_statistics(key, ranks, axis=axis), None
     k = q.size
     own = interpolate(stats[where[:k]], stats[where[k:2 * k]], t[:, None])
-    col = np.arange(key.shape[1])
+    col = np.arange(stats.shape[1])
     falling = []
     for entry in decreasing:
         if callable(entry):  # rank lo of the falling array: rank n − 1 − lo of key
             a, b = (np.asarray(entry(stats[where[i:i + k]]), dtype=float) for i in (2 * k, 3 * k))
         else:
-            entry = np.asarray(entry, dtype=float)
-            a, b = entry[rows[where[2 * k:3 * k]], col], entry[rows[where[3 * k:]], col]
+            lanes = np.moveaxis(np.asarray(entry, dtype=float), axis, -1)
+            a, b = lanes[col, rows[where[2 * k:3 * k]]], lanes[col, rows[where[3 * k:]]]
         falling.append(interpolate(a, b, t[:, None]))
     return own, falling
 

@@ -81,3 +81,10 @@ def test_the_frontier_reports_exact_quantiles_of_its_draws():
 def test_applies_only_without_unique_data():
     assert applies(PlanRequest.build(1e21, law=LAW).problem)
     assert not applies(PlanRequest.build(1e21, law=LAW, unique=1e11).problem)
+
+
+def test_deadweight_must_be_a_bool():
+    from tsbudget.errors import InputError
+
+    with pytest.raises(InputError, match="deadweight"):
+        tb.frontier(BUDGETS[:3], law=LAW, deadweight=None)

@@ -11,6 +11,7 @@ from tsbudget.laws.chinchilla import Chinchilla
 from tsbudget.laws.extended import Extended
 from tsbudget.uncertainty.wasted import (
     deadweight_compute,
+    deadweight_summary,
     equivalent_compute,
     flops_per_unit,
     linear_coefficient,
@@ -145,3 +146,17 @@ def test_summary_in_flops_percent_and_gpu_hours_and_partial_budgets():
         deadweight_summary(dcl, budget)
     part = deadweight_summary(dcl, budget, partial=True)
     assert np.isnan(part["flops"][0][0]) and np.isfinite(part["flops"][0][1:]).all() and part["short"] == 1
+
+
+def test_deadweight_summary_in_percent_keeps_the_shape_of_the_flops_summary():
+    # the review: percent came back as (1,) arrays or (1, m) when one budget spanned the draws
+    rng = np.random.default_rng(0)
+    one = np.abs(rng.standard_normal(50)) * 1e18
+    for budget in (1e21, np.array(1e21), np.array([1e21]), np.full(50, 1e21)):
+        s = deadweight_summary(one, budget, 0.95)
+        assert all(type(x) is float for x in s["percent"]), budget
+        assert s["percent"][0] == pytest.approx(100 * s["flops"][0] / 1e21, rel=1e-15)
+    many = np.abs(rng.standard_normal((50, 4))) * 1e18
+    for budget in (np.full(4, 1e21), np.full((1, 4), 1e21), np.full((50, 4), 1e21)):
+        s = deadweight_summary(many, budget, 0.95)
+        assert [np.shape(x) for x in s["percent"]] == [(4,)] * 3, np.shape(budget)

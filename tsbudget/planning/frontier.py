@@ -130,6 +130,8 @@ def frontier(
     point plans' method). ``deadweight=False`` leaves out the ``dcl_*`` variables (one
     ``(draw, budget)`` array and its summaries fewer; ``attrs["dcl_note"]`` says so).
     """
+    if not isinstance(deadweight, (bool, np.bool_)):
+        raise InputError(f"deadweight must be True or False, got {deadweight!r}")
     budgets = budget_array(budgets, max_draws=max_draws)
     request = PlanRequest.build(
         float(budgets[0]), law=law, cost_model=cost_model, unit=unit, unique=unique, serving=serving, fixed=fixed,

@@ -416,8 +416,14 @@ def deadweight_summary(dcl, budget, level: float = 0.95, hardware=None, axis: in
         return tuple(float(a) if np.ndim(a) == 0 else np.asarray(a) for a in (med, lo, hi))
 
     flops = triple(v)
-    if np.ndim(budget) < v.ndim or np.shape(budget)[0] == 1:  # one budget along the draws: scale its quantiles
-        percent = tuple(100.0 * x / budget for x in flops)
+    try:
+        fits = np.broadcast_shapes(budget.shape, v.shape) == v.shape
+    except ValueError:
+        fits = False
+    if fits and (budget.ndim < v.ndim or budget.shape[0] == 1):  # one budget along the draws: scale its quantiles
+        per_draw = np.broadcast_to(budget, v.shape)[0]
+        percent = tuple(float(a) if np.ndim(a) == 0 else np.asarray(a)
+                        for a in (100.0 * np.asarray(x) / per_draw for x in flops))
     else:
         percent = triple(100.0 * v / budget)
     out = {"flops": flops, "percent": percent, "level": level,
