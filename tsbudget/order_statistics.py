@@ -30,13 +30,17 @@ __all__ = ["order_statistics"]
 STEP = 16
 WIDTH = 8
 # below these sizes one sort is as fast, and the band would cover most of a lane
-MIN_VALUES = 10 * WIDTH
+MIN_VALUES = 25 * WIDTH
 MIN_LANES = 4 * STEP
 # each group of ranks is one or two comparisons per value and a mask of one byte per value:
 # beyond this many groups a partition of every lane is cheaper
 MAX_GROUPS = 4
 # lanes compared per block, so that a block stays in cache across every band's comparisons
 BLOCK_BYTES = 1 << 20
+# bands are first tried on every SAMPLE-th lane: if more than MAX_FAILED of those fail (ties,
+# lanes in no order), every lane is sorted at once instead
+SAMPLE = 8
+MAX_FAILED = 0.25
 
 
 def order_statistics(values, ranks, *, axis: int = 0, return_index: bool = False):
@@ -49,7 +53,7 @@ def order_statistics(values, ranks, *, axis: int = 0, return_index: bool = False
     v = np.asarray(values, dtype=float)
     if v.ndim != 2:
         raise ValueError(f"order_statistics needs a 2-d array, got shape {v.shape}")
-    lanes = np.ascontiguousarray(np.moveaxis(v, axis, -1))  # (m, n): one lane of n values per column
+    lanes = np.moveaxis(v, axis, -1)  # (m, n): one lane of n values per column (a view)
     m, n = lanes.shape
     ranks = np.asarray(ranks, dtype=np.intp)
     if ranks.ndim != 1 or ranks.size == 0 or ranks.min() < 0 or ranks.max() >= n:
@@ -60,9 +64,11 @@ def order_statistics(values, ranks, *, axis: int = 0, return_index: bool = False
     out = np.empty((ranks.size, m))
     rows = np.empty((ranks.size, m), dtype=np.intp)
     groups = _groups(ranks)
+    everything = np.ones(m, bool)
     if n < MIN_VALUES or m < MIN_LANES or len(groups) > MAX_GROUPS:
-        _exact(lanes, ranks, np.ones(m, bool), out, rows, return_index)
+        _exact(lanes, ranks, everything, out, rows, return_index)  # along the lanes as laid out: no copy
     else:
+        lanes = np.ascontiguousarray(lanes)
         failed = _banded(lanes, ranks, groups, out, rows, return_index)
         if failed.any():
             _exact(lanes, ranks, failed, out, rows, return_index)
@@ -71,13 +77,13 @@ def order_statistics(values, ranks, *, axis: int = 0, return_index: bool = False
 
 def _exact(lanes, ranks, which, out, rows, return_index):
     """Sort the lanes ``which`` (a mask) exactly and fill their order statistics."""
-    sub = lanes[which]
+    sub = lanes if which.all() else lanes[which]
     if return_index:
         order = np.argsort(sub, axis=1, kind="stable")[:, ranks]
         rows[:, which] = order.T
         out[:, which] = np.take_along_axis(sub, order, axis=1).T
     else:
-        out[:, which] = np.partition(sub, np.unique(ranks), axis=1)[:, ranks].T
+        out[:, which] = np.sort(sub, axis=1)[:, ranks].T  # numpy's vectorised sort beats its partition here
 
 
 def _groups(ranks):
@@ -96,15 +102,18 @@ def _banded(lanes, ranks, groups, out, rows, return_index) -> np.ndarray:
     """Fill ``out``/``rows`` through bands; return the mask of lanes whose band failed."""
     m, n = lanes.shape
     lo, hi, guessed = _guesses(lanes, groups)
+    tried = slice(SAMPLE // 2, None, SAMPLE)
+    below, upto, _ = _count(lanes[tried], lo[:, tried], hi[:, tried])
+    if np.mean(~_proven(groups, guessed[:, tried], below, upto).all(axis=0)) > MAX_FAILED:
+        return np.ones(m, bool)
     below, upto, band = _count(lanes, lo, hi)
     lane = np.arange(m)
     failed = np.zeros(m, bool)
     flat_v = lanes.ravel()
+    proven_all = _proven(groups, guessed, below, upto)
     for g, (first, last, members) in enumerate(groups):
         count = upto[g] - below[g]  # lo <= hi (the same weights on sorted anchors): below ⊂ upto
-        proven = guessed[g] & (below[g] <= first) & (last < upto[g])
-        # a band far wider than its ranks (a kink between anchors) costs more than a sort: fail it
-        proven &= count <= 8 * (last - first + 2 * WIDTH + 1)
+        proven = proven_all[g]
         failed |= ~proven
         flat = np.flatnonzero(band[g])  # lane by lane, in order along each lane
         if not proven.all():
@@ -132,6 +141,16 @@ def _banded(lanes, ranks, groups, out, rows, return_index) -> np.ndarray:
                 rows[i] = pad_rows[lane, pick]
             out[i] = pad[lane, pick]
     return failed
+
+
+def _proven(groups, guessed, below, upto) -> np.ndarray:
+    """``(groups, lanes)``: where a band holds its ranks (``below ≤ first`` and ``last < upto``) and
+    is not far wider than them (a kink between anchors, or ties: then a sort is cheaper)."""
+    out = np.empty(guessed.shape, bool)
+    for g, (first, last, _) in enumerate(groups):
+        out[g] = (guessed[g] & (below[g] <= first) & (last < upto[g])
+                  & (upto[g] - below[g] <= 8 * (last - first + 2 * WIDTH + 1)))
+    return out
 
 
 def _guesses(lanes, groups):
