@@ -39,7 +39,7 @@ MAX_GROUPS = 4
 BLOCK_BYTES = 1 << 20
 # bands are first tried on every SAMPLE-th lane: if more than MAX_FAILED of those fail (ties,
 # lanes in no order), every lane is sorted at once instead
-SAMPLE = 8
+SAMPLE = 16
 MAX_FAILED = 0.25
 
 
