@@ -113,7 +113,7 @@ def _step(batch: _NewtonBatch, fgh, lo, hi, max_tries) -> tuple[np.ndarray, int]
                 try:
                     d[j] = np.linalg.solve(a, -g[idx[j]])
                 except np.linalg.LinAlgError:
-                    pass
+                    continue  # the row stays NaN: no descent step, so its damping grows
         xt = project(x[idx] + d, lo, hi)
         step = xt - x[idx]
         descent = np.all(np.isfinite(step), axis=1) & (np.einsum("ki,ki->k", batch.g[idx], step) < 0)
