@@ -46,8 +46,8 @@ MAX_FAILED = 0.25
 def order_statistics(values, ranks, *, axis: int = 0, return_index: bool = False):
     """The ``ranks``-th smallest values (0-based ints) along ``axis`` of the 2-d ``values``,
     shape ``(len(ranks), lanes)`` (one column per index of the other axis); with
-    ``return_index`` also the position along ``axis`` of each (ties: the first such position
-    in the sorted order of a stable sort of the band). Exact for any input without NaN (module
+    ``return_index`` also the position along ``axis`` of each (ties: one of the positions
+    holding that value). Exact for any input without NaN (module
     docstring); NaN is a ValueError. Fastest when the lanes are contiguous (``axis`` the last,
     C order) and vary smoothly with their index."""
     v = np.asarray(values, dtype=float)
