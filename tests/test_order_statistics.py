@@ -21,13 +21,13 @@ def smooth(n, m, seed=0):
 def inputs():
     rng = np.random.default_rng(1)
     yield "smooth", smooth(1000, 700)
-    yield "noise (no order along budgets)", rng.standard_normal((300, 200))
-    kinked = smooth(400, 300)
-    kinked[:, 150:] += 3 * rng.standard_normal((400, 1))  # a jump between two anchors
+    yield "noise (no order along budgets)", rng.standard_normal((1000, 200))
+    kinked = smooth(1000, 300)
+    kinked[:, 150:] += 3 * rng.standard_normal((1000, 1))  # a jump between two anchors
     yield "kinked", kinked
-    ties = np.round(smooth(500, 256), 1)
+    ties = np.round(smooth(1200, 256), 1)
     yield "ties", ties
-    inf = smooth(300, 300)
+    inf = smooth(1000, 300)
     inf[rng.random(inf.shape) < 0.02] = np.inf
     inf[rng.random(inf.shape) < 0.02] = -np.inf
     yield "infinities", inf
@@ -38,27 +38,34 @@ def inputs():
 def test_order_statistics_equal_a_full_sort(name, values):
     n = values.shape[0]
     ranks = np.array(sorted({0, 1, n // 40, n // 2 - 1, n // 2, n - 1 - n // 40, n - 1}))
-    got, rows = order_statistics(values, ranks, return_index=True)
-    np.testing.assert_array_equal(got, np.sort(values, axis=0)[ranks])
-    np.testing.assert_array_equal(np.take_along_axis(values, rows, axis=0), got)
-    np.testing.assert_array_equal(order_statistics(values, ranks[::-1]), got[::-1])  # any order of ranks
+    want = np.sort(values, axis=0)[ranks]
+    lanes = np.ascontiguousarray(values.T)  # contiguous lanes: the banded path
+    for v, axis in ((values, 0), (lanes, 1)):
+        got, rows = order_statistics(v, ranks, axis=axis, return_index=True)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.take_along_axis(values, rows, axis=0), got)
+        np.testing.assert_array_equal(order_statistics(v, ranks[::-1], axis=axis), got[::-1])  # any order
 
 
 def test_the_band_proves_smooth_columns_and_sorts_only_the_rest(monkeypatch):
-    # on smooth columns no column falls back to the full sort; on noise every column does, and
-    # the answer is exact either way (checked above)
-    sorted_columns = []
-    real = module._exact
+    # on smooth lanes no lane falls back to the full sort; on noise every lane does, and the
+    # answer is exact either way (checked above); lanes not contiguous are sorted as laid out
+    sorted_columns, counted = [], []
+    real_exact, real_count = module._exact, module._count
 
     def spy(v, ranks, cols, out, rows, return_index):
         sorted_columns.append(int(cols.sum()))
-        return real(v, ranks, cols, out, rows, return_index)
+        return real_exact(v, ranks, cols, out, rows, return_index)
 
     monkeypatch.setattr(module, "_exact", spy)
-    order_statistics(smooth(1000, 1000), [24, 25, 499, 500, 974, 975])
-    assert sorted_columns == []
-    order_statistics(np.random.default_rng(2).standard_normal((1000, 200)), [499, 500])
-    assert sorted_columns and sorted_columns[0] > 50  # most guesses fail on noise
+    monkeypatch.setattr(module, "_count", lambda *a: counted.append(1) or real_count(*a))
+    order_statistics(smooth(1000, 1000).T.copy(), [24, 25, 499, 500, 974, 975], axis=1)
+    assert sorted_columns == [] and counted
+    order_statistics(np.random.default_rng(2).standard_normal((200, 1000)), [499, 500], axis=1)
+    assert sorted_columns == [200]  # the trial on a sample of lanes failed: every lane sorted
+    counted.clear()
+    order_statistics(smooth(1000, 1000), [499, 500], axis=0)  # strided lanes: no copy, no bands
+    assert counted == [] and sorted_columns[-1] == 1000
 
 
 def test_order_statistics_refuse_bad_ranks_shapes_and_nan():
@@ -66,6 +73,10 @@ def test_order_statistics_refuse_bad_ranks_shapes_and_nan():
         order_statistics(np.zeros((5, 5)), [5])
     with pytest.raises(ValueError, match="2-d"):
         order_statistics(np.zeros(5), [1])
+    with pytest.raises(ValueError, match="whole numbers"):
+        order_statistics(np.zeros((5, 5)), [1.7])
+    with pytest.raises(ValueError, match="range"):  # as numpy: no silent extrapolation
+        quantiles(smooth(1000, 100).T.copy(), [1.5], axis=1)
     x = smooth(200, 100)
     x[3, 50] = np.nan  # a NaN is never read as a number
     with pytest.raises(ValueError, match="NaN"):
@@ -81,66 +92,45 @@ def test_rows_of_infinite_values_in_a_wide_band_hold_them():
     v[:, 8] += 0.8  # one column between anchors: a wide band
     v[np.argsort(v, axis=0)[-3:], np.arange(m)] = np.inf
     ranks = list(range(n - 400, n, 10)) + [n - 1]
-    out, rows = order_statistics(v, ranks, return_index=True)
+    out, rows = order_statistics(v.T.copy(), ranks, axis=1, return_index=True)  # contiguous lanes: bands
     np.testing.assert_array_equal(out, np.sort(v, axis=0)[ranks])
     np.testing.assert_array_equal(v[rows, np.arange(m)], out)
     w = np.exp(-v)  # falls as v rises
     q = np.linspace(0, 0.2, 41)
     with np.errstate(invalid="ignore"):
-        _, (got,) = quantiles_by_order(v, q, decreasing=(w,))
+        _, (got,) = quantiles_by_order(v.T.copy(), q, decreasing=(w.T,), axis=1)
     np.testing.assert_array_equal(got, np.quantile(w, q, axis=0))
 
 
 def test_many_quantiles_go_to_one_partition_and_an_empty_list_is_empty(monkeypatch):
     # each group of ranks is a pass and a byte per value: 101 quantiles must not take 101 bands
     bands = []
-    monkeypatch.setattr(module, "_count", lambda *a: bands.append(1))
-    x = smooth(2000, 100)
+    real = module._count
+    monkeypatch.setattr(module, "_count", lambda *a: bands.append(1) or real(*a))
+    x = smooth(2000, 100).T.copy()  # contiguous lanes, where three quantiles would take bands
     q = np.linspace(0, 1, 101)
-    np.testing.assert_array_equal(quantiles(x, q, axis=0), np.quantile(x, q, axis=0))
+    np.testing.assert_array_equal(quantiles(x, q, axis=1), np.quantile(x, q, axis=1))
     assert bands == []
-    assert quantiles(x, [], axis=0).shape == (0, 100)
+    assert quantiles(x, [], axis=1).shape == (0, 100)
+    quantiles(x, [0.5, 0.025, 0.975], axis=1)
+    assert bands  # the same lanes with three quantiles do take them
 
 
 def test_quantiles_along_either_axis_and_of_infinite_values_without_warnings():
     import warnings
 
-    x = smooth(300, 400)
+    x = smooth(1000, 400)
     x[::37, ::11] = np.inf
     x[5::41, ::13] = -np.inf
+    lanes = np.ascontiguousarray(x.T)  # the banded path
     q = [0.5, 0.025, 0.975]
-    huge = x * 1e306  # finite values whose sum (the NaN test) overflows
+    huge = lanes * 1e306  # finite values whose sum (the NaN test) overflows
     with np.errstate(invalid="ignore", over="ignore"):
         want = np.quantile(x, q, axis=0)  # numpy warns of inf − inf between infinite neighbours
-        want_huge = np.quantile(huge, q, axis=0)
+        want_huge = np.quantile(huge, q, axis=1)
+        np.testing.assert_array_equal(quantiles(x, q, axis=0), want)  # strided: numpy's own path
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same values, and no warning from the NaN test
-        np.testing.assert_array_equal(quantiles(x, q, axis=0), want)
-        np.testing.assert_array_equal(quantiles(huge, q, axis=0), want_huge)
-        np.testing.assert_array_equal(quantiles(np.ascontiguousarray(x.T), q, axis=1), want)
-        np.testing.assert_array_equal(order_statistics(x.T, [7, 150], axis=1), np.sort(x, axis=0)[[7, 150]])
-
-
-def test_quantiles_of_an_array_falling_in_the_key_are_read_off_the_keys_order():
-    # D = C/(6N) at each budget falls as N rises: its quantiles come from N's order statistics
-    n_draw = np.exp(smooth(1000, 500, seed=3) + 20)
-    budget = np.geomspace(1e20, 1e23, 500)
-    d = budget / 6 / n_draw
-    per = d / n_draw
-    q = [0.5, 0.025, 0.975]
-    own, (d_q, per_q) = quantiles_by_order(n_draw, q, decreasing=(d, per))
-    np.testing.assert_array_equal(own, np.quantile(n_draw, q, axis=0))
-    np.testing.assert_array_equal(d_q, np.quantile(d, q, axis=0))
-    np.testing.assert_array_equal(per_q, np.quantile(per, q, axis=0))
-    np.testing.assert_array_equal(quantiles(d, q, axis=0), np.quantile(d, q, axis=0))
-
-
-def test_falling_arrays_given_as_functions_of_the_key_need_no_rows():
-    n_draw = np.exp(smooth(800, 300, seed=4) + 20)
-    per_unit = np.geomspace(1e19, 1e22, 300)[None, :] / 6
-    d = per_unit / n_draw
-    q = [0.5, 0.05, 0.95]
-    own, (by_array, by_function) = quantiles_by_order(n_draw, q, decreasing=(d, lambda v: per_unit / v))
-    np.testing.assert_array_equal(by_function, np.quantile(d, q, axis=0))
-    np.testing.assert_array_equal(by_array, by_function)
-    np.testing.assert_array_equal(own, np.quantile(n_draw, q, axis=0))
+        np.testing.assert_array_equal(quantiles(lanes, q, axis=1), want)
+        np.testing.assert_array_equal(quantiles(huge, q, axis=1), want_huge)
+        np.testing.assert_array_equal(order_statistics(lanes, [7, 150], axis=1), np.sort(x, axis=0)[[7, 150]])

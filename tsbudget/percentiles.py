@@ -39,8 +39,12 @@ _SELECT_MIN = 10_000
 
 def quantile_positions(n: int, q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(lo, hi, t)``: the ``q`` quantile of ``n`` sorted values is ``lerp(x[lo], x[hi], t)``
-    (numpy's default linear method, Hyndman & Fan 1996 type 7: position ``(n − 1)·q``)."""
-    h = (n - 1) * np.asarray(q, dtype=float)
+    (numpy's default linear method, Hyndman & Fan 1996 type 7: position ``(n − 1)·q``). ``q``
+    outside [0, 1] (or NaN) is a ValueError, as in numpy."""
+    q = np.asarray(q, dtype=float)
+    if not np.all((q >= 0) & (q <= 1)):
+        raise ValueError(f"quantiles must be in the range [0, 1], got {q.tolist()}")
+    h = (n - 1) * q
     lo = np.clip(np.floor(h).astype(np.intp), 0, n - 1)
     return lo, np.minimum(lo + 1, n - 1), h - lo
 
@@ -71,13 +75,16 @@ def quantiles(values, q, axis=None) -> np.ndarray:
         return np.nanquantile(v, q, axis=axis)
     if axis is None or v.ndim < 2 or v.size < _SELECT_MIN or q.ndim != 1 or q.size == 0:
         return np.quantile(v, q, axis=axis)
-    from tsbudget.order_statistics import order_statistics
+    from tsbudget.order_statistics import banded_applies, order_statistics
 
     moved = np.moveaxis(v, axis, -1)  # one lane per index of the other axes (contiguous when axis is last)
     n = moved.shape[-1]
     lo, hi, t = quantile_positions(n, q)
     ranks, where = np.unique(np.r_[lo, hi], return_inverse=True)
-    stats = order_statistics(moved.reshape(-1, n), ranks, axis=1)
+    lanes = moved.reshape(-1, n)
+    if not banded_applies(lanes, ranks):  # numpy's own selection, as it lays the lanes out
+        return np.quantile(v, q, axis=axis)
+    stats = order_statistics(lanes, ranks, axis=1)
     out = interpolate(stats[where[: q.size]], stats[where[q.size:]], t[:, None])
     return out.reshape((q.size,) + moved.shape[:-1])
 
